@@ -1,0 +1,177 @@
+"""Results <-> JSON documents with a documented, stable schema (docs/json-schema.md).
+
+Every document carries ``schema`` (what it is), ``schema_version`` (bumped only on
+incompatible change), ``tool_version``, the law's source, the FLOP convention, the
+inputs' count and hash, the fit's verification facts and the bootstrap's settings.
+A *fit document* (``scaling fit -o FILE``) also carries the bootstrap replicates, so later
+commands (``--fit FILE``) answer any budget with intervals and without refitting.
+
+Floats are written with ``repr`` (shortest round-trip form) and no NaN: same inputs and
+seed give byte-identical documents.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import FitFileError
+from .law import Law
+from .model import BootstrapSummary, FitSummary, InputSummary, Model
+from .plan import BudgetForecast, Estimate, LossPrediction, law_estimates
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "UNITS",
+    "dumps",
+    "fit_document",
+    "model_from_fit_document",
+    "optimal_document",
+    "predict_document",
+]
+
+SCHEMA_VERSION = 1
+UNITS = {
+    "E": "nats/token",
+    "A": "nats/token * parameters^alpha",
+    "B": "nats/token * tokens^beta",
+    "alpha": "dimensionless",
+    "beta": "dimensionless",
+    "compute_flops": "FLOPs",
+    "params": "parameters",
+    "tokens": "tokens",
+    "tokens_per_param": "tokens/parameter",
+    "loss": "nats/token",
+}
+REPLICATE_COLUMNS = ("log_E", "log_A", "log_B", "alpha", "beta")
+
+
+def _clean(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _estimate(e: Estimate, units: str) -> dict[str, Any]:
+    return {"value": _clean(e.value), "low": _clean(e.low), "high": _clean(e.high),
+            "units": units}
+
+
+def _envelope(kind: str, model: Model, confidence: float | None) -> dict[str, Any]:
+    k = model.flops_per_param_token
+    doc: dict[str, Any] = {
+        "schema": f"scaling-cli/{kind}",
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "law_source": model.source,
+        "convention": {"flops_per_param_token": k, "formula": f"C = {k:g} * N * D"},
+    }
+    if confidence is not None:
+        doc["confidence"] = confidence
+    doc["inputs"] = None if model.inputs is None else asdict(model.inputs)
+    doc["fit"] = None if model.fit is None else asdict(model.fit)
+    if doc["fit"] is not None:
+        doc["fit"]["condition_number"] = _clean(model.fit.condition_number)  # type: ignore[union-attr]
+    doc["bootstrap"] = None if model.boot is None else {
+        **asdict(model.boot), "interval_method": "percentile"}
+    return doc
+
+
+def _law(model: Model, confidence: float) -> dict[str, Any]:
+    return {name: _estimate(e, UNITS[name])
+            for name, e in law_estimates(model, confidence).items()}
+
+
+def optimal_document(model: Model, forecasts: Sequence[BudgetForecast],
+                     confidence: float) -> dict[str, Any]:
+    doc = _envelope("optimal", model, confidence)
+    doc["law"] = _law(model, confidence)
+    doc["budgets"] = [
+        {
+            "compute_flops": f.compute_flops,
+            **{name: _estimate(getattr(f, name), UNITS[name])
+               for name in ("params", "tokens", "tokens_per_param", "loss")},
+        }
+        for f in forecasts
+    ]
+    doc["warnings"] = list(model.warnings)
+    return doc
+
+
+def predict_document(model: Model, predictions: Sequence[LossPrediction],
+                     confidence: float) -> dict[str, Any]:
+    doc = _envelope("predict", model, confidence)
+    doc["law"] = _law(model, confidence)
+    doc["predictions"] = [
+        {"params": p.params, "tokens": p.tokens, "compute_flops": p.compute_flops,
+         "loss": _estimate(p.loss, UNITS["loss"])}
+        for p in predictions
+    ]
+    doc["warnings"] = list(model.warnings)
+    return doc
+
+
+def fit_document(model: Model, confidence: float) -> dict[str, Any]:
+    """The fit file: law, facts, and every converged replicate (for later intervals)."""
+    doc = _envelope("fit", model, confidence)
+    doc["law"] = _law(model, confidence)
+    doc["replicate_columns"] = list(REPLICATE_COLUMNS)
+    doc["replicates"] = [] if model.samples is None else [
+        [float(v) for v in row] for row in model.samples]
+    doc["warnings"] = list(model.warnings)
+    return doc
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def model_from_fit_document(text: str, name: str, *, flops_per_param_token: float) -> Model:
+    """Rebuild a :class:`Model` from a fit file, refusing corrupted or newer files."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FitFileError(f"{name}: not a fit file (invalid JSON at line {exc.lineno}: "
+                           f"{exc.msg}); recreate it with `scaling fit RUNS -o {name}`") from None
+    if not isinstance(doc, dict) or doc.get("schema") != "scaling-cli/fit":
+        raise FitFileError(f"{name}: not a scaling-cli fit file; create one with "
+                           f"`scaling fit RUNS -o {name}`")
+    version = doc.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise FitFileError(
+            f"{name}: fit file format {version!r} was written by scaling-cli "
+            f"{doc.get('tool_version', '?')}; this is {__version__} (format {SCHEMA_VERSION}): "
+            "upgrade scaling-cli or refit"
+        )
+    try:
+        law = Law(*(float(doc["law"][p]["value"]) for p in ("E", "A", "B", "alpha", "beta")))
+        reps = np.array(doc["replicates"], dtype=float).reshape(-1, 5)
+        stored_k = float(doc["convention"]["flops_per_param_token"])
+        inputs = None if doc["inputs"] is None else InputSummary(
+            **{**doc["inputs"], "sources": tuple(doc["inputs"]["sources"])})
+        fit = None if doc["fit"] is None else FitSummary(
+            **{**doc["fit"], "at_bounds": tuple(doc["fit"]["at_bounds"]),
+               "condition_number": doc["fit"]["condition_number"] or math.inf})
+        boot_fields = {k: v for k, v in (doc["bootstrap"] or {}).items()
+                       if k != "interval_method"}
+        boot = BootstrapSummary(**boot_fields) if doc["bootstrap"] else None
+        warnings = tuple(str(w) for w in doc.get("warnings", []))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FitFileError(f"{name}: corrupted fit file ({type(exc).__name__}: {exc}); "
+                           f"recreate it with `scaling fit RUNS -o {name}`") from None
+    values = [*law.as_tuple(), *reps.ravel().tolist()]
+    if not all(math.isfinite(v) for v in values) or min(law.as_tuple()) <= 0:
+        raise FitFileError(f"{name}: corrupted fit file (non-finite or non-positive values); "
+                           f"recreate it with `scaling fit RUNS -o {name}`")
+    if inputs is not None and stored_k != flops_per_param_token:
+        warnings += (f"{name} was fitted with C = {stored_k:g} N D; "
+                     f"answering with C = {flops_per_param_token:g} N D as asked",)
+    return Model(law, reps if len(reps) else None, f"fit-file:{name}", flops_per_param_token,
+                 inputs, fit, boot, warnings)

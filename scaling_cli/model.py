@@ -1,0 +1,213 @@
+"""A fitted (or published) law with its bootstrap replicates and provenance: what planners use.
+
+:func:`build_model` is the one core call behind every command that reads runs:
+validate that the runs can identify the law, fit it globally, verify the optimum,
+bootstrap it, and keep the facts (``FitSummary``, ``BootstrapSummary``, ``InputSummary``)
+that every output reports. :func:`preset_model` does the same for a published law
+(no replicates, so no intervals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import FitError, InputError
+from .fit import FitResult, SearchSettings, fit_law
+from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, load_presets
+from .objective import Data
+from .resample import bootstrap
+from .runs import RunSet
+
+__all__ = [
+    "MIN_DISTINCT",
+    "BootstrapSummary",
+    "FitSummary",
+    "InputSummary",
+    "Model",
+    "build_model",
+    "check_identifiable",
+    "preset_model",
+]
+
+Array = npt.NDArray[np.float64]
+MIN_DISTINCT = 3  # distinct model sizes and distinct token counts needed to fit
+WARN_DISTINCT = 5
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    runs_used: int
+    runs_excluded: int
+    sha256: str
+    sources: tuple[str, ...]
+    distinct_params: int
+    distinct_tokens: int
+    params_min: float
+    params_max: float
+    tokens_min: float
+    tokens_max: float
+    compute_flops_max: float  # largest run's training compute (its own flops, else k N D)
+    groups: int | None  # number of groups when runs carry group labels
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    objective: float
+    huber_delta: float
+    verified: bool
+    gradient_max: float
+    newton_decrement: float
+    condition_number: float
+    starts: int
+    starts_converged: int
+    starts_agreeing: int
+    at_bounds: tuple[str, ...]
+    residual_mad: float  # median |log residual| across runs
+
+
+@dataclass(frozen=True)
+class BootstrapSummary:
+    replicates: int
+    failed: int
+    degenerate: int
+    seed: int
+    resample_by: str
+    n_units: int
+
+
+@dataclass(frozen=True)
+class Model:
+    """Point law, replicate laws (converged replicates only), and where they came from."""
+
+    law: Law
+    samples: Array | None  # (R, 5): log E, log A, log B, alpha, beta
+    source: str  # "runs", "preset:<name>" or "fit-file:<path>"
+    flops_per_param_token: float
+    inputs: InputSummary | None = None
+    fit: FitSummary | None = None
+    boot: BootstrapSummary | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def sample_law(self) -> Law | None:
+        return None if self.samples is None else Law.from_theta(self.samples)
+
+
+def check_identifiable(runs: RunSet, free_params: int = 5) -> list[str]:
+    """Raise FitError if the runs cannot identify the law; return warnings if barely can."""
+    n_distinct = len({r.params for r in runs.runs})
+    d_distinct = len({r.tokens for r in runs.runs})
+    need = free_params + 3
+    if len(runs.runs) < need or n_distinct < MIN_DISTINCT or d_distinct < MIN_DISTINCT:
+        raise FitError(
+            f"too few runs to identify the law: {len(runs.runs)} runs with {n_distinct} "
+            f"distinct model sizes and {d_distinct} distinct token counts; need at least "
+            f"{need} runs and {MIN_DISTINCT} of each (add runs, or use --law NAME)"
+        )
+    warnings = []
+    if n_distinct < WARN_DISTINCT or d_distinct < WARN_DISTINCT:
+        warnings.append(
+            f"only {n_distinct} distinct model sizes and {d_distinct} distinct token counts: "
+            "the exponents are weakly identified; expect wide intervals"
+        )
+    return warnings
+
+
+def _inputs(runs: RunSet, k: float) -> InputSummary:
+    params = np.array([r.params for r in runs.runs])
+    tokens = np.array([r.tokens for r in runs.runs])
+    flops = np.array([r.flops if r.flops is not None else k * r.params * r.tokens
+                      for r in runs.runs])
+    groups = {r.group for r in runs.runs if r.group is not None}
+    return InputSummary(
+        runs_used=len(runs.runs), runs_excluded=len(runs.excluded), sha256=runs.sha256,
+        sources=runs.sources, distinct_params=len(set(params.tolist())),
+        distinct_tokens=len(set(tokens.tolist())), params_min=float(params.min()),
+        params_max=float(params.max()), tokens_min=float(tokens.min()),
+        tokens_max=float(tokens.max()), compute_flops_max=float(flops.max()),
+        groups=len(groups) if groups else None,
+    )
+
+
+def _fit_summary(fit: FitResult) -> FitSummary:
+    return FitSummary(
+        objective=fit.objective, huber_delta=fit.delta, verified=fit.verified,
+        gradient_max=fit.gradient_max, newton_decrement=fit.newton_decrement,
+        condition_number=fit.condition_number, starts=fit.starts,
+        starts_converged=fit.starts_converged, starts_agreeing=fit.starts_agreeing,
+        at_bounds=fit.at_bounds, residual_mad=float(np.median(np.abs(fit.residuals))),
+    )
+
+
+def build_model(
+    runs: RunSet,
+    *,
+    flops_per_param_token: float = DEFAULT_FLOPS_PER_PARAM_TOKEN,
+    replicates: int = 1000,
+    seed: int = 0,
+    resample_by: str = "auto",
+    workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    allow_unverified: bool = False,
+) -> Model:
+    """Fit and bootstrap ``runs``; raise FitError when the optimum cannot be verified."""
+    if resample_by not in {"auto", "run", "group"}:
+        raise InputError(f"--resample-by {resample_by!r}: use auto, run or group")
+    warnings = check_identifiable(runs)
+    data = Data.from_arrays([r.params for r in runs.runs], [r.tokens for r in runs.runs],
+                            [r.loss for r in runs.runs])
+    fit = fit_law(data, settings=SearchSettings())
+    if not fit.verified and not allow_unverified:
+        raise FitError(
+            f"the fit's optimum could not be verified ({fit.starts_agreeing} of {fit.starts} "
+            f"starts agree, Newton decrement {fit.newton_decrement:.2g}); the runs may not "
+            "identify the law. Add runs over a wider range of sizes and tokens, or pass "
+            "--allow-unverified to see the unverified fit"
+        )
+    if fit.at_bounds:
+        warnings.append(
+            f"degenerate fit: {', '.join(fit.at_bounds)} at the edge of the search box "
+            "(a power-law term vanished); the forecast extrapolates a different law"
+        )
+    groups = _groups(runs, resample_by)
+    boot = None
+    samples = None
+    if replicates > 0:
+        result = bootstrap(data, fit, replicates=replicates, seed=seed, groups=groups,
+                           workers=workers, progress=progress)
+        samples = result.good
+        boot = BootstrapSummary(result.replicates, result.failed, result.n_degenerate, seed,
+                                result.resample_by, result.n_units)
+        if result.failed:
+            warnings.append(f"{result.failed} of {result.replicates} bootstrap replicates "
+                            "failed to converge and are left out of the intervals")
+    return Model(fit.law, samples, "runs", flops_per_param_token,
+                 _inputs(runs, flops_per_param_token), _fit_summary(fit), boot,
+                 tuple(runs.warnings) + tuple(warnings))
+
+
+def _groups(runs: RunSet, resample_by: str) -> list[str] | None:
+    labelled = [r.group for r in runs.runs]
+    if resample_by == "run" or (resample_by == "auto" and all(g is None for g in labelled)):
+        return None
+    if any(g is None for g in labelled):
+        missing = next(r for r in runs.runs if r.group is None)
+        if resample_by == "group":
+            raise InputError(f"{missing.where}: field 'group' is missing; --resample-by group "
+                             "needs a group on every run")
+        # auto with partial labels: unlabelled runs are their own group
+    return [r.group if r.group is not None else f"\x00run:{r.run_id}" for r in runs.runs]
+
+
+def preset_model(name: str, *,
+                 flops_per_param_token: float = DEFAULT_FLOPS_PER_PARAM_TOKEN) -> Model:
+    """A published law (``configs/laws.toml``): a point estimate with no replicates."""
+    presets = load_presets()
+    if name not in presets:
+        raise InputError(f"--law {name!r}: unknown law; choose one of "
+                         f"{', '.join(sorted(presets))} (see `scaling laws`)")
+    return Model(presets[name].law, None, f"preset:{name}", flops_per_param_token)

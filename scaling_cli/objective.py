@@ -1,0 +1,125 @@
+"""The Approach-3 objective: a weighted sum of Huber losses on log residuals, batched.
+
+For parameters theta = (e, a, b, alpha, beta) with E = exp(e), A = exp(a), B = exp(b),
+
+    r_i(theta) = logsumexp(e, a - alpha log N_i, b - beta log D_i) - log L_i
+    f(theta)   = sum_i w_i huber_delta(r_i),
+    huber_delta(r) = r**2 / 2 if |r| <= delta else delta (|r| - delta / 2).
+
+It is a SUM over runs (weights w_i are bootstrap counts; 1 for a plain fit): the mean
+changes nothing about the argmin but scales f, and tolerances relative to |f| then stop
+an optimiser at its start (the bug that distorted the original Chinchilla fit).
+
+With p = softmax(e, a - alpha log N, b - beta log D) (per run, components E, A, B) and
+the 3x5 map M_i from theta to those logits, the derivatives are exact:
+
+    grad r_i = M_i^T p_i = (p_E, p_A, p_B, -p_A log N_i, -p_B log D_i)
+    hess r_i = M_i^T (diag p_i - p_i p_i^T) M_i
+    grad f   = sum_i w_i h'(r_i) grad r_i
+    hess f   = sum_i w_i [h''(r_i) grad r_i grad r_i^T + h'(r_i) hess r_i]
+
+Everything is vectorised over S parameter vectors at once (starts x bootstrap replicates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["HUBER_DELTA", "Data", "evaluate", "huber", "residuals"]
+
+HUBER_DELTA = 1e-3
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Data:
+    """Log-transformed runs: log N, log D, log L (1-D arrays of equal length)."""
+
+    log_n: Array
+    log_d: Array
+    log_l: Array
+
+    @classmethod
+    def from_arrays(cls, params: npt.ArrayLike, tokens: npt.ArrayLike,
+                    loss: npt.ArrayLike) -> Data:
+        return cls(np.log(np.asarray(params, float)), np.log(np.asarray(tokens, float)),
+                   np.log(np.asarray(loss, float)))
+
+    def __len__(self) -> int:
+        return int(self.log_n.shape[0])
+
+    def subset(self, index: npt.NDArray[np.intp]) -> Data:
+        return Data(self.log_n[index], self.log_d[index], self.log_l[index])
+
+
+def huber(r: Array, delta: float = HUBER_DELTA) -> Array:
+    """Huber loss: r^2/2 inside |r| <= delta, delta (|r| - delta/2) outside."""
+    ar = np.abs(r)
+    return np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))
+
+
+def _softmax3(theta: Array, data: Data) -> tuple[Array, Array, Array, Array]:
+    """log-sum-exp of the three terms and their softmax weights, shape (S, n) each."""
+    z_e = theta[:, 0:1]
+    z_a = theta[:, 1:2] - theta[:, 3:4] * data.log_n
+    z_b = theta[:, 2:3] - theta[:, 4:5] * data.log_d
+    top = np.maximum(np.maximum(z_a, z_b), z_e)
+    p_e = np.exp(z_e - top)
+    p_a = np.exp(z_a - top)
+    p_b = np.exp(z_b - top)
+    total = p_e + p_a + p_b
+    lse = top + np.log(total)
+    return lse, p_e / total, p_a / total, p_b / total
+
+
+def residuals(theta: npt.ArrayLike, data: Data) -> Array:
+    """r = log L_pred - log L_obs for each of S parameter vectors: shape (S, n)."""
+    t = np.atleast_2d(np.asarray(theta, dtype=float))
+    lse, _, _, _ = _softmax3(t, data)
+    return np.asarray(lse - data.log_l)
+
+
+def evaluate(
+    theta: npt.ArrayLike,
+    data: Data,
+    weights: npt.ArrayLike,
+    *,
+    order: int = 0,
+    delta: float = HUBER_DELTA,
+) -> tuple[Array, Array | None, Array | None]:
+    """Objective (S,), and for ``order`` >= 1 its gradient (S, 5), >= 2 its Hessian (S, 5, 5).
+
+    ``theta`` is (S, 5); ``weights`` is (n,) shared by all, or (S, n) one row per vector.
+    """
+    t = np.atleast_2d(np.asarray(theta, dtype=float))
+    w = np.asarray(weights, dtype=float)
+    lse, p_e, p_a, p_b = _softmax3(t, data)
+    r = lse - data.log_l
+    ar = np.abs(r)
+    inside = ar <= delta
+    f = (w * np.where(inside, 0.5 * r * r, delta * (ar - 0.5 * delta))).sum(axis=-1)
+    if order < 1:
+        return f, None, None
+    w1 = w * np.where(inside, r, delta * np.sign(r))  # w h'(r)
+    a_n = p_a * data.log_n
+    b_d = p_b * data.log_d
+    grad_r = np.stack([p_e, p_a, p_b, -a_n, -b_d], axis=-1)  # (S, n, 5)
+    g = np.matmul(w1[:, None, :], grad_r)[:, 0, :]
+    if order < 2:
+        return f, g, None
+    # sum_i w h' M^T diag(p) M: only the E, A, B blocks of M are nonzero.
+    diag = np.zeros((t.shape[0], 5, 5))
+    diag[:, 0, 0] = (w1 * p_e).sum(-1)
+    diag[:, 1, 1] = (w1 * p_a).sum(-1)
+    diag[:, 2, 2] = (w1 * p_b).sum(-1)
+    diag[:, 1, 3] = diag[:, 3, 1] = -(w1 * a_n).sum(-1)
+    diag[:, 2, 4] = diag[:, 4, 2] = -(w1 * b_d).sum(-1)
+    diag[:, 3, 3] = (w1 * a_n * data.log_n).sum(-1)
+    diag[:, 4, 4] = (w1 * b_d * data.log_d).sum(-1)
+    # ... plus sum_i (w h'' - w h') grad r grad r^T (the -p p^T part folds in here).
+    c = np.broadcast_to(w * inside, w1.shape) - w1
+    outer = np.matmul(np.swapaxes(grad_r, 1, 2), c[..., None] * grad_r)
+    return f, g, diag + outer

@@ -1,0 +1,196 @@
+"""Results -> text for people (rich tables), spreadsheets (CSV) and shells (one bare number).
+
+Pure functions of the result documents built by :mod:`scaling_cli.documents`: the table,
+the CSV and ``--field`` all read the same numbers the JSON carries, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from typing import Any
+
+from rich import box
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from .errors import UsageError
+from .units import format_count, format_flops, format_number
+
+__all__ = [
+    "fields_of",
+    "render_csv",
+    "render_field",
+    "render_table",
+]
+
+_PARAM_LABELS = {"E": "E", "A": "A", "B": "B", "alpha": "α", "beta": "β"}
+
+
+def _fmt(name: str, x: float | None) -> str:
+    if x is None:
+        return "—"
+    if name in {"params", "tokens"}:
+        return format_count(x)
+    if name == "compute_flops":
+        return format_flops(x)
+    if name == "tokens_per_param":
+        return format_number(x, digits=3)
+    return format_number(x, digits=4)
+
+
+def _cell(name: str, est: dict[str, Any]) -> Text:
+    text = Text(_fmt(name, est["value"]), style="bold")
+    if est["low"] is not None:
+        text.append(f"\n{_fmt(name, est['low'])} – {_fmt(name, est['high'])}", style="dim")
+    return text
+
+
+def _heading(doc: dict[str, Any]) -> str:
+    source = doc["law_source"]
+    inputs = doc.get("inputs")
+    if source.startswith("preset:"):
+        what = f"published law {source.split(':', 1)[1]} (no runs, so no intervals)"
+    elif inputs is not None:
+        excl = f", {inputs['runs_excluded']} excluded" if inputs["runs_excluded"] else ""
+        where = ", ".join(inputs["sources"][:3]) + (" ..." if len(inputs["sources"]) > 3 else "")
+        what = f"law fitted to {inputs['runs_used']} runs{excl} ({where})"
+        if source.startswith("fit-file:"):
+            what += f", read from {source.split(':', 1)[1]}"
+    else:
+        what = source
+    return f"{what}; FLOPs convention {doc['convention']['formula']}"
+
+
+def _law_table(doc: dict[str, Any]) -> Table:
+    ci = _ci_label(doc)
+    table = Table(title="Fitted law  L(N, D) = E + A/N^α + B/D^β", box=box.SIMPLE_HEAD,
+                  title_justify="left")
+    for col, justify in (("parameter", "left"), ("value", "right"), (ci, "right"),
+                         ("units", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for name, est in doc["law"].items():
+        interval = "—" if est["low"] is None else (
+            f"{_fmt(name, est['low'])} – {_fmt(name, est['high'])}")
+        table.add_row(_PARAM_LABELS[name], _fmt(name, est["value"]), interval, est["units"])
+    return table
+
+
+def _ci_label(doc: dict[str, Any]) -> str:
+    return f"{round(100 * doc.get('confidence', 0.95), 2):g}% interval"
+
+
+def _budget_table(doc: dict[str, Any]) -> Table:
+    table = Table(title=f"Compute-optimal allocation (value, then {_ci_label(doc)})",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("budget (FLOPs)", "params N*", "tokens D*", "tokens/param", "loss (nats/token)"):
+        table.add_column(col, justify="right")
+    for b in doc["budgets"]:
+        table.add_row(format_flops(b["compute_flops"]), _cell("params", b["params"]),
+                      _cell("tokens", b["tokens"]), _cell("tokens_per_param",
+                                                          b["tokens_per_param"]),
+                      _cell("loss", b["loss"]))
+    return table
+
+
+def _predict_table(doc: dict[str, Any]) -> Table:
+    table = Table(title=f"Predicted loss of the fitted surface (value, then {_ci_label(doc)})",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("params N", "tokens D", "compute (FLOPs)", "loss (nats/token)"):
+        table.add_column(col, justify="right")
+    for p in doc["predictions"]:
+        table.add_row(format_count(p["params"]), format_count(p["tokens"]),
+                      format_flops(p["compute_flops"]), _cell("loss", p["loss"]))
+    return table
+
+
+def _health(doc: dict[str, Any]) -> Text:
+    fit, boot = doc.get("fit"), doc.get("bootstrap")
+    lines = Text()
+    if fit is not None:
+        verdict = "verified" if fit["verified"] else "NOT verified"
+        lines.append(
+            f"fit: {verdict} optimum, objective {fit['objective']:.6g} (sum of Huber "
+            f"δ={fit['huber_delta']:g}), {fit['starts_agreeing']} of {fit['starts']} starts "
+            f"agree, Newton decrement {fit['newton_decrement']:.1e}, median |log residual| "
+            f"{fit['residual_mad']:.3g}\n",
+            style="dim" if fit["verified"] else "bold red")
+    if boot is not None:
+        lines.append(
+            f"intervals: {boot['replicates']:,} bootstrap replicates by {boot['resample_by']} "
+            f"({boot['n_units']:,} units), seed {boot['seed']}, percentile method; "
+            f"{boot['failed']} failed, {boot['degenerate']} degenerate\n", style="dim")
+    return lines
+
+
+def render_table(doc: dict[str, Any], console: Console) -> None:
+    """Print a result document as tables for people."""
+    parts: list[Any] = [Text(_heading(doc), style="bold")]
+    if "law" in doc:
+        parts.append(_law_table(doc))
+    if "budgets" in doc:
+        parts.append(_budget_table(doc))
+    if "predictions" in doc:
+        parts.append(_predict_table(doc))
+    parts.append(_health(doc))
+    console.print(Group(*parts))
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _flatten(prefix: str, est: dict[str, Any]) -> dict[str, float | None]:
+    return {prefix: est["value"], f"{prefix}_low": est["low"], f"{prefix}_high": est["high"]}
+
+
+def fields_of(doc: dict[str, Any]) -> list[dict[str, float | None]]:
+    """One flat record per row (budget, prediction, or the law itself) for CSV and --field."""
+    law: dict[str, float | None] = {}
+    for name, est in doc.get("law", {}).items():
+        law.update(_flatten(name, est))
+    if "budgets" in doc:
+        rows = []
+        for b in doc["budgets"]:
+            row: dict[str, float | None] = {"compute_flops": b["compute_flops"]}
+            for name in ("params", "tokens", "tokens_per_param", "loss"):
+                row.update(_flatten(name, b[name]))
+            rows.append({**row, **law})
+        return rows
+    if "predictions" in doc:
+        return [{"params": p["params"], "tokens": p["tokens"],
+                 "compute_flops": p["compute_flops"], **_flatten("loss", p["loss"]), **law}
+                for p in doc["predictions"]]
+    return [law]
+
+
+def render_field(doc: dict[str, Any], field: str) -> str:
+    """The bare value(s) of ``field``, one line per row, for ``$(...)``."""
+    rows = fields_of(doc)
+    if field not in rows[0]:
+        raise UsageError(f"--field {field!r}: no such field; choose one of "
+                         f"{', '.join(rows[0])}")
+    out = []
+    for row in rows:
+        value = row[field]
+        if value is None:
+            raise UsageError(f"--field {field}: no value here (intervals need bootstrap "
+                             "replicates; a published --law has none)")
+        out.append(repr(float(value)))
+    return "\n".join(out) + "\n"
+
+
+def render_csv(doc: dict[str, Any]) -> str:
+    rows = fields_of(doc)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else repr(float(v)) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def render_warnings(warnings: Iterable[str], console: Console) -> None:
+    for w in warnings:
+        console.print(f"[yellow]Warning:[/] {w}", highlight=False)

@@ -1,0 +1,576 @@
+"""Run logs (YAML or CSV) -> validated, de-duplicated :class:`RunSet`.
+
+A run log names one training run per record. YAML may hold one run per file, a ``runs:``
+list, or several ``---`` documents; CSV holds one run per row (column names mapped with
+``columns``). Paths may be files, directories (searched recursively for ``*.yaml``,
+``*.yml``, ``*.csv``; hidden entries skipped), globs, or ``-`` for text passed in as
+``stdin_text``. Every problem raises :class:`~scaling_cli.errors.InputError` naming the
+file, the run (position and id) and the field, and saying how to fix it.
+
+The schema (``FIELDS``) is printed by ``scaling schema`` and documented in the README.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import glob
+import hashlib
+import io
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+from .units import QuantityError, format_flops, parse_number
+from .yamlsafe import load_yaml_documents
+
+__all__ = [
+    "FIELDS",
+    "LIMITS",
+    "Field",
+    "Run",
+    "RunSet",
+    "Source",
+    "load_runs",
+    "read_sources",
+]
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # "id", "count", "loss", "text", "tags", "bool"
+    required: bool
+    doc: str
+    low: float = 0.0
+    high: float = math.inf
+
+
+FIELDS: tuple[Field, ...] = (
+    Field("id", "id", True, "unique run name (alias: run_id)"),
+    Field("params", "count", True, "parameter count N, e.g. 70M, 1.3B, 7e9", 1e3, 1e15),
+    Field("tokens", "count", True, "training tokens D, e.g. 1.4T, 2e10", 1e3, 1e18),
+    Field("loss", "loss", True, "final loss in nats/token (not perplexity)", 0.0, 20.0),
+    Field("flops", "count", False, "training FLOPs; overrides k*N*D for this run", 1e6, 1e35),
+    Field("group", "text", False, "rows sharing a group come from one training run "
+          "(checkpoints, isoFLOP points of one curve); the bootstrap resamples whole groups"),
+    Field("non_embedding_params", "count", False, "non-embedding parameter count", 1.0, 1e15),
+    Field("unique_tokens", "count", False, "distinct tokens in the training data", 1.0, 1e18),
+    Field("tags", "tags", False, "list of free-form labels"),
+    Field("exclude", "bool", False, "true to keep the run in the log but out of the fit"),
+    Field("exclude_reason", "text", False, "why the run is excluded (shown in the output)"),
+    Field("meta", "meta", False, "free-form mapping, ignored by the fit (YAML only)"),
+)
+_BY_NAME = {f.name: f for f in FIELDS}
+_ALIASES = {"run_id": "id"}
+
+LIMITS = {
+    "max_file_bytes": 256 * 1024 * 1024,
+    "max_runs": 2_000_000,
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run as read from a log. Counts are floats (they can exceed 2**53)."""
+
+    run_id: str
+    params: float
+    tokens: float
+    loss: float
+    source: str
+    position: str  # "run 3" (YAML) or "line 17" (CSV): where in ``source`` it was found
+    flops: float | None = None
+    group: str | None = None
+    non_embedding_params: float | None = None
+    unique_tokens: float | None = None
+    tags: tuple[str, ...] = ()
+    exclude: bool = False
+    exclude_reason: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}: {self.position} (id {self.run_id!r})"
+
+    def canonical(self) -> str:
+        """Stable text form used for the input hash (order- and formatting-independent)."""
+        values = (self.run_id, self.params, self.tokens, self.loss, self.flops, self.group,
+                  self.non_embedding_params, self.unique_tokens, self.exclude)
+        return "\x1f".join(repr(v) for v in values)
+
+
+@dataclass(frozen=True)
+class RunSet:
+    """The runs to fit (sorted by id), the ones excluded by their logs, and provenance."""
+
+    runs: tuple[Run, ...]
+    excluded: tuple[Run, ...]
+    sources: tuple[str, ...]
+    sha256: str
+    warnings: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.runs)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named chunk of run-log text; ``kind`` is "yaml" or "csv"."""
+
+    name: str
+    text: str
+    kind: str
+
+
+# --------------------------------------------------------------------------- discovery
+
+_RUN_SUFFIXES = (".yaml", ".yml", ".csv")
+
+
+def _expand(arg: str) -> list[Path]:
+    path = Path(arg)
+    if path.is_dir():
+        found = [
+            p for p in sorted(path.rglob("*"))
+            if p.is_file() and p.suffix.lower() in _RUN_SUFFIXES
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        ]
+        if not found:
+            raise InputError(f"{arg}: directory has no *.yaml, *.yml or *.csv run logs")
+        return found
+    if path.exists():
+        return [path]
+    if any(ch in arg for ch in "*?["):
+        matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
+        if not matches:
+            raise InputError(f"{arg}: pattern matches no files")
+        return matches
+    raise InputError(f"{arg}: no such file or directory")
+
+
+def _decode(name: str, data: bytes) -> str:
+    if b"\x00" in data[:8192]:
+        raise InputError(f"{name}: is a binary file, not a YAML or CSV run log")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(
+            f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
+            "re-save the file as UTF-8"
+        ) from None
+
+
+def _kind(name: str, text: str, input_format: str) -> str:
+    if input_format in {"yaml", "csv"}:
+        return input_format
+    if name.lower().endswith(".csv"):
+        return "csv"
+    if name == "<stdin>":
+        first = text.lstrip().split("\n", 1)[0]
+        if "," in first and ":" not in first:
+            return "csv"
+    return "yaml"
+
+
+def read_sources(
+    paths: Sequence[str], *, stdin_text: str | None = None, input_format: str = "auto"
+) -> list[Source]:
+    """Resolve ``paths`` (files, directories, globs, ``-``) into decoded text sources."""
+    if input_format not in {"auto", "yaml", "csv"}:
+        raise InputError(f"input format {input_format!r} is not one of auto, yaml, csv")
+    if not paths:
+        raise InputError("no run logs given; pass files, directories or - for stdin")
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for arg in paths:
+        if arg == "-":
+            if stdin_text is None:
+                raise InputError("-: no standard input was given")
+            if "<stdin>" not in seen:
+                seen.add("<stdin>")
+                sources.append(Source("<stdin>", stdin_text, _kind("<stdin>", stdin_text,
+                                                                   input_format)))
+            continue
+        for path in _expand(arg):
+            key = os.path.realpath(path)
+            if key in seen:  # the same file reached twice (e.g. `runs/ runs/a.yaml`)
+                continue
+            seen.add(key)
+            name = str(path)
+            try:
+                size = path.stat().st_size
+                if size > LIMITS["max_file_bytes"]:
+                    raise InputError(
+                        f"{name}: is {size / 2**20:.0f} MiB, over the "
+                        f"{LIMITS['max_file_bytes'] // 2**20} MiB limit per run log; split it"
+                    )
+                data = path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"{name}: cannot be read ({exc.strerror})") from None
+            text = _decode(name, data)
+            sources.append(Source(name, text, _kind(name, text, input_format)))
+    return sources
+
+
+# --------------------------------------------------------------------------- records
+
+
+def _records_from_yaml(source: Source) -> Iterable[tuple[str, Any]]:
+    docs = load_yaml_documents(source.text, source.name)
+    if not any(doc is not None for doc in docs):
+        raise InputError(f"{source.name}: is empty; it should hold a run or a `runs:` list")
+    count = 0
+    for number, doc in enumerate(docs, start=1):
+        if doc is None:
+            continue
+        if isinstance(doc, Mapping) and "runs" in doc:
+            extra = sorted(str(k) for k in doc if k != "runs")
+            if extra:
+                raise InputError(
+                    f"{source.name}: document {number}: unexpected top-level key {extra[0]!r} "
+                    "beside `runs:`; put run fields inside each entry of the list"
+                )
+            items = doc["runs"]
+            if not isinstance(items, list):
+                raise InputError(
+                    f"{source.name}: document {number}: `runs:` must be a list of runs, "
+                    f"got {_type_name(items)}"
+                )
+            if not items:
+                raise InputError(f"{source.name}: document {number}: `runs:` is an empty list")
+        elif isinstance(doc, (Mapping, list)):
+            items = doc if isinstance(doc, list) else [doc]
+        else:
+            raise InputError(
+                f"{source.name}: document {number} is {_type_name(doc)}, not a run; "
+                "write `id: ..., params: ..., tokens: ..., loss: ...` or a `runs:` list"
+            )
+        for item in items:
+            count += 1
+            yield f"run {count}", item
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the text {value[:30]!r}"
+    if value is None:
+        return "empty"
+    return f"a {type(value).__name__}"
+
+
+def _records_from_csv(
+    source: Source, columns: Mapping[str, str]
+) -> Iterable[tuple[str, dict[str, Any]]]:
+    reader = csv.reader(io.StringIO(source.text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(f"{source.name}: is empty; it needs a header row and runs") from None
+    except csv.Error as exc:
+        raise InputError(f"{source.name}: line 1: not valid CSV ({exc})") from None
+    header = [h.strip() for h in header]
+    index = {name: i for i, name in enumerate(header)}
+    mapping = _csv_mapping(source.name, header, index, columns)
+    any_row = False
+    try:
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            any_row = True
+            position = f"line {reader.line_num}"
+            if len(row) != len(header):
+                raise InputError(
+                    f"{source.name}: {position}: has {len(row)} cells but the header has "
+                    f"{len(header)}; fix the row or quote cells that contain commas"
+                )
+            record: dict[str, Any] = {"__row__": dict(zip(header, row, strict=True))}
+            for fname, col in mapping.items():
+                cell = row[index[col]].strip()
+                if cell != "":
+                    record[fname] = cell
+            yield position, record
+    except csv.Error as exc:
+        raise InputError(f"{source.name}: line {reader.line_num}: not valid CSV ({exc})") from None
+    if not any_row:
+        raise InputError(f"{source.name}: has a header but no rows")
+
+
+def _csv_mapping(
+    name: str, header: list[str], index: Mapping[str, int], columns: Mapping[str, str]
+) -> dict[str, str]:
+    for fname, col in columns.items():
+        if col not in index:
+            raise InputError(
+                f"{name}: --column {fname}={col}: no column {col!r}; "
+                f"columns are {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}"
+            )
+    mapping: dict[str, str] = {}
+    for f in FIELDS:
+        if f.kind == "meta":
+            continue
+        if f.name in columns:
+            mapping[f.name] = columns[f.name]
+        elif f.name in index:
+            mapping[f.name] = f.name
+        elif f.name == "id" and "run_id" in index:
+            mapping["id"] = "run_id"
+    missing = [f.name for f in FIELDS if f.required and f.name not in mapping]
+    if missing:
+        raise InputError(
+            f"{name}: no column for required field {missing[0]!r}; add the column or map one "
+            f"with --column {missing[0]}=COLUMN (columns are {', '.join(header[:12])}"
+            f"{' ...' if len(header) > 12 else ''})"
+        )
+    return mapping
+
+
+# --------------------------------------------------------------------------- filters
+
+_OPS = ("==", "!=", "<=", ">=", "<", ">", "=")
+
+
+@dataclass(frozen=True)
+class Where:
+    """A row filter ``COLUMN OP VALUE`` (OP one of == != < <= > >=; ``=`` means ==)."""
+
+    column: str
+    op: str
+    value: str
+
+    @classmethod
+    def parse(cls, text: str) -> Where:
+        for op in _OPS:
+            left, sep, right = text.partition(op)
+            if sep and left.strip() and right.strip():
+                return cls(left.strip(), "==" if op == "=" else op, right.strip())
+        raise InputError(
+            f"--where {text!r}: expected COLUMN==VALUE (or != < <= > >=), "
+            "e.g. --where epoch_default_fit==1"
+        )
+
+    def matches(self, raw: Mapping[str, Any], source: str) -> bool:
+        if self.column not in raw:
+            if "__csv__" in raw:
+                raise InputError(f"{source}: --where: no column {self.column!r}")
+            return self.op == "!="
+        actual = raw[self.column]
+        try:
+            left = parse_number(actual, allow_zero=True, allow_negative=True)
+            right = parse_number(self.value, allow_zero=True, allow_negative=True)
+        except QuantityError:
+            if self.op in {"==", "!="}:
+                return (str(actual) == self.value) == (self.op == "==")
+            raise InputError(
+                f"{source}: --where {self.column}{self.op}{self.value}: "
+                f"{actual!r} and {self.value!r} are not both numbers"
+            ) from None
+        return {
+            "==": left == right, "!=": left != right, "<": left < right,
+            "<=": left <= right, ">": left > right, ">=": left >= right,
+        }[self.op]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _check_count(where: str, f: Field, value: object) -> float:
+    try:
+        number = parse_number(value)
+    except QuantityError as exc:
+        raise InputError(f"{where}: field {f.name!r}: {exc.problem}") from None
+    if not f.low <= number <= f.high:
+        raise InputError(f"{where}: field {f.name!r}: {_implausible(f, value, number)}")
+    return number
+
+
+def _implausible(f: Field, value: object, number: float) -> str:
+    shown = value if isinstance(value, str) else f"{number:g}"
+    if f.kind == "loss":
+        return (f"{shown} is not a plausible loss in nats/token (expected 0 < loss <= "
+                f"{f.high:g}); if it is a perplexity, give its natural log")
+    if number < f.low:
+        return (f"{shown} is implausibly small for {f.name} (minimum {f.low:g}); "
+                "give the full count, e.g. 1.4T or 1.4e12, not 1.4")
+    return f"{shown} is implausibly large for {f.name} (maximum {f.high:g}); check the units"
+
+
+def _check_text(where: str, f: Field, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InputError(f"{where}: field {f.name!r}: expected text, got {_type_name(value)}")
+    text = str(value).strip()
+    if not text:
+        raise InputError(f"{where}: field {f.name!r}: is empty")
+    return text
+
+
+def _check_bool(where: str, f: Field, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "1", "false", "no",
+                                                            "0"}:
+        return value.strip().lower() in {"true", "yes", "1"}
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise InputError(f"{where}: field {f.name!r}: expected true or false, got {value!r}")
+
+
+def _check_tags(where: str, f: Field, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(";") if t.strip())
+    if not isinstance(value, list) or not all(
+        isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value
+    ):
+        raise InputError(f"{where}: field {f.name!r}: expected a list of labels, "
+                         f"got {_type_name(value)}")
+    return tuple(str(t) for t in value)
+
+
+def _make_run(source: str, position: str, record: object) -> Run:
+    where = f"{source}: {position}"
+    if not isinstance(record, Mapping):
+        raise InputError(
+            f"{where}: is {_type_name(record)}, not a run; "
+            "write `id: ..., params: ..., tokens: ..., loss: ...`"
+        )
+    raw_id = record.get("id", record.get("run_id"))
+    if raw_id is None or isinstance(raw_id, (bool, list, Mapping)) or not str(raw_id).strip():
+        problem = "is missing" if raw_id is None else f"is {_type_name(raw_id)}"
+        raise InputError(f"{where}: field 'id' {problem}; give each run a unique `id:`")
+    run_id = str(raw_id).strip()
+    where = f"{where} (id {run_id!r})"
+    fields: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "__row__":
+            continue
+        if not isinstance(key, str):
+            raise InputError(f"{where}: key {key!r} is not a field name")
+        name = _ALIASES.get(key, key)
+        if name not in _BY_NAME:
+            hint = difflib.get_close_matches(key, [*_BY_NAME, *_ALIASES], n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else "put free-form data under `meta:`"
+            raise InputError(f"{where}: unknown field {key!r}; {fix}")
+        if name in fields:
+            raise InputError(f"{where}: gives the id twice (as `id` and `run_id`); keep one")
+        fields[name] = value
+    for f in FIELDS:
+        if f.required and fields.get(f.name) is None:
+            raise InputError(f"{where}: field {f.name!r} is missing; add `{f.name}: ...`")
+    values: dict[str, Any] = {}
+    for name, value in fields.items():
+        f = _BY_NAME[name]
+        if value is None or f.kind in {"id", "meta"}:
+            continue
+        if f.kind in {"count", "loss"}:
+            values[name] = _check_count(where, f, value)
+        elif f.kind == "text":
+            values[name] = _check_text(where, f, value)
+        elif f.kind == "bool":
+            values[name] = _check_bool(where, f, value)
+        elif f.kind == "tags":
+            values[name] = _check_tags(where, f, value)
+    if values.get("flops") is not None:
+        ratio = values["flops"] / (6.0 * values["params"] * values["tokens"])
+        if not 0.05 <= ratio <= 20:
+            raise InputError(
+                f"{where}: field 'flops': {format_flops(values['flops'])} is "
+                f"{format_flops(ratio)} times 6*params*tokens; check its units "
+                "(or drop it to use k*N*D)"
+            )
+    if values.get("non_embedding_params", 0.0) > values["params"]:
+        raise InputError(f"{where}: field 'non_embedding_params' exceeds 'params'")
+    return Run(run_id=run_id, source=source, position=position, **values)
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def load_runs(
+    paths: Sequence[str],
+    *,
+    stdin_text: str | None = None,
+    input_format: str = "auto",
+    columns: Mapping[str, str] | None = None,
+    where: Sequence[str] = (),
+) -> RunSet:
+    """Read, validate and de-duplicate run logs.
+
+    ``columns`` maps run fields to CSV column names (``{"group": "train_run_key"}``);
+    ``where`` filters records (``"epoch_default_fit==1"``) before validation.
+    Runs come back sorted by id so that results do not depend on file order.
+    """
+    columns = dict(columns or {})
+    unknown = [k for k in columns if k not in _BY_NAME or _BY_NAME[k].kind == "meta"]
+    if unknown:
+        raise InputError(f"--column {unknown[0]}=...: {unknown[0]!r} is not a run field; "
+                         f"fields are {', '.join(f.name for f in FIELDS if f.kind != 'meta')}")
+    filters = [Where.parse(w) for w in where]
+    sources = read_sources(paths, stdin_text=stdin_text, input_format=input_format)
+    by_id: dict[str, Run] = {}
+    seen_records = 0
+    for source in sources:
+        if source.kind == "csv":
+            records: Iterable[tuple[str, Any]] = _records_from_csv(source, columns)
+        else:
+            records = _records_from_yaml(source)
+        for position, record in records:
+            seen_records += 1
+            if seen_records > LIMITS["max_runs"]:
+                raise InputError(f"{source.name}: more than {LIMITS['max_runs']:,} runs")
+            if filters and not _passes(filters, record, source):
+                continue
+            run = _make_run(source.name, position, record)
+            previous = by_id.get(run.run_id)
+            if previous is not None:
+                raise InputError(_duplicate_message(previous, run))
+            by_id[run.run_id] = run
+    if not by_id:
+        raise InputError(
+            "no runs left after --where filters" if filters else "no runs found in the inputs"
+        )
+    ordered = tuple(by_id[k] for k in sorted(by_id))
+    kept = tuple(r for r in ordered if not r.exclude)
+    excluded = tuple(r for r in ordered if r.exclude)
+    digest = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
+    return RunSet(runs=kept, excluded=excluded, sources=tuple(s.name for s in sources),
+                  sha256=digest)
+
+
+def _passes(filters: Sequence[Where], record: Any, source: Source) -> bool:
+    if not isinstance(record, Mapping):
+        return True  # let validation report the malformed record
+    raw: dict[str, Any]
+    if "__row__" in record:
+        raw = {**record["__row__"], "__csv__": True}
+    else:
+        meta = record.get("meta")
+        raw = {**(meta if isinstance(meta, Mapping) else {}), **record}
+    return all(f.matches(raw, source.name) for f in filters)
+
+
+def _duplicate_message(first: Run, second: Run) -> str:
+    diffs = [
+        name for name in ("params", "tokens", "loss", "flops", "group")
+        if getattr(first, name) != getattr(second, name)
+    ]
+    if diffs:
+        name = diffs[0]
+        return (
+            f"{second.where}: duplicate run id, conflicting with {first.source}: "
+            f"{first.position}: field {name!r} is {getattr(second, name)!r} here and "
+            f"{getattr(first, name)!r} there; rename one run or delete the wrong one"
+        )
+    return (
+        f"{second.where}: duplicate run id, same values as {first.source}: {first.position}; "
+        "delete one copy (each run must appear once or it counts twice in the fit)"
+    )

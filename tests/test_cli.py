@@ -1,0 +1,217 @@
+"""Every command through typer's CliRunner: outputs, fields, fit files, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scaling_cli.cli import app
+
+from .conftest import ROOT, shared_csv
+
+SAMPLE = str(ROOT / "sample_runs")
+FAST = ["--bootstrap", "200"]
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def optimal_json() -> dict:
+    code, out, _ = run("optimal", SAMPLE, "--budget", "1e24", "--format", "json", *FAST)
+    assert code == 0
+    return json.loads(out)
+
+
+def test_optimal_table_names_every_quantity_and_unit() -> None:
+    code, out, err = run("optimal", SAMPLE, "--budget", "1e24", *FAST)
+    assert code == 0, err
+    for text in ("law fitted to 49 runs, 1 excluded", "C = 6 * N * D", "params N*",
+                 "tokens D*", "tokens/param", "loss (nats/token)", "95% interval",
+                 "verified optimum", "200 bootstrap replicates by run", "nats/token"):
+        assert text in out, text
+
+
+def test_optimal_json_schema(optimal_json: dict) -> None:
+    doc = optimal_json
+    assert doc["schema"] == "scaling-cli/optimal" and doc["schema_version"] == 1
+    assert set(doc) >= {"tool_version", "law_source", "convention", "confidence", "inputs",
+                        "fit", "bootstrap", "law", "budgets", "warnings"}
+    assert doc["convention"] == {"flops_per_param_token": 6.0, "formula": "C = 6 * N * D"}
+    assert doc["inputs"]["runs_used"] == 49 and doc["inputs"]["runs_excluded"] == 1
+    assert len(doc["inputs"]["sha256"]) == 64
+    assert doc["bootstrap"]["replicates"] == 200 and doc["bootstrap"]["seed"] == 0
+    assert doc["fit"]["verified"] is True
+    b = doc["budgets"][0]
+    assert b["compute_flops"] == 1e24
+    for name, units in (("params", "parameters"), ("tokens", "tokens"),
+                        ("tokens_per_param", "tokens/parameter"), ("loss", "nats/token")):
+        assert b[name]["units"] == units
+        assert b[name]["low"] < b[name]["value"] < b[name]["high"]
+    assert 6 * b["params"]["value"] * b["tokens"]["value"] == pytest.approx(1e24)
+    assert set(doc["law"]) == {"E", "A", "B", "alpha", "beta"}
+
+
+def test_synthetic_truth_is_inside_the_intervals(optimal_json: dict) -> None:
+    # sample_runs/ come from L = 1.85 + 520/N^0.34 + 1900/D^0.36 (scripts/make_sample_runs.py)
+    b = optimal_json["budgets"][0]
+    assert b["params"]["low"] < 1.268e11 < b["params"]["high"]
+    assert b["tokens"]["low"] < 1.314e12 < b["tokens"]["high"]
+
+
+def test_quiet_field_prints_one_bare_number(optimal_json: dict) -> None:
+    code, out, err = run("optimal", SAMPLE, "--budget", "1e24", "-q", "--field", "params", *FAST)
+    assert code == 0 and err == ""
+    assert float(out) == optimal_json["budgets"][0]["params"]["value"]
+    assert out.count("\n") == 1
+    code, out, _ = run("optimal", "--law", "epoch-2024", "-b", "1e22", "-b", "1e24", "-q",
+                       "--field", "tokens")
+    assert code == 0 and len(out.split()) == 2
+
+
+def test_csv_output_has_intervals() -> None:
+    code, out, _ = run("optimal", SAMPLE, "-b", "1e23", "-f", "csv", *FAST)
+    assert code == 0
+    header, row = out.strip().split("\n")
+    assert header.startswith("compute_flops,params,params_low,params_high,tokens")
+    assert row.startswith("1e+23,")
+
+
+def test_same_inputs_and_seed_give_byte_identical_json() -> None:
+    args = ("optimal", SAMPLE, "-b", "1e24", "-f", "json", "--seed", "7", *FAST)
+    first, second = run(*args), run(*args)
+    assert first[1] == second[1]
+    other = run("optimal", SAMPLE, "-b", "1e24", "-f", "json", "--seed", "8", *FAST)
+    assert other[1] != first[1]
+
+
+def test_fit_file_round_trip(tmp_path: Path, optimal_json: dict) -> None:
+    fit_file = tmp_path / "fit.json"
+    code, out, _ = run("fit", SAMPLE, "-o", str(fit_file), *FAST)
+    assert code == 0 and "Fitted law" in out
+    doc = json.loads(fit_file.read_text())
+    assert doc["schema"] == "scaling-cli/fit" and len(doc["replicates"]) == 200
+    code, out, _ = run("optimal", "--fit", str(fit_file), "-b", "1e24", "-f", "json")
+    assert code == 0
+    again = json.loads(out)
+    assert again["budgets"] == optimal_json["budgets"]
+    assert again["law_source"] == f"fit-file:{fit_file}"
+
+
+def test_predict_with_interval() -> None:
+    code, out, _ = run("predict", SAMPLE, "--params", "70B", "--tokens", "1.4T", "-f", "json",
+                       *FAST)
+    p = json.loads(out)["predictions"][0]
+    assert code == 0 and p["params"] == 7e10 and p["tokens"] == 1.4e12
+    assert p["loss"]["low"] < p["loss"]["value"] < p["loss"]["high"]
+    true = 1.85 + 520 / 7e10**0.34 + 1900 / 1.4e12**0.36
+    assert p["loss"]["low"] < true < p["loss"]["high"]
+
+
+def test_presets_answer_without_runs() -> None:
+    code, out, _ = run("optimal", "--law", "hoffmann-2022", "-b", "5.76e23", "-q", "--field",
+                       "tokens_per_param")
+    assert code == 0 and float(out) == pytest.approx(92.6, abs=0.5)
+    code, out, _ = run("laws")
+    assert code == 0 and "epoch-2024" in out and "arXiv:2404.10102" in out
+
+
+def test_schema_command() -> None:
+    code, out, _ = run("schema", "-f", "json")
+    names = [f["name"] for f in json.loads(out)["fields"]]
+    assert code == 0 and names[:4] == ["id", "params", "tokens", "loss"]
+    code, out, _ = run("schema")
+    assert "exclude_reason" in out and "runs:" in out
+
+
+def test_stdin() -> None:
+    text = (ROOT / "sample_runs" / "isoflop_1e19.yaml").read_text() + "---\n" + (
+        ROOT / "sample_runs" / "isoflop_1e20.yaml").read_text() + "---\n" + (
+        ROOT / "sample_runs" / "isoflop_1e21.yaml").read_text()
+    code, out, err = run("optimal", "-", "-b", "1e22", "-q", "--field", "params", *FAST,
+                         input=text)
+    assert code == 0, err
+    assert float(out) > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["optimal", "-b", "1e24"],
+         "Error: give run logs (RUNS), a fit file (--fit FILE) or a published law "
+         "(--law NAME)\n"),
+        (["optimal", SAMPLE, "--law", "epoch-2024", "-b", "1e24"],
+         "Error: --law and RUNS cannot be combined; give only one\n"),
+        (["optimal", "--law", "nope", "-b", "1e24"],
+         "Error: --law 'nope': unknown law; choose one of epoch-2024, hoffmann-2022, "
+         "hoffmann-2022-unrounded (see `scaling laws`)\n"),
+        (["optimal", "--law", "epoch-2024", "-b", "1e24flops"],
+         "Error: --budget: '1e24flops' has a unit; write the bare number 1e24 "
+         "(FLOPs are implied)\n"),
+        (["optimal", "--law", "epoch-2024"], "Error: --budget is required, e.g. --budget 1e24\n"),
+        (["optimal", "--law", "epoch-2024", "-b", "1e24", "--confidence", "95"],
+         "Error: --confidence: '95' must be between 0 and 1, e.g. 0.95\n"),
+        (["optimal", "nope/", "-b", "1e24"], "Error: nope/: no such file or directory\n"),
+        (["optimal", "--law", "epoch-2024", "-b", "1e24", "-q", "--field", "params_low"],
+         "Error: --field params_low: no value here (intervals need bootstrap replicates; a "
+         "published --law has none)\n"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
+    code, out, err = run(*args)
+    assert (code, out, err) == (2, "", message)
+
+
+def test_too_few_runs_to_identify_the_law(tmp_path: Path) -> None:
+    p = tmp_path / "few.yaml"
+    p.write_text("runs:\n" + "".join(
+        f"  - {{id: r{i}, params: {m}M, tokens: 2B, loss: {3 - i / 10}}}\n"
+        for i, m in enumerate([10, 20, 40, 80, 160, 320, 640, 900, 1000])))
+    code, _, err = run("optimal", str(p), "-b", "1e22")
+    assert code == 2
+    assert err == ("Error: too few runs to identify the law: 9 runs with 9 distinct model "
+                   "sizes and 1 distinct token counts; need at least 8 runs and 3 of each "
+                   "(add runs, or use --law NAME)\n")
+
+
+def test_bad_fit_files(tmp_path: Path) -> None:
+    bad = tmp_path / "fit.json"
+    bad.write_text("{not json")
+    code, _, err = run("optimal", "--fit", str(bad), "-b", "1e24")
+    assert code == 2 and err == (f"Error: {bad}: not a fit file (invalid JSON at line 1: "
+                                 f"Expecting property name enclosed in double quotes); "
+                                 f"recreate it with `scaling fit RUNS -o {bad}`\n")
+    bad.write_text(json.dumps({"schema": "scaling-cli/fit", "schema_version": 99,
+                               "tool_version": "9.0"}))
+    code, _, err = run("optimal", "--fit", str(bad), "-b", "1e24")
+    assert code == 2 and "fit file format 99 was written by scaling-cli 9.0" in err
+
+
+def test_help_documents_every_command_with_an_example() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    assert len(app.registered_commands) >= 5
+    for command in app.registered_commands:
+        doc, name = command.callback.__doc__, command.callback.__name__
+        assert doc and "Example: scaling" in doc, name
+        assert name in out
+
+
+def test_epoch_csv_through_the_cli() -> None:
+    path = shared_csv("chinchilla_epoch_svg.csv")
+    code, out, err = run("optimal", str(path), "--where", "epoch_default_fit==1", "-b", "1e24",
+                         "-f", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    b = doc["budgets"][0]
+    assert doc["inputs"]["runs_used"] == 240
+    assert b["params"]["value"] == pytest.approx(9.7e10, rel=0.02)
+    assert b["tokens"]["value"] == pytest.approx(1.7e12, rel=0.03)
+    assert b["tokens_per_param"]["value"] == pytest.approx(17.7, abs=0.2)

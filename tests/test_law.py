@@ -1,0 +1,80 @@
+"""The law and its closed-form optimum: algebraic properties, checked by hypothesis."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize_scalar
+
+from scaling_cli.law import Law, load_presets, optimal_allocation, predict_loss
+
+laws = st.builds(
+    Law,
+    E=st.floats(0.5, 3.0), A=st.floats(10.0, 1e4), B=st.floats(10.0, 1e5),
+    alpha=st.floats(0.05, 1.0), beta=st.floats(0.05, 1.0),
+)
+budgets = st.floats(1e15, 1e30)
+ks = st.sampled_from([2.0, 6.0, 8.0])
+
+
+@given(laws, budgets, ks)
+def test_allocation_spends_the_budget(law: Law, c: float, k: float) -> None:
+    a = optimal_allocation(law, c, flops_per_param_token=k)
+    assert k * a.params * a.tokens == pytest.approx(c, rel=1e-9)
+
+
+@given(laws, budgets, st.floats(1.5, 100.0))
+def test_allocation_grows_with_budget(law: Law, c: float, factor: float) -> None:
+    small, big = optimal_allocation(law, c), optimal_allocation(law, c * factor)
+    assert big.params > small.params and big.tokens > small.tokens
+    assert big.loss < small.loss
+
+
+@given(laws, budgets)
+def test_predicted_loss_exceeds_irreducible(law: Law, c: float) -> None:
+    a = optimal_allocation(law, c)
+    assert a.loss > law.E
+
+
+@settings(max_examples=40)
+@given(laws, st.floats(1e18, 1e26))
+def test_closed_form_is_the_isoflop_minimum(law: Law, c: float) -> None:
+    # Minimise L(N, C/(6N)) numerically over log N and compare with the closed form.
+    res = minimize_scalar(lambda x: float(predict_loss(law, np.exp(x), c / (6 * np.exp(x)))),
+                          bounds=(np.log(1e2), np.log(c / 6 / 1e2)), method="bounded",
+                          options={"xatol": 1e-10})
+    a = optimal_allocation(law, c)
+    assert float(predict_loss(law, np.exp(res.x), c / 6 / np.exp(res.x))) >= a.loss * (1 - 1e-12)
+
+
+def test_loss_is_finite_at_extremes() -> None:
+    law = Law(1.69, 406.4, 410.7, 0.34, 0.28)
+    n = np.array([1e6, 1e30, 1e6, 1e30])
+    d = np.array([1e6, 1e30, 1e30, 1e6])
+    loss = predict_loss(law, n, d)
+    assert np.all(np.isfinite(loss)) and loss[1] == pytest.approx(1.69, abs=1e-5)
+    a = optimal_allocation(law, np.array([1e6, 1e30]))
+    assert np.all(np.isfinite(a.params)) and np.all(np.isfinite(a.tokens))
+
+
+def test_presets_reproduce_published_tokens_per_param() -> None:
+    # ../shared/data/README.md: rounded Hoffmann ~93, unrounded ~59 tokens/param at
+    # Chinchilla's budget (5.76e23 FLOPs); Epoch ~20.
+    presets = load_presets()
+    ratio = {name: float(optimal_allocation(p.law, 5.76e23).tokens_per_param)
+             for name, p in presets.items()}
+    assert ratio["hoffmann-2022"] == pytest.approx(93, abs=1)
+    assert ratio["hoffmann-2022-unrounded"] == pytest.approx(59, abs=1)
+    assert ratio["epoch-2024"] == pytest.approx(18.4, abs=0.5)
+    assert all(p.citation for p in presets.values())
+
+
+def test_replicate_arrays_broadcast_against_budgets() -> None:
+    law = Law(np.array([1.7, 1.8]), np.array([400.0, 500.0]), np.array([400.0, 2000.0]),
+              np.array([0.34, 0.35]), np.array([0.28, 0.37]))
+    a = optimal_allocation(law.as_column(), np.array([[1e22, 1e24]]))
+    assert a.params.shape == (2, 2)
+    single = optimal_allocation(Law(1.8, 500.0, 2000.0, 0.35, 0.37), 1e24)
+    assert a.params[1, 1] == pytest.approx(single.params, rel=1e-12)

@@ -1,0 +1,74 @@
+"""The objective's analytic gradient and Hessian against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import approx_fprime, check_grad
+
+from scaling_cli.objective import Data, evaluate, huber
+
+from .conftest import synthetic_ladder
+
+
+@pytest.fixture(scope="module")
+def data() -> Data:
+    n, d, loss = synthetic_ladder(noise=0.02, seed=3)
+    return Data.from_arrays(n, d, loss)
+
+
+THETAS = [
+    np.array([np.log(1.8), np.log(400.0), np.log(1800.0), 0.33, 0.36]),
+    np.array([np.log(1.2), np.log(40.0), np.log(9000.0), 0.2, 0.5]),
+    np.array([np.log(2.5), np.log(4000.0), np.log(300.0), 0.6, 0.25]),
+]
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_gradient_matches_finite_differences(data: Data, theta: np.ndarray) -> None:
+    w = np.arange(1, len(data) + 1) % 3  # bootstrap-like integer weights, some zero
+    def f(t: np.ndarray) -> float:
+        return float(evaluate(t[None], data, w)[0][0])
+
+    def g(t: np.ndarray) -> np.ndarray:
+        grad = evaluate(t[None], data, w, order=1)[1]
+        assert grad is not None
+        return grad[0]
+    scale = np.abs(g(theta)).max()
+    assert check_grad(f, g, theta, epsilon=1e-7) <= 1e-5 * scale
+
+
+@pytest.mark.parametrize("theta", THETAS)
+def test_hessian_matches_differences_of_gradient(data: Data, theta: np.ndarray) -> None:
+    w = np.ones(len(data))
+    _, _, h = evaluate(theta[None], data, w, order=2)
+    assert h is not None
+
+    def g(t: np.ndarray) -> np.ndarray:
+        grad = evaluate(t[None], data, w, order=1)[1]
+        assert grad is not None
+        return grad[0]
+    numeric = np.array([approx_fprime(theta, lambda t, k=k: g(t)[k], 1e-7) for k in range(5)])
+    assert np.allclose(h[0], h[0].T)
+    assert np.abs(numeric - h[0]).max() <= 1e-3 * np.abs(h[0]).max()
+
+
+def test_objective_is_a_sum_not_a_mean(data: Data) -> None:
+    theta = THETAS[0]
+    one = evaluate(theta[None], data, np.ones(len(data)))[0][0]
+    two = evaluate(theta[None], data, 2 * np.ones(len(data)))[0][0]
+    assert two == pytest.approx(2 * one, rel=1e-14)
+
+
+def test_batched_rows_equal_single_rows(data: Data) -> None:
+    stack = np.vstack(THETAS)
+    f, g, h = evaluate(stack, data, np.ones(len(data)), order=2)
+    for i, t in enumerate(THETAS):
+        f1, g1, h1 = evaluate(t[None], data, np.ones(len(data)), order=2)
+        assert f[i] == f1[0] and np.array_equal(g[i], g1[0]) and np.array_equal(h[i], h1[0])
+
+
+def test_huber_pieces() -> None:
+    r = np.array([-1.0, -1e-3, 0.0, 5e-4, 2e-3])
+    expected = [1e-3 * (1 - 5e-4), 0.5e-6, 0.0, 0.125e-6, 1e-3 * (2e-3 - 5e-4)]
+    assert np.allclose(huber(r), expected, rtol=1e-12, atol=0)
