@@ -62,6 +62,9 @@ class Law:
     def from_theta(cls, theta: ArrayLike) -> Law:
         """From the fitter's unconstrained vector(s) (log E, log A, log B, alpha, beta)."""
         t = np.asarray(theta, dtype=float)
+        if t.ndim == 1:
+            e, a, b, alpha, beta = (float(v) for v in t)
+            return cls(math.exp(e), math.exp(a), math.exp(b), alpha, beta)
         return cls(np.exp(t[..., 0]), np.exp(t[..., 1]), np.exp(t[..., 2]), t[..., 3], t[..., 4])
 
     def as_column(self) -> Law:

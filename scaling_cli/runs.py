@@ -37,6 +37,7 @@ __all__ = [
     "Source",
     "load_runs",
     "read_sources",
+    "runset_from_arrays",
 ]
 
 
@@ -574,3 +575,29 @@ def _duplicate_message(first: Run, second: Run) -> str:
         f"{second.where}: duplicate run id, same values as {first.source}: {first.position}; "
         "delete one copy (each run must appear once or it counts twice in the fit)"
     )
+
+
+def runset_from_arrays(
+    params: Sequence[float],
+    tokens: Sequence[float],
+    loss: Sequence[float],
+    *,
+    groups: Sequence[str] | None = None,
+    name: str = "<arrays>",
+) -> RunSet:
+    """A RunSet from in-memory arrays (simulations, notebooks), validated like a run log.
+
+    Runs get ids ``r000001``...; ``groups`` (optional) labels rows of one training run.
+    """
+    n = len(params)
+    if not len(tokens) == len(loss) == n or (groups is not None and len(groups) != n):
+        raise InputError(f"{name}: params, tokens, loss (and groups) must have equal lengths")
+    runs = []
+    for i in range(n):
+        record: dict[str, Any] = {"id": f"r{i + 1:06d}", "params": float(params[i]),
+                                  "tokens": float(tokens[i]), "loss": float(loss[i])}
+        if groups is not None:
+            record["group"] = str(groups[i])
+        runs.append(_make_run(name, f"row {i + 1}", record))
+    digest = hashlib.sha256("\x1e".join(r.canonical() for r in runs).encode()).hexdigest()
+    return RunSet(runs=tuple(runs), excluded=(), sources=(name,), sha256=digest)
