@@ -23,7 +23,7 @@ import numpy as np
 from . import __version__
 from .errors import FitFileError
 from .law import Law
-from .model import BootstrapSummary, FitSummary, InputSummary, Model
+from .model import BootstrapSummary, FitSummary, InputSummary, Model, RunData
 from .plan import BudgetForecast, Estimate, LossPrediction, law_estimates
 
 __all__ = [
@@ -119,6 +119,14 @@ def fit_document(model: Model, confidence: float) -> dict[str, Any]:
     """The fit file: law, facts, and every converged replicate (for later intervals)."""
     doc = _envelope("fit", model, confidence)
     doc["law"] = _law(model, confidence)
+    doc["runs"] = None if model.runs is None else {
+        "ids": list(model.runs.ids),
+        "params": model.runs.params.tolist(),
+        "tokens": model.runs.tokens.tolist(),
+        "loss": model.runs.loss.tolist(),
+        "compute_flops": model.runs.compute_flops.tolist(),
+        "groups": None if model.runs.groups is None else list(model.runs.groups),
+    }
     doc["replicate_columns"] = list(REPLICATE_COLUMNS)
     doc["replicates"] = [] if model.samples is None else [
         [float(v) for v in row] for row in model.samples]
@@ -163,6 +171,15 @@ def model_from_fit_document(text: str, name: str, *, flops_per_param_token: floa
                        if k != "interval_method"}
         boot = BootstrapSummary(**boot_fields) if doc["bootstrap"] else None
         warnings = tuple(str(w) for w in doc.get("warnings", []))
+        runs = None if doc.get("runs") is None else RunData(
+            ids=tuple(str(i) for i in doc["runs"]["ids"]),
+            params=np.array(doc["runs"]["params"], dtype=float),
+            tokens=np.array(doc["runs"]["tokens"], dtype=float),
+            loss=np.array(doc["runs"]["loss"], dtype=float),
+            compute_flops=np.array(doc["runs"]["compute_flops"], dtype=float),
+            groups=None if doc["runs"]["groups"] is None
+            else tuple(str(g) for g in doc["runs"]["groups"]),
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise FitFileError(f"{name}: corrupted fit file ({type(exc).__name__}: {exc}); "
                            f"recreate it with `scaling fit RUNS -o {name}`") from None
@@ -174,4 +191,4 @@ def model_from_fit_document(text: str, name: str, *, flops_per_param_token: floa
         warnings += (f"{name} was fitted with C = {stored_k:g} N D; "
                      f"answering with C = {flops_per_param_token:g} N D as asked",)
     return Model(law, reps if len(reps) else None, f"fit-file:{name}", flops_per_param_token,
-                 inputs, fit, boot, warnings)
+                 inputs, fit, boot, warnings, runs)

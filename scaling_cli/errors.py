@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "DependencyError",
     "FitError",
     "FitFileError",
     "InputError",
@@ -51,3 +52,7 @@ class FitFileError(InputError):
 
 class FitError(ScalingError):
     """The data cannot identify the law, or the optimum could not be verified."""
+
+
+class DependencyError(UsageError):
+    """An optional dependency (an extra such as ``plot``) is not installed."""

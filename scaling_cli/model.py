@@ -28,6 +28,7 @@ __all__ = [
     "FitSummary",
     "InputSummary",
     "Model",
+    "RunData",
     "build_model",
     "check_identifiable",
     "preset_model",
@@ -36,6 +37,32 @@ __all__ = [
 Array = npt.NDArray[np.float64]
 MIN_DISTINCT = 3  # distinct model sizes and distinct token counts needed to fit
 WARN_DISTINCT = 5
+
+
+@dataclass(frozen=True)
+class RunData:
+    """The runs behind a fit (kept so plots, backtests and fit files can show them)."""
+
+    ids: tuple[str, ...]
+    params: Array
+    tokens: Array
+    loss: Array
+    compute_flops: Array  # each run's own flops, else k N D
+    groups: tuple[str, ...] | None  # group labels when the runs carry them
+
+    @classmethod
+    def from_runset(cls, runs: RunSet, k: float) -> RunData:
+        labelled = [r.group for r in runs.runs]
+        return cls(
+            ids=tuple(r.run_id for r in runs.runs),
+            params=np.array([r.params for r in runs.runs]),
+            tokens=np.array([r.tokens for r in runs.runs]),
+            loss=np.array([r.loss for r in runs.runs]),
+            compute_flops=np.array([r.flops if r.flops is not None else k * r.params * r.tokens
+                                    for r in runs.runs]),
+            groups=None if all(g is None for g in labelled)
+            else tuple(g if g is not None else "" for g in labelled),
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +118,7 @@ class Model:
     fit: FitSummary | None = None
     boot: BootstrapSummary | None = None
     warnings: tuple[str, ...] = ()
+    runs: RunData | None = None
 
     @property
     def sample_law(self) -> Law | None:
@@ -187,7 +215,8 @@ def build_model(
                             "failed to converge and are left out of the intervals")
     return Model(fit.law, samples, "runs", flops_per_param_token,
                  _inputs(runs, flops_per_param_token), _fit_summary(fit), boot,
-                 tuple(runs.warnings) + tuple(warnings))
+                 tuple(runs.warnings) + tuple(warnings),
+                 RunData.from_runset(runs, flops_per_param_token))
 
 
 def _groups(runs: RunSet, resample_by: str) -> list[str] | None:
