@@ -78,6 +78,15 @@ ColumnOpt = Annotated[list[str] | None, typer.Option(
 WhereOpt = Annotated[list[str] | None, typer.Option(
     "--where", help="Keep only records with COLUMN==VALUE (also != < <= > >=; repeatable, "
                     "all must hold).", rich_help_panel="Inputs")]
+MethodOpt = Annotated[str, typer.Option(
+    "--method", help="approach3 (Huber on log residuals) or lsq (least squares on log "
+                     "residuals).", rich_help_panel="Fit")]
+FixOpt = Annotated[list[str] | None, typer.Option(
+    "--fix", help="Hold a parameter at a value, NAME=VALUE (repeatable), e.g. E=1.69.",
+    rich_help_panel="Fit")]
+TieOpt = Annotated[bool, typer.Option(
+    "--tie-exponents", help="Fit with alpha = beta (small ladders often cannot identify both).",
+    rich_help_panel="Fit")]
 InputFormatOpt = Annotated[str, typer.Option(
     "--input-format", help="auto (by extension; stdin sniffed), yaml or csv.",
     rich_help_panel="Inputs")]
@@ -135,8 +144,9 @@ def _confidence(text: str) -> float:
 def _request(runs: list[str] | None, law: str | None, fit: str | None,
              column: list[str] | None, where: list[str] | None, input_format: str, k: str,
              bootstrap: str, seed: int, resample_by: str, workers: int,
-             allow_unverified: bool) -> ModelRequest:
-    from .resolve import ModelRequest, parse_columns
+             allow_unverified: bool, *, method: str = "approach3",
+             fix: list[str] | None = None, tie_exponents: bool = False) -> ModelRequest:
+    from .resolve import ModelRequest, parse_columns, parse_fixed
 
     if workers < 1:
         raise UsageError("--workers must be at least 1")
@@ -145,7 +155,8 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
         where=tuple(where or ()), input_format=input_format,
         flops_per_param_token=_number("--flops-per-param-token", k),
         replicates=_count("--bootstrap", bootstrap), seed=seed, resample_by=resample_by,
-        workers=workers, allow_unverified=allow_unverified,
+        workers=workers, allow_unverified=allow_unverified, method=method,
+        fixed=parse_fixed(fix or []), tie_exponents=tie_exponents,
     )
 
 
@@ -203,6 +214,7 @@ def optimal(
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 1, allow_unverified: UnverifiedOpt = False,
+    method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Compute-optimal model size N* and tokens D* for a FLOP budget, with intervals.
@@ -217,7 +229,8 @@ def optimal(
     budgets = [_number("--budget", b) for b in budget]
     level = _confidence(confidence)
     model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified), quiet)
+                            resample_by, workers, allow_unverified, method=method, fix=fix,
+                            tie_exponents=tie_exponents), quiet)
     doc = optimal_document(model, compute_optimal(model, budgets, level), level)
     _emit(doc, fmt, field, quiet)
 
@@ -233,6 +246,7 @@ def fit(
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 1, allow_unverified: UnverifiedOpt = False,
+    method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Fit the law to run logs; print it with intervals and optionally save a fit file.
@@ -244,7 +258,8 @@ def fit(
 
     level = _confidence(confidence)
     model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified), quiet)
+                            resample_by, workers, allow_unverified, method=method, fix=fix,
+                            tie_exponents=tie_exponents), quiet)
     doc = fit_document(model, level)
     if output is not None:
         write_atomic(output, dumps(doc))
@@ -267,6 +282,7 @@ def predict(
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 1, allow_unverified: UnverifiedOpt = False,
+    method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Expected loss of a model of N parameters trained on D tokens, with its interval.
@@ -282,7 +298,8 @@ def predict(
     ds = [_number("--tokens", t) for t in tokens]
     level = _confidence(confidence)
     model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified), quiet)
+                            resample_by, workers, allow_unverified, method=method, fix=fix,
+                            tie_exponents=tie_exponents), quiet)
     doc = predict_document(model, predict_loss(model, ns, ds, level), level)
     _emit(doc, fmt, field, quiet)
 

@@ -21,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .diagnostics import FitSummary
 from .errors import FitFileError
 from .law import Law
-from .model import BootstrapSummary, FitSummary, InputSummary, Model, RunData
+from .model import BootstrapSummary, InputSummary, Model, RunData
 from .plan import BudgetForecast, Estimate, LossPrediction, law_estimates
 
 __all__ = [
@@ -73,12 +74,18 @@ def _envelope(kind: str, model: Model, confidence: float | None) -> dict[str, An
     if confidence is not None:
         doc["confidence"] = confidence
     doc["inputs"] = None if model.inputs is None else asdict(model.inputs)
-    doc["fit"] = None if model.fit is None else asdict(model.fit)
-    if doc["fit"] is not None:
-        doc["fit"]["condition_number"] = _clean(model.fit.condition_number)  # type: ignore[union-attr]
+    doc["fit"] = None if model.fit is None else _fit_section(model.fit)
     doc["bootstrap"] = None if model.boot is None else {
         **asdict(model.boot), "interval_method": "percentile"}
     return doc
+
+
+def _fit_section(fit: FitSummary) -> dict[str, Any]:
+    section = asdict(fit)
+    section["condition_number"] = _clean(fit.condition_number)
+    section["large_residuals"] = [{"id": rid, "log_residual": r}
+                                  for rid, r in fit.large_residuals]
+    return section
 
 
 def _law(model: Model, confidence: float) -> dict[str, Any]:
@@ -95,11 +102,32 @@ def optimal_document(model: Model, forecasts: Sequence[BudgetForecast],
             "compute_flops": f.compute_flops,
             **{name: _estimate(getattr(f, name), UNITS[name])
                for name in ("params", "tokens", "tokens_per_param", "loss")},
+            "extrapolation": _clean(f.extrapolation),
+            "params_spread": _clean(f.params_spread),
+            "params_spread_at_data": _clean(f.params_spread_at_data),
         }
         for f in forecasts
     ]
-    doc["warnings"] = list(model.warnings)
+    doc["warnings"] = list(model.warnings) + extrapolation_warnings(forecasts)
     return doc
+
+
+EXTRAPOLATION_WARN = 100.0
+
+
+def extrapolation_warnings(forecasts: Sequence[BudgetForecast]) -> list[str]:
+    """A warning per budget more than 100x beyond the largest run, with the widening."""
+    out = []
+    for f in forecasts:
+        if f.extrapolation is None or f.extrapolation <= EXTRAPOLATION_WARN:
+            continue
+        text = (f"budget {f.compute_flops:.3g} FLOPs is {f.extrapolation:,.0f}x the largest "
+                "run's compute: an extrapolation")
+        if f.params_spread is not None and f.params_spread_at_data is not None:
+            text += (f"; the N* interval spans x{f.params_spread:.2f} there vs "
+                     f"x{f.params_spread_at_data:.2f} at the largest run")
+        out.append(text.replace("e+", "e"))
+    return out
 
 
 def predict_document(model: Model, predictions: Sequence[LossPrediction],
@@ -166,7 +194,9 @@ def model_from_fit_document(text: str, name: str, *, flops_per_param_token: floa
             **{**doc["inputs"], "sources": tuple(doc["inputs"]["sources"])})
         fit = None if doc["fit"] is None else FitSummary(
             **{**doc["fit"], "at_bounds": tuple(doc["fit"]["at_bounds"]),
-               "condition_number": doc["fit"]["condition_number"] or math.inf})
+               "condition_number": doc["fit"]["condition_number"] or math.inf,
+               "large_residuals": tuple((str(x["id"]), float(x["log_residual"]))
+                                        for x in doc["fit"]["large_residuals"])})
         boot_fields = {k: v for k, v in (doc["bootstrap"] or {}).items()
                        if k != "interval_method"}
         boot = BootstrapSummary(**boot_fields) if doc["bootstrap"] else None

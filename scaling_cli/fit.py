@@ -20,16 +20,34 @@ The result records all three facts so that every output can say how it was verif
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from .constraints import NAMES, Constraints
 from .law import Law
-from .newton import BOUNDS, Polished, polish
-from .objective import HUBER_DELTA, Data, evaluate, huber, residuals
+from .newton import BOUNDS, Polished, free_hessian, polish
+from .objective import HUBER_DELTA, Data, huber, residuals
 
-__all__ = ["FitResult", "SearchSettings", "fit_law", "screen_grid"]
+__all__ = [
+    "METHODS",
+    "FitResult",
+    "SearchSettings",
+    "degenerate_mask",
+    "fit_law",
+    "screen_grid",
+]
+
+# Fitting methods on the same law: the Huber threshold on log residuals. "lsq" (delta far
+# above any residual) is plain least squares on log loss: a Gaussian likelihood with no
+# outlier protection; its disagreement with approach3 shows how much a few runs steer the fit.
+METHODS = {
+    "approach3": (HUBER_DELTA, "Huber (delta=1e-3) on log residuals, Hoffmann et al. "
+                               "Approach 3"),
+    "lsq": (1e3, "least squares on log residuals (Gaussian likelihood; no outlier "
+                 "protection)"),
+}
 
 Array = npt.NDArray[np.float64]
 
@@ -58,7 +76,8 @@ class FitResult:
     objective: float  # sum over runs of Huber(log residual)
     gradient_max: float  # max |d objective / d theta| at the optimum
     newton_decrement: float  # g^T H^-1 g: the objective decrease a Newton step still predicts
-    hessian_eigenvalues: Array  # ascending; all > 0 at a strict local minimum
+    hessian_eigenvalues: Array  # ascending, in the free parameters; > 0 at a strict minimum
+    hessian_vectors: Array  # eigenvectors as columns, same order
     starts: int
     starts_converged: int
     starts_agreeing: int  # converged starts that reached this optimum
@@ -68,6 +87,7 @@ class FitResult:
     candidates: Array  # grid-cell parameter vectors, best profile first (for the bootstrap)
     basins: Array  # distinct converged end points, best first
     at_bounds: tuple[str, ...]  # parameters stuck at the search box (degenerate law)
+    constraints: Constraints = field(default_factory=Constraints)
     delta: float = HUBER_DELTA
 
     @property
@@ -81,19 +101,31 @@ class FitResult:
 _SUBSETS = ((0, 1, 2), (0, 1), (0, 2), (1, 2), (0,), (1,), (2,))
 
 
-def _grid(settings: SearchSettings) -> tuple[Array, Array]:
+def _grid(
+    settings: SearchSettings, constraints: Constraints
+) -> tuple[Array, Array, tuple[int, int]]:
+    """Exponent pairs to screen, and the grid's shape (for finding local minima)."""
     axis = np.geomspace(settings.exponent_min, settings.exponent_max, settings.grid_size)
-    alpha, beta = np.meshgrid(axis, axis, indexing="ij")
-    return alpha.ravel(), beta.ravel()
+    fixed = constraints.fixed_theta()
+    if 3 in fixed and 4 in fixed:
+        return np.array([fixed[3]]), np.array([fixed[4]]), (1, 1)
+    if constraints.tie_exponents:
+        return axis, axis.copy(), (axis.size, 1)
+    a_axis = np.array([fixed[3]]) if 3 in fixed else axis
+    b_axis = np.array([fixed[4]]) if 4 in fixed else axis
+    alpha, beta = np.meshgrid(a_axis, b_axis, indexing="ij")
+    return alpha.ravel(), beta.ravel(), (a_axis.size, b_axis.size)
 
 
-def _nnls3(gram: Array, rhs: Array) -> Array:
-    """min_{c >= 0} c^T G c - 2 c^T b for each cell, by trying all 7 supports."""
+def _nnls3(gram: Array, rhs: Array, free: tuple[int, ...]) -> Array:
+    """min_{c >= 0} c^T G c - 2 c^T b over the ``free`` coefficients, trying every support."""
     cells = gram.shape[0]
     best_q = np.full(cells, np.inf)
     best_c = np.zeros((cells, 3))
     ridge = 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None]
     for support in _SUBSETS:
+        if not set(support) <= set(free):
+            continue
         s = list(support)
         g_s = gram[:, s][:, :, s] + ridge * np.eye(len(s))
         c_s = np.linalg.solve(g_s, rhs[:, s, None])[..., 0]
@@ -105,19 +137,34 @@ def _nnls3(gram: Array, rhs: Array) -> Array:
     return best_c
 
 
-def screen_grid(data: Data, weights: Array, settings: SearchSettings) -> tuple[Array, Array]:
-    """Profile the objective over the exponent grid: (theta per cell (C, 5), objective (C,))."""
-    alpha, beta = _grid(settings)
+def screen_grid(data: Data, weights: Array, settings: SearchSettings,
+                constraints: Constraints | None = None) -> tuple[Array, Array, tuple[int, int]]:
+    """Profile the objective over the exponent grid: theta per cell (C, 5), objective (C,),
+    and the grid's shape."""
+    constraints = constraints or Constraints()
+    alpha, beta, shape = _grid(settings, constraints)
     loss = np.exp(data.log_l)
     # Features scaled to max 1 per cell so the 3x3 systems stay well conditioned.
     x = np.exp(-alpha[:, None] * (data.log_n - data.log_n.min()))
     y = np.exp(-beta[:, None] * (data.log_d - data.log_d.min()))
+    fixed = constraints.fixed_theta()
+    # Fixed coefficients in the scaled features (A N^-alpha = A N_min^-alpha * x).
+    known = np.zeros((alpha.size, 3))
+    if 0 in fixed:
+        known[:, 0] = np.exp(fixed[0])
+    if 1 in fixed:
+        known[:, 1] = np.exp(fixed[1] - alpha * data.log_n.min())
+    if 2 in fixed:
+        known[:, 2] = np.exp(fixed[2] - beta * data.log_d.min())
+    free = tuple(i for i in range(3) if i not in fixed)
+    offset = known[:, :1] + known[:, 1:2] * x + known[:, 2:3] * y
     fitted = np.broadcast_to(loss, x.shape)
     r = np.zeros_like(x)
-    for _ in range(settings.irls_iterations):
+    coef = known.copy()
+    for _ in range(settings.irls_iterations if free else 0):
         u = np.minimum(1.0, settings.delta / np.maximum(np.abs(r), 1e-300))
         ww = weights * u / fitted**2
-        t = fitted * (1.0 - r)
+        t = fitted * (1.0 - r) - offset
         wx, wy = ww * x, ww * y
         gram = np.stack([
             np.stack([ww.sum(1), wx.sum(1), wy.sum(1)], -1),
@@ -125,8 +172,11 @@ def screen_grid(data: Data, weights: Array, settings: SearchSettings) -> tuple[A
             np.stack([wy.sum(1), (wx * y).sum(1), (wy * y).sum(1)], -1),
         ], 1)
         rhs = np.stack([(ww * t).sum(1), (wx * t).sum(1), (wy * t).sum(1)], -1)
-        coef = _nnls3(gram, rhs)
+        coef = _nnls3(gram, rhs, free) + known
         fitted = np.maximum(coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * y, 1e-300)
+        r = np.log(fitted) - data.log_l
+    if not free:
+        fitted = np.maximum(offset, 1e-300)
         r = np.log(fitted) - data.log_l
     profile = (weights * huber(r, settings.delta)).sum(1)
     # Back to theta; a zero coefficient starts tiny (a millionth of the smallest loss).
@@ -139,18 +189,20 @@ def screen_grid(data: Data, weights: Array, settings: SearchSettings) -> tuple[A
         alpha,
         beta,
     ])
-    return np.clip(theta, BOUNDS[0], BOUNDS[1]), profile
+    theta = constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1]))
+    return theta, profile, shape
 
 
-def _local_minima(profile: Array, size: int) -> npt.NDArray[np.intp]:
+def _local_minima(profile: Array, shape: tuple[int, int]) -> npt.NDArray[np.intp]:
     """Indices of cells no higher than any of their 8 grid neighbours, best first."""
-    grid = profile.reshape(size, size)
+    grid = profile.reshape(shape)
+    rows, cols = shape
     padded = np.pad(grid, 1, constant_values=np.inf)
     is_min = np.ones_like(grid, dtype=bool)
     for di in (-1, 0, 1):
         for dj in (-1, 0, 1):
             if di or dj:
-                is_min &= grid <= padded[1 + di:1 + di + size, 1 + dj:1 + dj + size]
+                is_min &= grid <= padded[1 + di:1 + di + rows, 1 + dj:1 + dj + cols]
     cells = np.flatnonzero(is_min.ravel())
     return cells[np.argsort(profile[cells], kind="stable")]
 
@@ -169,41 +221,53 @@ def fit_law(
     *,
     weights: npt.ArrayLike | None = None,
     settings: SearchSettings | None = None,
+    constraints: Constraints | None = None,
 ) -> FitResult:
-    """Global minimum of the Approach-3 objective over (E, A, B > 0; alpha, beta >= 0)."""
+    """Global minimum of the objective over (E, A, B > 0; alpha, beta >= 0), subject to
+    ``constraints`` (fixed parameters, tied exponents)."""
     settings = settings or SearchSettings()
+    constraints = constraints or Constraints()
     n = len(data)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     sub = _screen_subset(n, settings.screen_max_runs)
-    candidates, profile = screen_grid(data.subset(sub), w[sub], settings)
+    candidates, profile, shape = screen_grid(data.subset(sub), w[sub], settings, constraints)
     order = np.argsort(profile, kind="stable")
-    minima = _local_minima(profile, settings.grid_size)
+    minima = _local_minima(profile, shape)
     start_cells = list(dict.fromkeys([*minima[: settings.n_starts // 2].tolist(),
                                       *order.tolist()]))[: settings.n_starts]
-    polished = polish(candidates[start_cells], data, w, delta=settings.delta)
-    return _verify(polished, data, w, candidates[order], settings)
+    starts = candidates[start_cells]
+    if len(starts) < 4:  # a tiny grid (exponents fixed): add deterministic perturbed starts
+        kicks = np.array([[0.5, -0.5, 0.5, 0.05, -0.05], [-0.5, 0.5, -0.5, -0.05, 0.05],
+                          [0.0, 1.0, 1.0, 0.1, 0.1]])
+        starts = constraints.project(np.vstack([starts, starts[0] + kicks]))
+    polished = polish(starts, data, w, delta=settings.delta, constraints=constraints)
+    return _verify(polished, data, w, candidates[order], settings, constraints)
 
 
 def _verify(
-    polished: Polished, data: Data, w: Array, candidates: Array, settings: SearchSettings
+    polished: Polished, data: Data, w: Array, candidates: Array, settings: SearchSettings,
+    constraints: Constraints,
 ) -> FitResult:
     f = np.where(polished.converged, polished.objective, np.inf)
     if not np.isfinite(f).any():  # nothing converged: report the best end point, unverified
         f = polished.objective
     best = int(np.argmin(f))
     theta = polished.theta[best]
-    scale = max(polished.objective[best], 1e-12 * settings.delta**2 * float(w.sum()))
+    scale = max(polished.objective[best], 1e-17 * float(w.sum()))
     close_f = polished.objective <= polished.objective[best] + settings.agree_rtol * scale
     close_theta = (np.abs(polished.theta - theta) <= settings.agree_atol_theta).all(axis=1)
     agreeing = int((polished.converged & close_f & close_theta).sum())
-    eig = np.linalg.eigvalsh(_hessian(theta, data, w, settings.delta))
+    hess = free_hessian(theta, data, w, delta=settings.delta, constraints=constraints)
+    eigenvalues, eigenvectors = np.linalg.eigh(hess)
+    stuck = degenerate_mask(theta[None], data, constraints)[0]
     return FitResult(
         law=Law.from_theta(theta),
         theta=theta,
         objective=float(polished.objective[best]),
         gradient_max=float(np.abs(polished.gradient[best]).max()),
         newton_decrement=float(polished.decrement[best]),
-        hessian_eigenvalues=np.asarray(eig, dtype=float),
+        hessian_eigenvalues=np.asarray(eigenvalues, dtype=float),
+        hessian_vectors=np.asarray(eigenvectors, dtype=float),
         starts=len(f),
         starts_converged=int(polished.converged.sum()),
         starts_agreeing=agreeing,
@@ -212,15 +276,10 @@ def _verify(
         residuals=residuals(theta, data)[0],
         candidates=candidates,
         basins=_distinct(polished, settings),
-        at_bounds=_at_bounds(theta, data),
+        at_bounds=tuple(name for name, bad in zip(NAMES, stuck, strict=True) if bad),
+        constraints=constraints,
         delta=settings.delta,
     )
-
-
-def _hessian(theta: Array, data: Data, w: Array, delta: float) -> Array:
-    _, _, h = evaluate(theta[None], data, w, order=2, delta=delta)
-    assert h is not None
-    return np.asarray(h[0], dtype=float)
 
 
 def _distinct(polished: Polished, settings: SearchSettings) -> Array:
@@ -234,15 +293,16 @@ def _distinct(polished: Polished, settings: SearchSettings) -> Array:
     return np.array(kept).reshape(-1, 5)
 
 
-def _at_bounds(theta: Array, data: Data) -> tuple[str, ...]:
-    """Names of parameters that sit on the search box or whose term has vanished."""
-    names = ("E", "A", "B", "alpha", "beta")
-    stuck = [names[k] for k in range(5) if theta[k] <= BOUNDS[0, k] + 1e-9
-             or theta[k] >= BOUNDS[1, k] - 1e-9]
-    # A power-law term contributing under 1e-6 of the loss at every run has vanished.
-    log_l_min = float(data.log_l.min())
-    if theta[1] - theta[3] * data.log_n.min() < log_l_min - np.log(1e6) and "A" not in stuck:
-        stuck.append("A")
-    if theta[2] - theta[4] * data.log_d.min() < log_l_min - np.log(1e6) and "B" not in stuck:
-        stuck.append("B")
-    return tuple(stuck)
+def degenerate_mask(theta: npt.ArrayLike, data: Data,
+                    constraints: Constraints | None = None) -> npt.NDArray[np.bool_]:
+    """(S, 5) flags: a free parameter on the search box, or a power-law term that vanished
+    (contributes under 1e-6 of the loss at every run). NaN rows are not flagged."""
+    t = np.array(theta, dtype=float, ndmin=2)
+    with np.errstate(invalid="ignore"):
+        stuck = (t <= BOUNDS[0] + 1e-9) | (t >= BOUNDS[1] - 1e-9)
+        floor = data.log_l.min() - np.log(1e6)
+        stuck[:, 1] |= t[:, 1] - t[:, 3] * data.log_n.min() < floor
+        stuck[:, 2] |= t[:, 2] - t[:, 4] * data.log_d.min() < floor
+    for i in (constraints or Constraints()).fixed_theta():
+        stuck[:, i] = False
+    return np.asarray(stuck)

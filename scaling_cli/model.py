@@ -15,28 +15,26 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .constraints import Constraints
+from .diagnostics import FitSummary, check_identifiable, summarise_fit
 from .errors import FitError, InputError
-from .fit import FitResult, SearchSettings, fit_law
+from .fit import METHODS, SearchSettings, fit_law
 from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, load_presets
 from .objective import Data
 from .resample import bootstrap
 from .runs import RunSet
 
 __all__ = [
-    "MIN_DISTINCT",
     "BootstrapSummary",
     "FitSummary",
     "InputSummary",
     "Model",
     "RunData",
     "build_model",
-    "check_identifiable",
     "preset_model",
 ]
 
 Array = npt.NDArray[np.float64]
-MIN_DISTINCT = 3  # distinct model sizes and distinct token counts needed to fit
-WARN_DISTINCT = 5
 
 
 @dataclass(frozen=True)
@@ -82,21 +80,6 @@ class InputSummary:
 
 
 @dataclass(frozen=True)
-class FitSummary:
-    objective: float
-    huber_delta: float
-    verified: bool
-    gradient_max: float
-    newton_decrement: float
-    condition_number: float
-    starts: int
-    starts_converged: int
-    starts_agreeing: int
-    at_bounds: tuple[str, ...]
-    residual_mad: float  # median |log residual| across runs
-
-
-@dataclass(frozen=True)
 class BootstrapSummary:
     replicates: int
     failed: int
@@ -125,26 +108,6 @@ class Model:
         return None if self.samples is None else Law.from_theta(self.samples)
 
 
-def check_identifiable(runs: RunSet, free_params: int = 5) -> list[str]:
-    """Raise FitError if the runs cannot identify the law; return warnings if barely can."""
-    n_distinct = len({r.params for r in runs.runs})
-    d_distinct = len({r.tokens for r in runs.runs})
-    need = free_params + 3
-    if len(runs.runs) < need or n_distinct < MIN_DISTINCT or d_distinct < MIN_DISTINCT:
-        raise FitError(
-            f"too few runs to identify the law: {len(runs.runs)} runs with {n_distinct} "
-            f"distinct model sizes and {d_distinct} distinct token counts; need at least "
-            f"{need} runs and {MIN_DISTINCT} of each (add runs, or use --law NAME)"
-        )
-    warnings = []
-    if n_distinct < WARN_DISTINCT or d_distinct < WARN_DISTINCT:
-        warnings.append(
-            f"only {n_distinct} distinct model sizes and {d_distinct} distinct token counts: "
-            "the exponents are weakly identified; expect wide intervals"
-        )
-    return warnings
-
-
 def _inputs(runs: RunSet, k: float) -> InputSummary:
     params = np.array([r.params for r in runs.runs])
     tokens = np.array([r.tokens for r in runs.runs])
@@ -161,16 +124,6 @@ def _inputs(runs: RunSet, k: float) -> InputSummary:
     )
 
 
-def _fit_summary(fit: FitResult) -> FitSummary:
-    return FitSummary(
-        objective=fit.objective, huber_delta=fit.delta, verified=fit.verified,
-        gradient_max=fit.gradient_max, newton_decrement=fit.newton_decrement,
-        condition_number=fit.condition_number, starts=fit.starts,
-        starts_converged=fit.starts_converged, starts_agreeing=fit.starts_agreeing,
-        at_bounds=fit.at_bounds, residual_mad=float(np.median(np.abs(fit.residuals))),
-    )
-
-
 def build_model(
     runs: RunSet,
     *,
@@ -181,14 +134,21 @@ def build_model(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     allow_unverified: bool = False,
+    method: str = "approach3",
+    constraints: Constraints | None = None,
 ) -> Model:
     """Fit and bootstrap ``runs``; raise FitError when the optimum cannot be verified."""
     if resample_by not in {"auto", "run", "group"}:
         raise InputError(f"--resample-by {resample_by!r}: use auto, run or group")
-    warnings = check_identifiable(runs)
+    if method not in METHODS:
+        raise InputError(f"--method {method!r}: use one of {', '.join(METHODS)}")
+    constraints = constraints or Constraints()
+    warnings = check_identifiable([r.params for r in runs.runs], [r.tokens for r in runs.runs],
+                                  constraints.n_free)
     data = Data.from_arrays([r.params for r in runs.runs], [r.tokens for r in runs.runs],
                             [r.loss for r in runs.runs])
-    fit = fit_law(data, settings=SearchSettings())
+    settings = SearchSettings(delta=METHODS[method][0])
+    fit = fit_law(data, settings=settings, constraints=constraints)
     if not fit.verified and not allow_unverified:
         raise FitError(
             f"the fit's optimum could not be verified ({fit.starts_agreeing} of {fit.starts} "
@@ -196,27 +156,44 @@ def build_model(
             "identify the law. Add runs over a wider range of sizes and tokens, or pass "
             "--allow-unverified to see the unverified fit"
         )
-    if fit.at_bounds:
-        warnings.append(
-            f"degenerate fit: {', '.join(fit.at_bounds)} at the edge of the search box "
-            "(a power-law term vanished); the forecast extrapolates a different law"
-        )
+    summary = summarise_fit(fit, [r.run_id for r in runs.runs], method)
+    warnings += _fit_warnings(summary)
     groups = _groups(runs, resample_by)
     boot = None
     samples = None
     if replicates > 0:
         result = bootstrap(data, fit, replicates=replicates, seed=seed, groups=groups,
-                           workers=workers, progress=progress)
+                           workers=workers, progress=progress, settings=settings)
         samples = result.good
         boot = BootstrapSummary(result.replicates, result.failed, result.n_degenerate, seed,
                                 result.resample_by, result.n_units)
         if result.failed:
             warnings.append(f"{result.failed} of {result.replicates} bootstrap replicates "
                             "failed to converge and are left out of the intervals")
+        if result.n_degenerate > 0.05 * result.replicates:
+            warnings.append(f"{result.n_degenerate} of {result.replicates} bootstrap "
+                            "replicates are degenerate (a term vanished): the data barely "
+                            "identify the law")
     return Model(fit.law, samples, "runs", flops_per_param_token,
-                 _inputs(runs, flops_per_param_token), _fit_summary(fit), boot,
+                 _inputs(runs, flops_per_param_token), summary, boot,
                  tuple(runs.warnings) + tuple(warnings),
                  RunData.from_runset(runs, flops_per_param_token))
+
+
+def _fit_warnings(summary: FitSummary) -> list[str]:
+    out = []
+    if not summary.verified:
+        out.append("the fit's optimum is NOT verified (--allow-unverified): do not trust it")
+    if summary.at_bounds:
+        out.append(f"degenerate fit: {', '.join(summary.at_bounds)} at the edge of the search "
+                   "box (a power-law term vanished); the forecast extrapolates a different law")
+    if summary.large_residuals:
+        shown = ", ".join(f"{rid} ({r:+.3f})" for rid, r in summary.large_residuals[:3])
+        more = len(summary.large_residuals) - 3
+        out.append(f"{len(summary.large_residuals)} run(s) with large log residuals: {shown}"
+                   f"{f' and {more} more' if more > 0 else ''}; check them for bugs or "
+                   "divergence (exclude: true keeps them out)")
+    return out
 
 
 def _groups(runs: RunSet, resample_by: str) -> list[str] | None:

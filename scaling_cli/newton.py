@@ -17,7 +17,8 @@ model predicts a relative improvement above 1e-12. (The decrement, not max |g|, 
 test: the surface is so badly conditioned that a gradient of 3e-8 along a stiff direction
 is a step of 1e-11 from the optimum.)
 Work per start never depends on the other starts in the batch, so results are identical
-whichever batch (or worker) a start lands in.
+whichever batch (or worker) a start lands in. With :class:`Constraints` the iteration runs
+on the free coordinates phi (theta = base + P phi; gradient P^T g, Hessian P^T H P).
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .constraints import Constraints
 from .objective import HUBER_DELTA, Data, evaluate
 
-__all__ = ["BOUNDS", "CONVERGED_RTOL", "Polished", "polish"]
+__all__ = ["BOUNDS", "CONVERGED_RTOL", "Polished", "free_hessian", "polish"]
 
 Array = npt.NDArray[np.float64]
 
@@ -49,7 +51,7 @@ class Polished:
 
     theta: Array  # (S, 5)
     objective: Array  # (S,)
-    gradient: Array  # (S, 5)
+    gradient: Array  # (S, k) with respect to the free parameters
     decrement: Array  # (S,) Newton decrement g^T H^-1 g at the end point
     min_eigenvalue: Array  # (S,) smallest Hessian eigenvalue at the end point
     iterations: npt.NDArray[np.int64]  # (S,)
@@ -57,8 +59,9 @@ class Polished:
 
 
 def _floor(f: Array, total_weight: Array) -> Array:
-    # Relative tolerances need a floor for noise-free data, where f -> 0 at the truth.
-    return np.maximum(f, 1e-12 * HUBER_DELTA**2 * total_weight)
+    # Relative tolerances need a floor for noise-free data, where f -> 0 at the truth:
+    # log residuals of ~1e-8 count as zero.
+    return np.maximum(f, 1e-17 * total_weight)
 
 
 def polish(
@@ -68,14 +71,15 @@ def polish(
     *,
     max_iter: int = 200,
     delta: float = HUBER_DELTA,
+    constraints: Constraints | None = None,
 ) -> Polished:
     """Minimise from each row of ``theta0`` (S, 5). ``weights``: (n,) or (S, n)."""
-    theta = np.clip(np.array(theta0, dtype=float, ndmin=2), BOUNDS[0], BOUNDS[1])
-    n_starts = theta.shape[0]
+    space = _Space(constraints or Constraints())
+    phi = space.clip(space.to_phi(np.array(theta0, dtype=float, ndmin=2)))
+    n_starts = phi.shape[0]
     w = np.broadcast_to(np.asarray(weights, dtype=float), (n_starts, len(data)))
     total_w = w.sum(axis=1)
-    f, g, h = evaluate(theta, data, w, order=2, delta=delta)
-    assert g is not None and h is not None
+    f, g, h = space.evaluate(phi, data, w, delta)
     iterations = np.zeros(n_starts, dtype=np.int64)
     active = np.ones(n_starts, dtype=bool)
     for _ in range(max_iter):
@@ -85,20 +89,55 @@ def polish(
         step = _newton_step(g[idx], h[idx])
         slope = np.einsum("sk,sk->s", g[idx], step)
         done = -slope <= DECREMENT_RTOL * _floor(f[idx], total_w[idx])
-        new_theta, moved = _line_search(theta[idx], f[idx], step, slope, data,
-                                               w[idx], delta, skip=done)
+        new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data, w[idx],
+                                      delta, skip=done)
         moved_idx = idx[moved]
-        theta[moved_idx] = new_theta[moved]
+        phi[moved_idx] = new_phi[moved]
         iterations[moved_idx] += 1
         if moved_idx.size:
-            f_m, g_m, h_m = evaluate(theta[moved_idx], data, w[moved_idx], order=2, delta=delta)
-            assert g_m is not None and h_m is not None
-            f[moved_idx], g[moved_idx], h[moved_idx] = f_m, g_m, h_m
+            f[moved_idx], g[moved_idx], h[moved_idx] = space.evaluate(
+                phi[moved_idx], data, w[moved_idx], delta)
         active[idx[~moved]] = False
     min_eig = np.asarray(np.linalg.eigvalsh(h)[:, 0], dtype=float)
     decrement = -np.einsum("sk,sk->s", g, _newton_step(g, h))
     converged = (decrement <= CONVERGED_RTOL * _floor(f, total_w)) & (min_eig > 0) & ~active
-    return Polished(theta, f, g, decrement, min_eig, iterations, converged)
+    return Polished(space.to_theta(phi), f, g, decrement, min_eig, iterations, converged)
+
+
+def free_hessian(theta: npt.ArrayLike, data: Data, weights: npt.ArrayLike, *,
+                 delta: float = HUBER_DELTA, constraints: Constraints | None = None) -> Array:
+    """Hessian of the objective in the free coordinates, at one theta: (k, k)."""
+    space = _Space(constraints or Constraints())
+    phi = space.to_phi(np.asarray(theta, dtype=float)[None])
+    _, _, h = space.evaluate(phi, data, np.asarray(weights, dtype=float), delta)
+    return np.asarray(h[0], dtype=float)
+
+
+class _Space:
+    """The free coordinates phi of a constrained problem, and the objective in them."""
+
+    def __init__(self, constraints: Constraints) -> None:
+        self.constraints = constraints
+        self.p, self.base = constraints.matrix()
+        first = np.argmax(self.p, axis=0)  # the theta index each free column starts at
+        self.low, self.high = BOUNDS[0, first], BOUNDS[1, first]
+
+    def to_phi(self, theta: Array) -> Array:
+        return self.constraints.to_phi(theta)
+
+    def to_theta(self, phi: Array) -> Array:
+        return np.asarray(self.base + phi @ self.p.T, dtype=float)
+
+    def clip(self, phi: Array) -> Array:
+        return np.clip(phi, self.low, self.high)
+
+    def evaluate(self, phi: Array, data: Data, w: Array, delta: float,
+                 order: int = 2) -> tuple[Array, Array, Array]:
+        f, g, h = evaluate(self.to_theta(phi), data, w, order=order, delta=delta)
+        if order < 2:
+            return f, np.empty(0), np.empty(0)
+        assert g is not None and h is not None
+        return f, g @ self.p, np.einsum("ki,skl,lj->sij", self.p, h, self.p)
 
 
 def _newton_step(g: Array, h: Array) -> Array:
@@ -110,25 +149,25 @@ def _newton_step(g: Array, h: Array) -> Array:
 
 
 def _line_search(
-    theta: Array, f: Array, step: Array, slope: Array, data: Data, w: Array, delta: float,
-    *, skip: npt.NDArray[np.bool_],
+    space: _Space, phi: Array, f: Array, step: Array, slope: Array, data: Data, w: Array,
+    delta: float, *, skip: npt.NDArray[np.bool_],
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """Backtracking Armijo search, batched; returns the new points and who moved."""
     t = np.ones(len(f))
-    new_theta = theta.copy()
+    new_phi = phi.copy()
     moved = np.zeros(len(f), dtype=bool)
     pending = ~skip
     for _ in range(_MAX_HALVINGS):
         idx = np.flatnonzero(pending)
         if idx.size == 0:
             break
-        trial = np.clip(theta[idx] + t[idx, None] * step[idx], BOUNDS[0], BOUNDS[1])
-        f_trial, _, _ = evaluate(trial, data, w[idx], order=0, delta=delta)
+        trial = space.clip(phi[idx] + t[idx, None] * step[idx])
+        f_trial, _, _ = space.evaluate(trial, data, w[idx], delta, order=0)
         ok = f_trial <= f[idx] + _ARMIJO * t[idx] * slope[idx]
         ok &= f_trial < f[idx]  # a real decrease, not rounding noise
         acc = idx[ok]
-        new_theta[acc] = trial[ok]
+        new_phi[acc] = trial[ok]
         moved[acc] = True
         pending[acc] = False
         t[idx[~ok]] *= 0.5
-    return new_theta, moved
+    return new_phi, moved

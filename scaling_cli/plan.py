@@ -41,13 +41,21 @@ class Estimate:
 
 @dataclass(frozen=True)
 class BudgetForecast:
-    """Compute-optimal allocation at one budget under C = k N D."""
+    """Compute-optimal allocation at one budget under C = k N D.
+
+    ``extrapolation`` is C over the largest run's compute; ``params_spread`` is the N*
+    interval's high/low ratio here and ``params_spread_at_data`` the same ratio at the
+    largest run's compute, so the widening from extrapolating is explicit.
+    """
 
     compute_flops: float
     params: Estimate
     tokens: Estimate
     tokens_per_param: Estimate
     loss: Estimate
+    extrapolation: float | None = None
+    params_spread: float | None = None
+    params_spread_at_data: float | None = None
 
 
 @dataclass(frozen=True)
@@ -87,15 +95,29 @@ def compute_optimal(
     samples = model.sample_law
     reps = None if samples is None else optimal_allocation(
         samples.as_column(), c[None, :], flops_per_param_token=k)
+    largest = None if model.inputs is None else model.inputs.compute_flops_max
+    at_data = None
+    if largest is not None and samples is not None:
+        ref = optimal_allocation(samples, largest, flops_per_param_token=k)
+        at_data = _spread(estimate(0.0, ref.params, confidence))
     out = []
     for j, budget in enumerate(c):
         def est(field: str, j: int = j) -> Estimate:
             value = getattr(point, field)[j]
             draws = None if reps is None else getattr(reps, field)[:, j]
             return estimate(value, draws, confidence)
-        out.append(BudgetForecast(float(budget), est("params"), est("tokens"),
-                                  est("tokens_per_param"), est("loss")))
+        params = est("params")
+        out.append(BudgetForecast(
+            float(budget), params, est("tokens"), est("tokens_per_param"), est("loss"),
+            extrapolation=None if largest is None else float(budget / largest),
+            params_spread=_spread(params), params_spread_at_data=at_data))
     return tuple(out)
+
+
+def _spread(e: Estimate) -> float | None:
+    if e.low is None or e.high is None or not e.low > 0:
+        return None
+    return float(e.high / e.low)
 
 
 def predict(

@@ -112,17 +112,31 @@ def _health(doc: dict[str, Any]) -> Text:
     if fit is not None:
         verdict = "verified" if fit["verified"] else "NOT verified"
         lines.append(
-            f"fit: {verdict} optimum, objective {fit['objective']:.6g} (sum of Huber "
-            f"δ={fit['huber_delta']:g}), {fit['starts_agreeing']} of {fit['starts']} starts "
-            f"agree, Newton decrement {fit['newton_decrement']:.1e}, median |log residual| "
-            f"{fit['residual_mad']:.3g}\n",
-            style="dim" if fit["verified"] else "bold red")
+            f"fit ({fit['method']}{_constraint_text(fit['constraints'])}): {verdict} optimum, "
+            f"objective {fit['objective']:.6g} (sum of Huber δ={fit['huber_delta']:g}), "
+            f"{fit['starts_agreeing']} of {fit['starts']} starts agree, Newton decrement "
+            f"{fit['newton_decrement']:.1e}\n", style="dim" if fit["verified"] else "bold red")
+        flat = max(fit["flat_direction"].items(), key=lambda kv: abs(kv[1]))[0]
+        cond = fit["condition_number"]
+        lines.append(
+            f"health: median |log residual| {fit['residual_mad']:.3g}, "
+            f"{len(fit['large_residuals'])} large; Hessian condition "
+            f"{'inf' if cond is None else f'{cond:.1e}'}, flattest along {flat}"
+            f"{'; at bounds: ' + ', '.join(fit['at_bounds']) if fit['at_bounds'] else ''}\n",
+            style="dim")
     if boot is not None:
         lines.append(
             f"intervals: {boot['replicates']:,} bootstrap replicates by {boot['resample_by']} "
             f"({boot['n_units']:,} units), seed {boot['seed']}, percentile method; "
             f"{boot['failed']} failed, {boot['degenerate']} degenerate\n", style="dim")
     return lines
+
+
+def _constraint_text(constraints: dict[str, Any]) -> str:
+    parts = [f"{k}={v:g}" for k, v in constraints["fixed"].items()]
+    if constraints["tied_exponents"]:
+        parts.append("alpha=beta")
+    return f", {', '.join(parts)}" if parts else ""
 
 
 def render_table(doc: dict[str, Any], console: Console) -> None:

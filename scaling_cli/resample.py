@@ -29,8 +29,9 @@ from multiprocessing import get_context
 import numpy as np
 import numpy.typing as npt
 
-from .fit import FitResult, SearchSettings, fit_law
-from .newton import BOUNDS, polish
+from .constraints import Constraints
+from .fit import FitResult, SearchSettings, degenerate_mask, fit_law
+from .newton import polish
 from .objective import Data, huber, residuals
 
 __all__ = ["BootstrapResult", "bootstrap", "percentile_interval", "resample_weights"]
@@ -128,7 +129,7 @@ def bootstrap(
         if progress is not None:
             progress(done, replicates)
     theta[~converged] = np.nan
-    degenerate = _degenerate(theta, data)
+    degenerate = np.asarray(degenerate_mask(theta, data, fit.constraints).any(axis=1))
     n_units = len(set(groups)) if groups is not None else len(data)
     return BootstrapResult(theta, converged, degenerate, seed,
                            "group" if groups is not None else "run", n_units, reference)
@@ -155,7 +156,8 @@ class _Job:
 
     def __call__(self, weights: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
         if self.reference:
-            fits = [fit_law(self.data, weights=w, settings=self.settings) for w in weights]
+            fits = [fit_law(self.data, weights=w, settings=self.settings,
+                            constraints=self.fit.constraints) for w in weights]
             return (np.array([f.theta for f in fits]),
                     np.array([f.starts_converged > 0 for f in fits]))
         return _fast_chunk(self.data, self.fit, weights, self.settings, self.starts,
@@ -173,11 +175,12 @@ def _fast_chunk(
     k = starts - 1
     first = np.concatenate([np.broadcast_to(fit.theta, (reps, 1, 5)), cands[ranked[:, :k]]], 1)
     best_t, best_f, ok, spread = _polish_best(first.reshape(-1, 5), data, weights, k + 1,
-                                              settings)
+                                              settings, fit.constraints)
     hard = np.flatnonzero(spread | ~ok)
     if hard.size and escalate:
         more = cands[ranked[hard, k:k + escalate]].reshape(-1, 5)
-        t2, f2, ok2, _ = _polish_best(more, data, weights[hard], escalate, settings)
+        t2, f2, ok2, _ = _polish_best(more, data, weights[hard], escalate, settings,
+                                      fit.constraints)
         better = ok2 & (~ok[hard] | (f2 < best_f[hard]))
         best_t[hard[better]], best_f[hard[better]] = t2[better], f2[better]
         ok[hard[better]] = True
@@ -185,11 +188,13 @@ def _fast_chunk(
 
 
 def _polish_best(
-    theta0: Array, data: Data, weights: Array, per_rep: int, settings: SearchSettings
+    theta0: Array, data: Data, weights: Array, per_rep: int, settings: SearchSettings,
+    constraints: Constraints,
 ) -> tuple[Array, Array, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """Polish ``per_rep`` starts per replicate; best converged one, and whether starts split."""
     reps = weights.shape[0]
-    res = polish(theta0, data, np.repeat(weights, per_rep, axis=0), delta=settings.delta)
+    res = polish(theta0, data, np.repeat(weights, per_rep, axis=0), delta=settings.delta,
+                 constraints=constraints)
     f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
     theta = res.theta.reshape(reps, per_rep, 5)
     pick = np.argmin(f, axis=1)
@@ -202,11 +207,3 @@ def _polish_best(
     return best_t, best_f, ok, spread
 
 
-def _degenerate(theta: Array, data: Data) -> npt.NDArray[np.bool_]:
-    low, high = BOUNDS[0] + 1e-9, BOUNDS[1] - 1e-9
-    with np.errstate(invalid="ignore"):
-        at_box = ((theta <= low) | (theta >= high)).any(axis=1)
-        floor = data.log_l.min() - np.log(1e6)
-        vanished = (theta[:, 1] - theta[:, 3] * data.log_n.min() < floor) | (
-            theta[:, 2] - theta[:, 4] * data.log_d.min() < floor)
-    return np.asarray(at_box | vanished)

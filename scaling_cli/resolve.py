@@ -14,7 +14,7 @@ from .errors import FitFileError, UsageError
 from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN
 from .model import Model
 
-__all__ = ["ModelRequest", "parse_columns", "resolve_model"]
+__all__ = ["ModelRequest", "parse_columns", "parse_fixed", "resolve_model"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,25 @@ class ModelRequest:
     resample_by: str = "auto"
     workers: int = 1
     allow_unverified: bool = False
+    method: str = "approach3"
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    tie_exponents: bool = False
+
+
+def parse_fixed(items: Sequence[str]) -> dict[str, float]:
+    """``["E=1.69", "alpha=0.34"]`` -> ``{"E": 1.69, "alpha": 0.34}`` (numbers via units)."""
+    from .units import QuantityError, parse_number
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--fix {item!r}: expected NAME=VALUE, e.g. --fix E=1.69")
+        try:
+            out[name.strip()] = parse_number(value)
+        except QuantityError as exc:
+            raise UsageError(f"--fix {name.strip()}: {exc.problem}") from None
+    return out
 
 
 def parse_columns(items: Sequence[str]) -> dict[str, str]:
@@ -62,6 +81,10 @@ def resolve_model(
             "give run logs (RUNS), a fit file (--fit FILE) or a published law (--law NAME)"
             if not given else f"{' and '.join(given)} cannot be combined; give only one"
         )
+    fitting = request.method != "approach3" or request.fixed or request.tie_exponents
+    if fitting and not request.paths:
+        raise UsageError("--method, --fix and --tie-exponents apply when fitting run logs, "
+                         f"not to {given[0]}")
     if request.law is not None:
         from .model import preset_model
 
@@ -77,6 +100,7 @@ def resolve_model(
             raise FitFileError(f"{request.fit_file}: cannot read fit file ({reason})") from None
         return model_from_fit_document(text, request.fit_file,
                                        flops_per_param_token=request.flops_per_param_token)
+    from .constraints import Constraints
     from .model import build_model
     from .runs import load_runs
 
@@ -86,4 +110,6 @@ def resolve_model(
         runs, flops_per_param_token=request.flops_per_param_token,
         replicates=request.replicates, seed=request.seed, resample_by=request.resample_by,
         workers=request.workers, progress=progress, allow_unverified=request.allow_unverified,
+        method=request.method,
+        constraints=Constraints.make(request.fixed, tie_exponents=request.tie_exponents),
     )

@@ -1,0 +1,97 @@
+"""Fit health: can the runs identify the law, and should the fit be trusted?
+
+Everything here is computed from a :class:`~scaling_cli.fit.FitResult` and the runs, and
+lands in every output (briefly in the table, fully in JSON):
+
+- verification: converged (Newton decrement), agreement across starts, failed starts;
+- parameters at bounds / vanished terms (a degenerate law);
+- identifiability: the Hessian's condition number and its flattest direction, i.e. the
+  unit eigenvector v of the smallest eigenvalue lambda_min: moving the free parameters by
+  t v raises the objective by only lambda_min t^2 / 2 (the classic A-alpha ridge);
+- runs with large residuals: |r_i| > max(5 * 1.4826 * median|r|, 0.02), robust to the
+  outliers themselves;
+- too few distinct model sizes or token counts: an error below ``MIN_DISTINCT``, a warning
+  below ``WARN_DISTINCT``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FitError
+from .fit import FitResult
+
+__all__ = ["MIN_DISTINCT", "WARN_DISTINCT", "FitSummary", "check_identifiable", "summarise_fit"]
+
+MIN_DISTINCT = 3
+WARN_DISTINCT = 5
+LARGE_RESIDUAL_FLOOR = 0.02
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    method: str
+    objective: float
+    huber_delta: float
+    verified: bool
+    gradient_max: float
+    newton_decrement: float
+    condition_number: float
+    flat_direction: dict[str, float]  # unit eigenvector of the smallest Hessian eigenvalue
+    starts: int
+    starts_converged: int
+    starts_agreeing: int
+    at_bounds: tuple[str, ...]
+    residual_mad: float  # median |log residual| across runs
+    large_residuals: tuple[tuple[str, float], ...]  # (run id, log residual), worst first
+    constraints: dict[str, object]
+
+
+def check_identifiable(params: Sequence[float], tokens: Sequence[float],
+                       free_params: int = 5) -> list[str]:
+    """Raise FitError if the runs cannot identify the law; return warnings if barely can."""
+    n_runs = len(params)
+    n_distinct, d_distinct = len(set(params)), len(set(tokens))
+    need = free_params + 3
+    if n_runs < need or n_distinct < MIN_DISTINCT or d_distinct < MIN_DISTINCT:
+        raise FitError(
+            f"too few runs to identify the law: {n_runs} runs with {n_distinct} "
+            f"distinct model sizes and {d_distinct} distinct token counts; need at least "
+            f"{need} runs and {MIN_DISTINCT} of each (add runs, or use --law NAME)"
+        )
+    warnings = []
+    if n_distinct < WARN_DISTINCT or d_distinct < WARN_DISTINCT:
+        warnings.append(
+            f"only {n_distinct} distinct model sizes and {d_distinct} distinct token counts: "
+            "the exponents are weakly identified; expect wide intervals"
+        )
+    return warnings
+
+
+def summarise_fit(fit: FitResult, run_ids: Sequence[str], method: str) -> FitSummary:
+    """The health facts of ``fit`` (``run_ids`` in fit order, to name large residuals)."""
+    r = fit.residuals
+    mad = float(np.median(np.abs(r)))
+    limit = max(5 * 1.4826 * mad, LARGE_RESIDUAL_FLOOR)
+    worst = np.argsort(-np.abs(r), kind="stable")
+    large = tuple((run_ids[i], float(r[i])) for i in worst if abs(r[i]) > limit)
+    return FitSummary(
+        method=method, objective=fit.objective, huber_delta=fit.delta, verified=fit.verified,
+        gradient_max=fit.gradient_max, newton_decrement=fit.newton_decrement,
+        condition_number=fit.condition_number, flat_direction=_flat_direction(fit),
+        starts=fit.starts, starts_converged=fit.starts_converged,
+        starts_agreeing=fit.starts_agreeing, at_bounds=fit.at_bounds, residual_mad=mad,
+        large_residuals=large, constraints=fit.constraints.describe(),
+    )
+
+
+def _flat_direction(fit: FitResult) -> dict[str, float]:
+    names = fit.constraints.free_names()
+    ev = fit.hessian_vectors[:, 0]
+    ev = ev * np.sign(ev[np.argmax(np.abs(ev))])  # a deterministic sign
+    labels = {"E": "log_E", "A": "log_A", "B": "log_B", "beta": "beta",
+              "alpha": "alpha=beta" if fit.constraints.tie_exponents else "alpha"}
+    return {labels[n]: round(float(v), 6) for n, v in zip(names, ev, strict=True)}
