@@ -242,6 +242,11 @@ def fit(
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="Write the fit file (JSON, with replicates) here, atomically.",
         rich_help_panel="Output")] = None,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="Fit with every method and compare N* at --budget (a "
+                          "model-uncertainty error bar).", rich_help_panel="Fit")] = False,
+    budget: Annotated[str | None, typer.Option(
+        "--budget", "-b", help="Budget in FLOPs for --compare.", show_default=False)] = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
@@ -257,15 +262,42 @@ def fit(
     from .documents import dumps, fit_document
 
     level = _confidence(confidence)
-    model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified, method=method, fix=fix,
-                            tie_exponents=tie_exponents), quiet)
+    request = _request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
+                       resample_by, workers, allow_unverified, method=method, fix=fix,
+                       tie_exponents=tie_exponents)
+    if compare:
+        _compare(request, budget, level, fmt, field, quiet, output)
+        return
+    model = _model(request, quiet)
     doc = fit_document(model, level)
     if output is not None:
         write_atomic(output, dumps(doc))
     if fmt is OutputFormat.table and field is None:
         doc = {key: value for key, value in doc.items() if key != "replicates"}
     _emit(doc, fmt, field, quiet)
+
+
+def _compare(request: ModelRequest, budget: str | None, level: float, fmt: OutputFormat,
+             field: str | None, quiet: bool, output: str | None) -> None:
+    from .compare import compare_methods
+    from .constraints import Constraints
+    from .documents import compare_document
+    from .runs import load_runs
+
+    if budget is None:
+        raise UsageError("--compare needs --budget, e.g. --compare --budget 1e24")
+    if not request.paths or output is not None or request.method != "approach3":
+        raise UsageError("--compare fits run logs with every method: give RUNS, and no "
+                         "--output, --method, --law or --fit")
+    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    runs = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
+                     columns=request.columns, where=request.where)
+    comparison = compare_methods(
+        runs, _number("--budget", budget), confidence=level,
+        flops_per_param_token=request.flops_per_param_token, replicates=request.replicates,
+        seed=request.seed, resample_by=request.resample_by, workers=request.workers,
+        constraints=Constraints.make(request.fixed, tie_exponents=request.tie_exponents))
+    _emit(compare_document(comparison, level), fmt, field, quiet)
 
 
 @app.command()
@@ -400,3 +432,4 @@ def main() -> None:
 
 
 __all__ = ["app", "main"]
+from . import cli_plot  # noqa: E402,F401  (registers `scaling plot`)

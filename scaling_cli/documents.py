@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .compare import Comparison
 from .diagnostics import FitSummary
 from .errors import FitFileError
 from .law import Law
@@ -30,6 +31,7 @@ from .plan import BudgetForecast, Estimate, LossPrediction, law_estimates
 __all__ = [
     "SCHEMA_VERSION",
     "UNITS",
+    "compare_document",
     "dumps",
     "fit_document",
     "model_from_fit_document",
@@ -128,6 +130,28 @@ def extrapolation_warnings(forecasts: Sequence[BudgetForecast]) -> list[str]:
                      f"x{f.params_spread_at_data:.2f} at the largest run")
         out.append(text.replace("e+", "e"))
     return out
+
+
+def compare_document(comparison: Comparison, confidence: float) -> dict[str, Any]:
+    """``scaling fit --compare``: N*, D*, a at one budget under each method."""
+    doc = _envelope("compare", comparison.models[0], confidence)
+    del doc["fit"]
+    doc["compute_flops"] = comparison.compute_flops
+    doc["methods"] = [
+        {
+            "method": row.method,
+            "description": row.description,
+            "params": None if row.params is None else _estimate(row.params, UNITS["params"]),
+            "tokens": None if row.tokens is None else _estimate(row.tokens, UNITS["tokens"]),
+            "compute_exponent": None if row.exponent is None
+            else _estimate(row.exponent, "dimensionless"),
+            "note": row.note,
+        }
+        for row in comparison.rows
+    ]
+    doc["params_spread"] = _clean(comparison.params_spread)
+    doc["warnings"] = list(comparison.models[0].warnings)
+    return doc
 
 
 def predict_document(model: Model, predictions: Sequence[LossPrediction],

@@ -36,10 +36,11 @@ __all__ = ["BOUNDS", "CONVERGED_RTOL", "Polished", "free_hessian", "polish"]
 Array = npt.NDArray[np.float64]
 
 # Box for (log E, log A, log B, alpha, beta). Exponents stay in [0, 10]; the log
-# coefficients' box only keeps exp() finite: a term whose log coefficient sits at -40
-# has vanished (it is reported as a parameter at its bound).
-BOUNDS = np.array([[-40.0, -40.0, -40.0, 0.0, 0.0], [10.0, 300.0, 300.0, 10.0, 10.0]])
+# coefficients' box only keeps exp() finite: a term whose log coefficient sits at -25
+# (1e-11) has vanished (it is reported as a parameter at its bound).
+BOUNDS = np.array([[-25.0, -25.0, -25.0, 0.0, 0.0], [10.0, 300.0, 300.0, 10.0, 10.0]])
 CONVERGED_RTOL = 1e-12
+VANISHED_LOG = float(np.log(1e-6))  # a term below 1e-6 of the loss has vanished
 DECREMENT_RTOL = 1e-14
 _ARMIJO = 1e-4
 _MAX_HALVINGS = 45
@@ -86,22 +87,24 @@ def polish(
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
-        step = _newton_step(g[idx], h[idx])
-        slope = np.einsum("sk,sk->s", g[idx], step)
+        g_a, h_a = space.project(phi[idx], g[idx], h[idx])
+        step = _newton_step(g_a, h_a)
+        slope = np.einsum("sk,sk->s", g_a, step)
         done = -slope <= DECREMENT_RTOL * _floor(f[idx], total_w[idx])
         new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data, w[idx],
                                       delta, skip=done)
         moved_idx = idx[moved]
-        phi[moved_idx] = new_phi[moved]
+        phi[moved_idx] = space.snap_vanished(new_phi[moved], data)
         iterations[moved_idx] += 1
         if moved_idx.size:
             f[moved_idx], g[moved_idx], h[moved_idx] = space.evaluate(
                 phi[moved_idx], data, w[moved_idx], delta)
         active[idx[~moved]] = False
-    min_eig = np.asarray(np.linalg.eigvalsh(h)[:, 0], dtype=float)
-    decrement = -np.einsum("sk,sk->s", g, _newton_step(g, h))
+    g_a, h_a = space.project(phi, g, h)
+    min_eig = np.asarray(np.linalg.eigvalsh(h_a)[:, 0], dtype=float)
+    decrement = -np.einsum("sk,sk->s", g_a, _newton_step(g_a, h_a))
     converged = (decrement <= CONVERGED_RTOL * _floor(f, total_w)) & (min_eig > 0) & ~active
-    return Polished(space.to_theta(phi), f, g, decrement, min_eig, iterations, converged)
+    return Polished(space.to_theta(phi), f, g_a, decrement, min_eig, iterations, converged)
 
 
 def free_hessian(theta: npt.ArrayLike, data: Data, weights: npt.ArrayLike, *,
@@ -121,6 +124,7 @@ class _Space:
         self.p, self.base = constraints.matrix()
         first = np.argmax(self.p, axis=0)  # the theta index each free column starts at
         self.low, self.high = BOUNDS[0, first], BOUNDS[1, first]
+        self.column_of = {int(i): j for j, i in enumerate(first)}
 
     def to_phi(self, theta: Array) -> Array:
         return self.constraints.to_phi(theta)
@@ -130,6 +134,43 @@ class _Space:
 
     def clip(self, phi: Array) -> Array:
         return np.clip(phi, self.low, self.high)
+
+    def snap_vanished(self, phi: Array, data: Data) -> Array:
+        """Send a term that no longer matters to its bound instead of crawling there.
+
+        A term below 1e-6 of the smallest loss at every run is gone; its log coefficient
+        heads to -inf along an exponentially flat valley where Newton steps are O(1). At
+        the bound the active set holds it and the other parameters converge.
+        """
+        theta = self.to_theta(phi)
+        floor = float(data.log_l.min()) + VANISHED_LOG
+        size = np.column_stack([theta[:, 0],
+                                theta[:, 1] - theta[:, 3] * data.log_n.min(),
+                                theta[:, 2] - theta[:, 4] * data.log_d.min()])
+        out = phi.copy()
+        for i in range(3):
+            column = self.column_of.get(i)
+            if column is not None:
+                gone = size[:, i] < floor
+                out[gone, column] = self.low[column]
+        return out
+
+    def project(self, phi: Array, g: Array, h: Array) -> tuple[Array, Array]:
+        """Gradient and Hessian with the coordinates held by an active bound removed.
+
+        A coordinate at its lower (upper) bound whose gradient points further down (up)
+        cannot move: it leaves the Newton system (unit diagonal, zero gradient), as in a
+        projected Newton / active-set method. A degenerate optimum on the box is then a
+        converged point (reported as at bounds) instead of an endless crawl.
+        """
+        held = ((phi <= self.low + 1e-12) & (g > 0)) | ((phi >= self.high - 1e-12) & (g < 0))
+        if not held.any():
+            return g, h
+        g = np.where(held, 0.0, g)
+        keep = ~held
+        h = h * keep[:, :, None] * keep[:, None, :]
+        h = h + np.einsum("sk,kl->skl", held.astype(float), np.eye(g.shape[1]))
+        return g, h
 
     def evaluate(self, phi: Array, data: Data, w: Array, delta: float,
                  order: int = 2) -> tuple[Array, Array, Array]:
@@ -143,7 +184,7 @@ class _Space:
 def _newton_step(g: Array, h: Array) -> Array:
     lam, vec = np.linalg.eigh(h)
     scale = np.abs(lam).max(axis=1, keepdims=True)
-    lam_mod = np.maximum(np.abs(lam), 1e-12 * scale + 1e-300)
+    lam_mod = np.maximum(np.abs(lam), 1e-15 * scale + 1e-300)
     coeff = np.einsum("sji,sj->si", vec, g) / lam_mod
     return np.asarray(-np.einsum("sij,sj->si", vec, coeff))
 

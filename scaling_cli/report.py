@@ -106,6 +106,34 @@ def _predict_table(doc: dict[str, Any]) -> Table:
     return table
 
 
+def _compare_table(doc: dict[str, Any]) -> Table:
+    table = Table(title=f"N* at {format_flops(doc['compute_flops'])} FLOPs by fitting method "
+                        f"(value, then {_ci_label(doc)})", box=box.SIMPLE_HEAD,
+                  title_justify="left")
+    for col, justify in (("method", "left"), ("params N*", "right"), ("tokens D*", "right"),
+                         ("a (N* ~ C^a)", "right"), ("note", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for m in doc["methods"]:
+        if m["params"] is None:
+            table.add_row(m["method"], "—", "—", "—", m["note"])
+            continue
+        table.add_row(m["method"], _cell("params", m["params"]), _cell("tokens", m["tokens"]),
+                      _cell("tokens_per_param", m["compute_exponent"]), m["note"])
+    return table
+
+
+def _spread_line(doc: dict[str, Any]) -> Text:
+    spread = doc.get("params_spread")
+    if spread is None:
+        return Text("model uncertainty: fewer than two methods apply\n", style="dim")
+    stat = doc["methods"][0]["params"]
+    text = f"model uncertainty: N* spans x{spread:.2f} across methods"
+    if stat["low"] is not None:
+        text += (f" (the {_ci_label(doc)} of {doc['methods'][0]['method']} alone spans "
+                 f"x{stat['high'] / stat['low']:.2f})")
+    return Text(text + "\n", style="bold")
+
+
 def _health(doc: dict[str, Any]) -> Text:
     fit, boot = doc.get("fit"), doc.get("bootstrap")
     lines = Text()
@@ -148,6 +176,8 @@ def render_table(doc: dict[str, Any], console: Console) -> None:
         parts.append(_budget_table(doc))
     if "predictions" in doc:
         parts.append(_predict_table(doc))
+    if "methods" in doc:
+        parts += [_compare_table(doc), _spread_line(doc)]
     parts.append(_health(doc))
     console.print(Group(*parts))
 
@@ -159,7 +189,7 @@ def _flatten(prefix: str, est: dict[str, Any]) -> dict[str, float | None]:
     return {prefix: est["value"], f"{prefix}_low": est["low"], f"{prefix}_high": est["high"]}
 
 
-def fields_of(doc: dict[str, Any]) -> list[dict[str, float | None]]:
+def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     """One flat record per row (budget, prediction, or the law itself) for CSV and --field."""
     law: dict[str, float | None] = {}
     for name, est in doc.get("law", {}).items():
@@ -172,6 +202,15 @@ def fields_of(doc: dict[str, Any]) -> list[dict[str, float | None]]:
                 row.update(_flatten(name, b[name]))
             rows.append({**row, **law})
         return rows
+    if "methods" in doc:
+        out: list[dict[str, Any]] = []
+        for m in doc["methods"]:
+            row: dict[str, Any] = {"method": m["method"], "compute_flops": doc["compute_flops"]}
+            for name in ("params", "tokens", "compute_exponent"):
+                est = m[name] or {"value": None, "low": None, "high": None}
+                row.update(_flatten(name, est))
+            out.append(row)
+        return out
     if "predictions" in doc:
         return [{"params": p["params"], "tokens": p["tokens"],
                  "compute_flops": p["compute_flops"], **_flatten("loss", p["loss"]), **law}
@@ -191,7 +230,7 @@ def render_field(doc: dict[str, Any], field: str) -> str:
         if value is None:
             raise UsageError(f"--field {field}: no value here (intervals need bootstrap "
                              "replicates; a published --law has none)")
-        out.append(repr(float(value)))
+        out.append(value if isinstance(value, str) else repr(float(value)))
     return "\n".join(out) + "\n"
 
 
@@ -201,7 +240,8 @@ def render_csv(doc: dict[str, Any]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else repr(float(v)) for k, v in row.items()})
+        writer.writerow({k: "" if v is None else v if isinstance(v, str) else repr(float(v))
+                         for k, v in row.items()})
     return buffer.getvalue()
 
 

@@ -9,7 +9,8 @@ global minimiser of sum_i w_ri huber(r_i). Each replicate is searched, not just 
 2. *Polish.* Newton starts from the full-data optimum and the replicate's own best
    screened candidates (``starts``); the lowest converged end point wins.
 3. *Escalate.* Where those starts disagree (the replicate's landscape has more than one
-   basin in play) the next ``escalate`` screened candidates are polished too.
+   basin in play) the next ``escalate`` screened candidates are polished too; a replicate
+   where still no start converged gets the complete global fit of its own.
 
 ``reference=True`` instead runs the complete global fit (:func:`scaling_cli.fit.fit_law`)
 on every replicate: slow, and the yardstick the fast path is tested against.
@@ -40,6 +41,7 @@ Array = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
 
 CHUNK = 32  # replicates per batch; fixed so results never depend on the worker count
+POLISH_MAX_ITER = 60  # a replicate start still crawling after this gets the full search
 MAX_SCREEN_CANDIDATES = 256
 
 
@@ -184,6 +186,11 @@ def _fast_chunk(
         better = ok2 & (~ok[hard] | (f2 < best_f[hard]))
         best_t[hard[better]], best_f[hard[better]] = t2[better], f2[better]
         ok[hard[better]] = True
+    for i in np.flatnonzero(~ok):  # still nothing converged: the full global search
+        full = fit_law(data, weights=weights[i], settings=settings,
+                       constraints=fit.constraints)
+        if full.starts_converged:
+            best_t[i], ok[i] = full.theta, True
     return best_t, ok
 
 
@@ -194,7 +201,7 @@ def _polish_best(
     """Polish ``per_rep`` starts per replicate; best converged one, and whether starts split."""
     reps = weights.shape[0]
     res = polish(theta0, data, np.repeat(weights, per_rep, axis=0), delta=settings.delta,
-                 constraints=constraints)
+                 constraints=constraints, max_iter=POLISH_MAX_ITER)
     f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
     theta = res.theta.reshape(reps, per_rep, 5)
     pick = np.argmin(f, axis=1)
