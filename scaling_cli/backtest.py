@@ -3,7 +3,8 @@
 *Rolling origin.* Runs are grouped into compute levels (isoFLOP slices, see
 :func:`scaling_cli.isoflop.budget_levels`). For a threshold between two levels, the law
 is fitted (with its bootstrap) on every run below it and predicts every run above it.
-Thresholds whose training runs cannot identify the law are skipped; of the rest, up to
+Thresholds whose training runs cannot identify the law, or hold fewer than a quarter of
+the runs (a forecast from a sliver of the ladder says little), are skipped; of the rest, up to
 ``folds`` spread evenly over the compute range are used, always including the one with the
 most training data.
 *Single split.* ``holdout_largest=K`` holds out the K runs with the largest compute.
@@ -32,7 +33,9 @@ from .plan import Estimate, estimate
 from .resample import percentile_interval
 from .runs import RunSet
 
-__all__ = ["Backtest", "Fold", "HeldOut", "backtest"]
+__all__ = ["MIN_TRAIN_FRACTION", "Backtest", "Fold", "HeldOut", "backtest"]
+
+MIN_TRAIN_FRACTION = 0.25  # rolling folds train on at least a quarter of the runs
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def backtest(
         labels, _ = budget_levels(compute)
         splits = [labels >= j for j in range(1, int(labels.max()) + 1)]
     n_free = (constraints or Constraints()).n_free
-    valid = [s for s in splits if _identifiable(runs, ~s, n_free)]
+    min_train = MIN_TRAIN_FRACTION * len(runs.runs) if holdout_largest is None else 0
+    valid = [s for s in splits if (~s).sum() >= min_train and _identifiable(runs, ~s, n_free)]
     if not valid:
         raise FitError("no backtest fold has enough smaller-compute runs to identify the law; "
                        "add runs at small budgets or use --holdout-largest K with a small K")

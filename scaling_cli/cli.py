@@ -338,6 +338,51 @@ def predict(
 
 @app.command()
 @_handled
+def backtest(
+    runs: RunsArg = None,
+    holdout_largest: Annotated[int | None, typer.Option(
+        "--holdout-largest", help="Single split: hold out the K runs with the most compute.",
+        show_default=False)] = None,
+    folds: Annotated[int, typer.Option(
+        "--folds", help="Rolling-origin folds, spread over the compute range.")] = 4,
+    column: ColumnOpt = None, where: WhereOpt = None, input_format: InputFormatOpt = "auto",
+    k: KOpt = "6", bootstrap: BootOpt = "1000", seed: SeedOpt = 0, confidence: ConfOpt = "0.95",
+    resample_by: ResampleOpt = "auto", workers: WorkersOpt = 1,
+    method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
+) -> None:
+    """Fit on the smaller-compute runs and score the forecast on the larger ones.
+
+    Example: scaling backtest sample_runs/ --holdout-largest 7
+    """
+    from .backtest import backtest as run_backtest
+    from .constraints import Constraints
+    from .documents import backtest_document
+    from .runs import load_runs
+
+    level = _confidence(confidence)
+    request = _request(runs, None, None, column, where, input_format, k, bootstrap, seed,
+                       resample_by, workers, False, method=method, fix=fix,
+                       tie_exponents=tie_exponents)
+    if not request.paths:
+        raise UsageError("backtest needs run logs (RUNS)")
+    if folds < 1:
+        raise UsageError("--folds must be at least 1")
+    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    loaded = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
+                       columns=request.columns, where=request.where)
+    result = run_backtest(
+        loaded, holdout_largest=holdout_largest, folds=folds, confidence=level,
+        flops_per_param_token=request.flops_per_param_token, replicates=request.replicates,
+        seed=request.seed, resample_by=request.resample_by, workers=request.workers,
+        method=request.method,
+        constraints=Constraints.make(request.fixed, tie_exponents=request.tie_exponents))
+    _emit(backtest_document(result, loaded, flops_per_param_token=request.flops_per_param_token),
+          fmt, field, quiet)
+
+
+@app.command()
+@_handled
 def laws(fmt: FormatOpt = OutputFormat.table) -> None:
     """List the published laws usable with --law, with their sources.
 

@@ -21,16 +21,19 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .backtest import Backtest, Fold
 from .compare import Comparison
 from .diagnostics import FitSummary
 from .errors import FitFileError
 from .law import Law
 from .model import BootstrapSummary, InputSummary, Model, RunData
 from .plan import BudgetForecast, Estimate, LossPrediction, law_estimates
+from .runs import RunSet
 
 __all__ = [
     "SCHEMA_VERSION",
     "UNITS",
+    "backtest_document",
     "compare_document",
     "dumps",
     "fit_document",
@@ -152,6 +155,52 @@ def compare_document(comparison: Comparison, confidence: float) -> dict[str, Any
     doc["params_spread"] = _clean(comparison.params_spread)
     doc["warnings"] = list(comparison.models[0].warnings)
     return doc
+
+
+def backtest_document(result: Backtest, runs: RunSet, *,
+                      flops_per_param_token: float) -> dict[str, Any]:
+    """``scaling backtest``: every fold, every held-out run, and the pooled summary."""
+    k = flops_per_param_token
+    median, worst, coverage = result.pooled()
+    return {
+        "schema": "scaling-cli/backtest",
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "convention": {"flops_per_param_token": k, "formula": f"C = {k:g} * N * D"},
+        "confidence": result.confidence,
+        "method": result.method,
+        "inputs": {"runs_used": len(runs.runs), "runs_excluded": len(runs.excluded),
+                   "sha256": runs.sha256, "sources": list(runs.sources)},
+        "summary": {"held_out_predictions": sum(len(f.held_out) for f in result.folds),
+                    "median_abs_relative_error": median, "max_abs_relative_error": worst,
+                    "coverage": _clean(coverage)},
+        "skipped_thresholds": result.skipped_thresholds,
+        "folds": [_fold(f) for f in result.folds],
+        "warnings": [],
+    }
+
+
+def _fold(f: Fold) -> dict[str, Any]:
+    return {
+        "threshold_flops": f.threshold_flops,
+        "train_runs": f.train_runs,
+        "largest_train_flops": f.largest_train_flops,
+        "verified": f.verified,
+        "median_abs_relative_error": f.median_abs_error,
+        "max_abs_relative_error": f.max_abs_error,
+        "coverage": _clean(f.coverage),
+        "held_out": [
+            {"id": h.run_id, "params": h.params, "tokens": h.tokens,
+             "compute_flops": h.compute_flops,
+             "extrapolation": h.compute_flops / f.largest_train_flops,
+             "actual_loss": h.actual_loss,
+             "predicted_loss": _estimate(h.predicted_loss, UNITS["loss"]),
+             "prediction_interval": {"low": _clean(h.prediction_low),
+                                     "high": _clean(h.prediction_high)},
+             "relative_error": h.relative_error, "covered": h.covered}
+            for h in f.held_out
+        ],
+    }
 
 
 def predict_document(model: Model, predictions: Sequence[LossPrediction],

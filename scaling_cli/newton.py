@@ -3,7 +3,8 @@
 Each iteration, for every still-active start s:
 
     H_s = V diag(lambda) V^T          (exact Hessian, eigendecomposed: 5x5, batched)
-    step = -V diag(1 / max(|lambda|, eps max|lambda|)) V^T g_s      (saddle-free Newton)
+    step = -V diag(1 / max(|lambda|, eps max|lambda|)) V^T g_s      (saddle-free Newton,
+           shortened to infinity-norm MAX_STEP: a trust region for near-singular H)
     theta <- clip(theta + t step), t = 1, 1/2, 1/4, ... until Armijo:
              f(theta + t step) <= f(theta) + 1e-4 t g.step
 
@@ -43,6 +44,7 @@ CONVERGED_RTOL = 1e-12
 VANISHED_LOG = float(np.log(1e-6))  # a term below 1e-6 of the loss has vanished
 DECREMENT_RTOL = 1e-14
 _ARMIJO = 1e-4
+MAX_STEP = 1.0
 _MAX_HALVINGS = 45
 
 
@@ -186,7 +188,11 @@ def _newton_step(g: Array, h: Array) -> Array:
     scale = np.abs(lam).max(axis=1, keepdims=True)
     lam_mod = np.maximum(np.abs(lam), 1e-15 * scale + 1e-300)
     coeff = np.einsum("sji,sj->si", vec, g) / lam_mod
-    return np.asarray(-np.einsum("sij,sj->si", vec, coeff))
+    step = -np.einsum("sij,sj->si", vec, coeff)
+    # A trust region in the infinity norm: near-singular directions get a long but
+    # bounded step (log coefficients and exponents move by at most MAX_STEP at once).
+    longest = np.abs(step).max(axis=1, keepdims=True)
+    return np.asarray(step * np.minimum(1.0, MAX_STEP / np.maximum(longest, 1e-300)))
 
 
 def _line_search(

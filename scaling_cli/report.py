@@ -49,9 +49,12 @@ def _cell(name: str, est: dict[str, Any]) -> Text:
 
 
 def _heading(doc: dict[str, Any]) -> str:
-    source = doc["law_source"]
-    inputs = doc.get("inputs")
-    if source.startswith("preset:"):
+    source = doc.get("law_source", "runs")
+    inputs: dict[str, Any] | None = doc.get("inputs")
+    if inputs is not None and doc["schema"] == "scaling-cli/backtest":
+        where = ", ".join(inputs["sources"][:3]) + (" ..." if len(inputs["sources"]) > 3 else "")
+        what = f"backtest of the {doc['method']} fit on {inputs['runs_used']} runs ({where})"
+    elif source.startswith("preset:"):
         what = f"published law {source.split(':', 1)[1]} (no runs, so no intervals)"
     elif inputs is not None:
         excl = f", {inputs['runs_excluded']} excluded" if inputs["runs_excluded"] else ""
@@ -134,6 +137,43 @@ def _spread_line(doc: dict[str, Any]) -> Text:
     return Text(text + "\n", style="bold")
 
 
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _backtest_tables(doc: dict[str, Any]) -> list[Any]:
+    ci = _ci_label(doc).replace(" interval", "")
+    folds = Table(title="Backtest: fit below a compute threshold, predict the runs above",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("trained below (FLOPs)", "train runs", "held out", "median |error|",
+                "max |error|", f"covered by {ci} PI"):
+        folds.add_column(col, justify="right")
+    for f in doc["folds"]:
+        folds.add_row(format_flops(f["threshold_flops"]), str(f["train_runs"]),
+                      str(len(f["held_out"])), _pct(f["median_abs_relative_error"]),
+                      _pct(f["max_abs_relative_error"]), _pct(f["coverage"]))
+    worst = sorted((h for f in doc["folds"] for h in f["held_out"]),
+                   key=lambda h: -abs(h["relative_error"]))[:8]
+    runs = Table(title="Largest errors (PI: prediction interval for one run's loss)",
+                 box=box.SIMPLE_HEAD, title_justify="left")
+    for col in ("run", "params", "tokens", "x largest train", "actual", "predicted",
+                f"{ci} PI", "error", "covered"):
+        runs.add_column(col, justify="left" if col == "run" else "right")
+    for h in worst:
+        pi = h["prediction_interval"]
+        runs.add_row(h["id"], format_count(h["params"]), format_count(h["tokens"]),
+                     f"{h['extrapolation']:.3g}", f"{h['actual_loss']:.4g}",
+                     f"{h['predicted_loss']['value']:.4g}",
+                     "—" if pi["low"] is None else f"{pi['low']:.4g} – {pi['high']:.4g}",
+                     f"{100 * h['relative_error']:+.2f}%",
+                     {True: "yes", False: "NO", None: "—"}[h["covered"]])
+    s = doc["summary"]
+    line = Text(f"{s['held_out_predictions']} held-out predictions: median |error| "
+                f"{_pct(s['median_abs_relative_error'])}, max {_pct(s['max_abs_relative_error'])}"
+                f", coverage {_pct(s['coverage'])} (nominal {ci})\n", style="bold")
+    return [folds, runs, line]
+
+
 def _health(doc: dict[str, Any]) -> Text:
     fit, boot = doc.get("fit"), doc.get("bootstrap")
     lines = Text()
@@ -178,6 +218,8 @@ def render_table(doc: dict[str, Any], console: Console) -> None:
         parts.append(_predict_table(doc))
     if "methods" in doc:
         parts += [_compare_table(doc), _spread_line(doc)]
+    if "folds" in doc:
+        parts += _backtest_tables(doc)
     parts.append(_health(doc))
     console.print(Group(*parts))
 
@@ -202,14 +244,25 @@ def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 row.update(_flatten(name, b[name]))
             rows.append({**row, **law})
         return rows
+    if "folds" in doc:
+        return [{"fold_threshold_flops": f["threshold_flops"], "id": h["id"],
+                 "params": h["params"], "tokens": h["tokens"],
+                 "compute_flops": h["compute_flops"], "actual_loss": h["actual_loss"],
+                 **_flatten("predicted_loss", h["predicted_loss"]),
+                 "prediction_low": h["prediction_interval"]["low"],
+                 "prediction_high": h["prediction_interval"]["high"],
+                 "relative_error": h["relative_error"],
+                 "covered": None if h["covered"] is None else float(h["covered"])}
+                for f in doc["folds"] for h in f["held_out"]]
     if "methods" in doc:
         out: list[dict[str, Any]] = []
         for m in doc["methods"]:
-            row: dict[str, Any] = {"method": m["method"], "compute_flops": doc["compute_flops"]}
+            record: dict[str, Any] = {"method": m["method"],
+                                      "compute_flops": doc["compute_flops"]}
             for name in ("params", "tokens", "compute_exponent"):
                 est = m[name] or {"value": None, "low": None, "high": None}
-                row.update(_flatten(name, est))
-            out.append(row)
+                record.update(_flatten(name, est))
+            out.append(record)
         return out
     if "predictions" in doc:
         return [{"params": p["params"], "tokens": p["tokens"],
