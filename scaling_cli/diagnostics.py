@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import FitError
-from .fit import FitResult
+
+if TYPE_CHECKING:
+    from .fit import FitResult
 
 __all__ = ["MIN_DISTINCT", "WARN_DISTINCT", "FitSummary", "check_identifiable", "summarise_fit"]
 

@@ -16,30 +16,45 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import __version__
-from .backtest import Backtest, Fold
-from .compare import Comparison
 from .diagnostics import FitSummary
 from .errors import FitFileError
 from .law import Law
 from .model import BootstrapSummary, InputSummary, Model, RunData
-from .plan import BudgetForecast, Estimate, LossPrediction, law_estimates
-from .runs import RunSet
+from .plan import (
+    BudgetForecast,
+    Cost,
+    Estimate,
+    FixedSizeForecast,
+    LossPrediction,
+    TargetForecast,
+    law_estimates,
+)
+
+if TYPE_CHECKING:
+    from .backtest import Backtest, Fold
+    from .check import CheckReport
+    from .compare import Comparison
+    from .compute import Budget, Hardware
+    from .runs import RunSet
 
 __all__ = [
     "SCHEMA_VERSION",
     "UNITS",
     "backtest_document",
+    "check_document",
     "compare_document",
     "dumps",
     "fit_document",
+    "fixed_size_document",
     "model_from_fit_document",
     "optimal_document",
     "predict_document",
+    "target_document",
 ]
 
 SCHEMA_VERSION = 1
@@ -98,22 +113,125 @@ def _law(model: Model, confidence: float) -> dict[str, Any]:
             for name, e in law_estimates(model, confidence).items()}
 
 
-def optimal_document(model: Model, forecasts: Sequence[BudgetForecast],
-                     confidence: float) -> dict[str, Any]:
+def _hardware(hardware: Hardware | None) -> dict[str, Any] | None:
+    if hardware is None:
+        return None
+    gpu = hardware.gpu
+    return {"gpu": gpu.name, "title": gpu.title, "peak_tflops": gpu.peak_tflops,
+            "mfu": hardware.mfu, "gpus": hardware.gpus,
+            "usd_per_gpu_hour": gpu.usd_per_gpu_hour, "source": gpu.source,
+            "price_note": gpu.price_note}
+
+
+def _cost(cost: Cost | None) -> dict[str, Any] | None:
+    if cost is None:
+        return None
+    return {"gpu_hours": _clean(cost.gpu_hours), "days": _clean(cost.days),
+            "usd": _clean(cost.usd)}
+
+
+def _given(budget: Budget | None) -> dict[str, Any] | None:
+    return None if budget is None else {"text": budget.text, "amount": budget.amount,
+                                        "unit": budget.unit}
+
+
+def optimal_document(model: Model, forecasts: Sequence[BudgetForecast], confidence: float, *,
+                     hardware: Hardware | None = None,
+                     given: Sequence[Budget] | None = None) -> dict[str, Any]:
     doc = _envelope("optimal", model, confidence)
+    doc["hardware"] = _hardware(hardware)
     doc["law"] = _law(model, confidence)
-    doc["budgets"] = [
-        {
+    doc["budgets"] = []
+    for i, f in enumerate(forecasts):
+        entry: dict[str, Any] = {
             "compute_flops": f.compute_flops,
+            "budget_given": _given(given[i] if given else None),
             **{name: _estimate(getattr(f, name), UNITS[name])
                for name in ("params", "tokens", "tokens_per_param", "loss")},
             "extrapolation": _clean(f.extrapolation),
             "params_spread": _clean(f.params_spread),
             "params_spread_at_data": _clean(f.params_spread_at_data),
+            "band": None if f.band is None else {
+                "tolerance": f.band.tolerance,
+                "params_smallest": _estimate(f.band.params_smallest, UNITS["params"]),
+                "params_largest": _estimate(f.band.params_largest, UNITS["params"]),
+                "tokens_at_smallest": _estimate(f.band.tokens_at_smallest, UNITS["tokens"]),
+                "tokens_at_largest": _estimate(f.band.tokens_at_largest, UNITS["tokens"]),
+            },
+            "data_constrained": None if f.data is None else {
+                "unique_tokens": f.data.unique_tokens,
+                "data_limited": f.data.data_limited,
+                "epochs": _estimate(f.data.epochs, "epochs"),
+                "effective_tokens": _estimate(f.data.effective_tokens, UNITS["tokens"]),
+                "loss_unlimited": _estimate(f.data.loss_unlimited, UNITS["loss"]),
+                "loss_ignoring_limit": _estimate(f.data.loss_ignoring_limit, UNITS["loss"]),
+            },
+            "cost": _cost(f.cost),
         }
-        for f in forecasts
-    ]
+        doc["budgets"].append(entry)
     doc["warnings"] = list(model.warnings) + extrapolation_warnings(forecasts)
+    return doc
+
+
+def fixed_size_document(model: Model, forecasts: Sequence[FixedSizeForecast],
+                        confidence: float, *, hardware: Hardware | None = None,
+                        given: Sequence[Budget] | None = None) -> dict[str, Any]:
+    """``scaling optimal --params N``: a size fixed in advance, against the optimum."""
+    doc = _envelope("fixed-size", model, confidence)
+    doc["hardware"] = _hardware(hardware)
+    doc["law"] = _law(model, confidence)
+    doc["budgets"] = [
+        {
+            "compute_flops": f.compute_flops,
+            "budget_given": _given(given[i] if given else None),
+            "params": f.params, "tokens": f.tokens, "tokens_per_param": f.tokens / f.params,
+            "loss": _estimate(f.loss, UNITS["loss"]),
+            "params_optimal": _estimate(f.params_optimal, UNITS["params"]),
+            "loss_optimal": _estimate(f.loss_optimal, UNITS["loss"]),
+            "loss_penalty": _estimate(f.loss_penalty, UNITS["loss"]),
+            "compute_equivalent_flops": _estimate(f.compute_equivalent_flops, "FLOPs"),
+            "compute_penalty": _estimate(f.compute_penalty, "fraction of the budget"),
+            "cost": _cost(f.cost),
+        }
+        for i, f in enumerate(forecasts)
+    ]
+    doc["warnings"] = list(model.warnings)
+    return doc
+
+
+def target_document(model: Model, forecasts: Sequence[TargetForecast], confidence: float,
+                    *, hardware: Hardware | None = None) -> dict[str, Any]:
+    """``scaling target``: the least compute reaching each loss (null where unreachable)."""
+    doc = _envelope("target", model, confidence)
+    doc["hardware"] = _hardware(hardware)
+    doc["law"] = _law(model, confidence)
+    doc["targets"] = []
+    for f in forecasts:
+        entry: dict[str, Any] = {
+            "loss": f.loss, "reachable": f.reachable,
+            "unreachable_fraction": f.unreachable_fraction,
+            "compute_flops": _estimate(f.compute_flops, UNITS["compute_flops"]),
+            "params": _estimate(f.params, UNITS["params"]),
+            "tokens": _estimate(f.tokens, UNITS["tokens"]),
+            "inference_aware": None,
+            "cost": _cost(f.cost),
+        }
+        if f.inference is not None:
+            i = f.inference
+            entry["inference_aware"] = {
+                "inference_tokens": i.inference_tokens,
+                "params": _estimate(i.params, UNITS["params"]),
+                "tokens": _estimate(i.tokens, UNITS["tokens"]),
+                "training_flops": _estimate(i.training_flops, "FLOPs"),
+                "inference_flops": _estimate(i.inference_flops, "FLOPs"),
+                "total_flops": _estimate(i.total_flops, "FLOPs"),
+                "total_flops_chinchilla": _estimate(i.total_flops_chinchilla, "FLOPs"),
+            }
+        doc["targets"].append(entry)
+    doc["warnings"] = list(model.warnings) + [
+        f"target loss {f.loss:g} is at or below the fitted irreducible loss E = "
+        f"{float(model.law.E):.4g}: no amount of compute reaches it"
+        for f in forecasts if not f.reachable]
     return doc
 
 
@@ -201,6 +319,27 @@ def _fold(f: Fold) -> dict[str, Any]:
             for h in f.held_out
         ],
     }
+
+
+def check_document(model: Model, report: CheckReport, *, fail_on: str) -> dict[str, Any]:
+    """``scaling check``: every limit with value, interval and verdict (for CI annotations)."""
+    from .check import plan_hardware
+
+    doc = _envelope("check", model, report.confidence)
+    plan = report.plan
+    doc["plan"] = {"name": plan.name, "source": plan.source, "params": report.params,
+                   "tokens": report.tokens, "compute_flops": report.compute_flops,
+                   "budget_given": plan.budget, "hardware": _hardware(plan_hardware(plan))}
+    doc["fail_on"] = fail_on
+    doc["passed"] = not report.failed(fail_on)
+    doc["checks"] = [
+        {"limit_name": c.limit_name, "quantity": c.quantity, "units": c.units,
+         "value": _clean(c.value), "low": _clean(c.low), "high": _clean(c.high),
+         "limit": c.limit, "verdict": c.verdict, "note": c.note}
+        for c in report.checks
+    ]
+    doc["warnings"] = list(model.warnings)
+    return doc
 
 
 def predict_document(model: Model, predictions: Sequence[LossPrediction],

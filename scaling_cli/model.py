@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from .constraints import Constraints
-from .diagnostics import FitSummary, check_identifiable, summarise_fit
 from .errors import FitError, InputError
-from .fit import METHODS, SearchSettings, fit_law
 from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, load_presets
-from .objective import Data
-from .resample import bootstrap
-from .runs import RunSet
+
+if TYPE_CHECKING:  # the fitting stack is imported only when a fit is made (fast presets)
+    from .constraints import Constraints
+    from .diagnostics import FitSummary
+    from .runs import RunSet
 
 __all__ = [
     "BootstrapSummary",
@@ -138,6 +138,12 @@ def build_model(
     constraints: Constraints | None = None,
 ) -> Model:
     """Fit and bootstrap ``runs``; raise FitError when the optimum cannot be verified."""
+    from .constraints import Constraints
+    from .diagnostics import check_identifiable, summarise_fit
+    from .fit import METHODS, SearchSettings, fit_law
+    from .objective import Data
+    from .resample import bootstrap
+
     if resample_by not in {"auto", "run", "group"}:
         raise InputError(f"--resample-by {resample_by!r}: use auto, run or group")
     if method not in METHODS:

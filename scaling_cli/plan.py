@@ -2,29 +2,53 @@
 
 Every answer is computed twice: from the point law (the value), and from every bootstrap
 replicate law (the interval is the equal-tailed percentile interval of those). A model
-without replicates (a published preset) gives values with no interval.
+without replicates (a published preset) gives values with no interval. The mathematics of
+each answer lives in :mod:`scaling_cli.law` and :mod:`scaling_cli.planning`; compute
+units in :mod:`scaling_cli.compute`. This module pairs point and replicates and packages
+the results:
+
+- :func:`compute_optimal`: N*, D*, D*/N*, loss at budgets, the near-optimal band of model
+  sizes, optionally under a unique-data limit (Muennighoff et al. 2023), with costs;
+- :func:`fixed_size`: a model size fixed in advance (over-training): tokens, loss, and the
+  loss and compute penalties versus the compute-optimal choice;
+- :func:`target`: the least compute reaching a loss, optionally inference-aware
+  (Sardana & Frankle 2024);
+- :func:`predict`: the expected loss at given (N, D).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from .law import optimal_allocation, predict_loss
-from .model import Model
+from .law import Law, optimal_allocation, predict_loss
 from .resample import percentile_interval
 
+if TYPE_CHECKING:
+    from .compute import Hardware
+    from .model import Model
+
 __all__ = [
+    "Band",
     "BudgetForecast",
+    "Cost",
+    "DataLimit",
     "Estimate",
+    "FixedSizeForecast",
+    "InferencePlan",
     "LossPrediction",
+    "TargetForecast",
     "compute_optimal",
+    "cost_of",
     "estimate",
+    "fixed_size",
     "law_estimates",
     "predict",
+    "target",
 ]
 
 PARAMETER_NAMES = ("E", "A", "B", "alpha", "beta")
@@ -32,11 +56,46 @@ PARAMETER_NAMES = ("E", "A", "B", "alpha", "beta")
 
 @dataclass(frozen=True)
 class Estimate:
-    """A value with its interval (``low``/``high`` are None when there are no replicates)."""
+    """A value with its interval (``low``/``high`` are None when there are no replicates).
+
+    Infinite bounds mean "unreachable" (a target loss below a replicate's E).
+    """
 
     value: float
     low: float | None = None
     high: float | None = None
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a number of FLOPs costs on the given hardware (None where it needs more facts)."""
+
+    gpu_hours: float
+    days: float | None  # wall clock on the hardware's GPU count
+    usd: float | None
+
+
+@dataclass(frozen=True)
+class Band:
+    """Model sizes whose isoFLOP loss is within ``tolerance`` of the optimum at the budget."""
+
+    tolerance: float
+    params_smallest: Estimate
+    params_largest: Estimate
+    tokens_at_smallest: Estimate
+    tokens_at_largest: Estimate
+
+
+@dataclass(frozen=True)
+class DataLimit:
+    """The budget's allocation when only ``unique_tokens`` exist (repeats decay in value)."""
+
+    unique_tokens: float
+    data_limited: bool  # the point law's unconstrained D* exceeds the unique tokens
+    epochs: Estimate
+    effective_tokens: Estimate
+    loss_unlimited: Estimate  # L*(C) if data were unlimited
+    loss_ignoring_limit: Estimate  # L(N', D') at the unconstrained (Chinchilla) allocation
 
 
 @dataclass(frozen=True)
@@ -56,6 +115,52 @@ class BudgetForecast:
     extrapolation: float | None = None
     params_spread: float | None = None
     params_spread_at_data: float | None = None
+    band: Band | None = None
+    data: DataLimit | None = None
+    cost: Cost | None = None
+
+
+@dataclass(frozen=True)
+class FixedSizeForecast:
+    """A model size chosen in advance, trained on the whole budget."""
+
+    compute_flops: float
+    params: float
+    tokens: float
+    loss: Estimate
+    params_optimal: Estimate
+    loss_optimal: Estimate
+    loss_penalty: Estimate  # nats/token above the compute-optimal loss
+    compute_equivalent_flops: Estimate  # least compute reaching the same loss
+    compute_penalty: Estimate  # C / C_equivalent - 1: the share of the budget wasted
+    cost: Cost | None = None
+
+
+@dataclass(frozen=True)
+class InferencePlan:
+    """Sardana & Frankle's sizing: least training + inference FLOPs reaching the loss."""
+
+    inference_tokens: float
+    params: Estimate
+    tokens: Estimate
+    training_flops: Estimate
+    inference_flops: Estimate
+    total_flops: Estimate
+    total_flops_chinchilla: Estimate  # the training-only optimum, same loss, same serving
+
+
+@dataclass(frozen=True)
+class TargetForecast:
+    """The least compute that reaches ``loss``, and its allocation."""
+
+    loss: float
+    reachable: bool  # by the point law (loss above its E)
+    unreachable_fraction: float | None  # share of replicate laws for which it is not
+    compute_flops: Estimate
+    params: Estimate
+    tokens: Estimate
+    inference: InferencePlan | None = None
+    cost: Cost | None = None
 
 
 @dataclass(frozen=True)
@@ -66,12 +171,50 @@ class LossPrediction:
     loss: Estimate
 
 
-def estimate(value: float, samples: npt.ArrayLike | None, confidence: float) -> Estimate:
-    """``value`` with the percentile interval of ``samples`` (if any)."""
+# --------------------------------------------------------------------------- helpers
+
+
+def estimate(value: float, samples: npt.ArrayLike | None, confidence: float, *,
+             censored: bool = False) -> Estimate:
+    """``value`` with the percentile interval of ``samples`` (if any).
+
+    ``censored``: +inf in ``samples`` means "unreachable" and is ranked, not dropped.
+    """
     if samples is None:
         return Estimate(float(value))
-    low, high = percentile_interval(samples, confidence)
+    if censored:
+        from .planning import censored_percentile_interval
+
+        low, high = censored_percentile_interval(samples, confidence)
+    else:
+        low, high = percentile_interval(samples, confidence)
     return Estimate(float(value), low, high)
+
+
+def _paired(model: Model, fn: Callable[[Law, Any], Any], inputs: npt.ArrayLike) -> tuple[Any, Any]:
+    """``fn`` on the point law with ``inputs`` (M,), and on the replicate laws as (R, M)."""
+    row = np.asarray(inputs, dtype=float)
+    samples = model.sample_law
+    return fn(model.law, row), (None if samples is None else fn(samples.as_column(), row[None]))
+
+
+def _picker(point: Any, reps: Any, confidence: float) -> Callable[..., Estimate]:
+    def pick(field: str, j: int, *, censored: bool = False) -> Estimate:
+        draws = None if reps is None else np.asarray(getattr(reps, field))[:, j]
+        value = float(np.asarray(getattr(point, field))[j])
+        return estimate(value, draws, confidence, censored=censored)
+    return pick
+
+
+def cost_of(flops: float, hardware: Hardware | None) -> Cost | None:
+    """GPU-hours, days and dollars for ``flops`` on ``hardware`` (None without hardware)."""
+    if hardware is None or not np.isfinite(flops):
+        return None
+    from .compute import compute_cost
+
+    c = compute_cost(flops, hardware)
+    return Cost(float(c.gpu_hours), None if c.days is None else float(c.days),
+                None if c.usd is None else float(c.usd))
 
 
 def law_estimates(model: Model, confidence: float) -> dict[str, Estimate]:
@@ -85,39 +228,136 @@ def law_estimates(model: Model, confidence: float) -> dict[str, Estimate]:
     return out
 
 
-def compute_optimal(
-    model: Model, budgets: Sequence[float], confidence: float
-) -> tuple[BudgetForecast, ...]:
-    """N*, D*, D*/N* and L(N*, D*) at each budget (FLOPs), with intervals."""
-    c = np.asarray(budgets, dtype=float)
-    k = model.flops_per_param_token
-    point = optimal_allocation(model.law, c, flops_per_param_token=k)
-    samples = model.sample_law
-    reps = None if samples is None else optimal_allocation(
-        samples.as_column(), c[None, :], flops_per_param_token=k)
-    largest = None if model.inputs is None else model.inputs.compute_flops_max
-    at_data = None
-    if largest is not None and samples is not None:
-        ref = optimal_allocation(samples, largest, flops_per_param_token=k)
-        at_data = _spread(estimate(0.0, ref.params, confidence))
-    out = []
-    for j, budget in enumerate(c):
-        def est(field: str, j: int = j) -> Estimate:
-            value = getattr(point, field)[j]
-            draws = None if reps is None else getattr(reps, field)[:, j]
-            return estimate(value, draws, confidence)
-        params = est("params")
-        out.append(BudgetForecast(
-            float(budget), params, est("tokens"), est("tokens_per_param"), est("loss"),
-            extrapolation=None if largest is None else float(budget / largest),
-            params_spread=_spread(params), params_spread_at_data=at_data))
-    return tuple(out)
-
-
 def _spread(e: Estimate) -> float | None:
     if e.low is None or e.high is None or not e.low > 0:
         return None
     return float(e.high / e.low)
+
+
+# --------------------------------------------------------------------------- answers
+
+
+def compute_optimal(
+    model: Model, budgets: Sequence[float], confidence: float, *,
+    band_tolerance: float | None = None, unique_tokens: float | None = None,
+    hardware: Hardware | None = None,
+) -> tuple[BudgetForecast, ...]:
+    """N*, D*, D*/N* and L(N*, D*) at each budget (FLOPs), with intervals.
+
+    ``band_tolerance`` adds the near-optimal band; ``unique_tokens`` plans under that data
+    limit (the allocation then minimises L(N', D')); ``hardware`` adds costs.
+    """
+    from . import planning
+
+    c = np.asarray(budgets, dtype=float)
+    k = model.flops_per_param_token
+    if unique_tokens is None:
+        point, reps = _paired(model, lambda law, x: optimal_allocation(
+            law, x, flops_per_param_token=k), c)
+    else:
+        point, reps = _paired(model, lambda law, x: planning.data_constrained(
+            law, x, unique_tokens, flops_per_param_token=k), c)
+    pick = _picker(point, reps, confidence)
+    band = None
+    if band_tolerance is not None and unique_tokens is None:
+        b_point, b_reps = _paired(model, lambda law, x: planning.near_optimal_band(
+            law, x, tolerance=band_tolerance, flops_per_param_token=k), c)
+        band = _picker(b_point, b_reps, confidence)
+    largest = None if model.inputs is None else model.inputs.compute_flops_max
+    at_data = None
+    if largest is not None and model.sample_law is not None:
+        ref = optimal_allocation(model.sample_law, largest, flops_per_param_token=k)
+        at_data = _spread(estimate(0.0, ref.params, confidence))
+    out = []
+    for j, budget in enumerate(c):
+        params = pick("params", j)
+        ratio = np.asarray(point.tokens)[j] / np.asarray(point.params)[j]
+        ratio_reps = None if reps is None else (
+            np.asarray(reps.tokens)[:, j] / np.asarray(reps.params)[:, j])
+        out.append(BudgetForecast(
+            float(budget), params, pick("tokens", j), estimate(ratio, ratio_reps, confidence),
+            pick("loss", j),
+            extrapolation=None if largest is None else float(budget / largest),
+            params_spread=_spread(params), params_spread_at_data=at_data,
+            band=None if band is None else Band(
+                float(band_tolerance or 0), band("params_smallest", j),
+                band("params_largest", j), band("tokens_at_smallest", j),
+                band("tokens_at_largest", j)),
+            data=None if unique_tokens is None else DataLimit(
+                float(unique_tokens), bool(np.asarray(point.data_limited)[j]),
+                pick("epochs", j), pick("effective_tokens", j), pick("loss_unlimited", j),
+                pick("loss_chinchilla_repeated", j)),
+            cost=cost_of(float(budget), hardware)))
+    return tuple(out)
+
+
+def fixed_size(
+    model: Model, budgets: Sequence[float], params: float, confidence: float, *,
+    hardware: Hardware | None = None,
+) -> tuple[FixedSizeForecast, ...]:
+    """A fixed model size on each budget: its loss and what it costs versus the optimum."""
+    from . import planning
+
+    k = model.flops_per_param_token
+    point, reps = _paired(model, lambda law, x: planning.fixed_size(
+        law, x, params, flops_per_param_token=k), budgets)
+    pick = _picker(point, reps, confidence)
+    return tuple(
+        FixedSizeForecast(
+            float(budget), float(params), float(budget / (k * params)), pick("loss", j),
+            pick("params_optimal", j), pick("loss_optimal", j), pick("loss_penalty", j),
+            pick("compute_equivalent_flops", j), pick("compute_penalty", j),
+            cost_of(float(budget), hardware))
+        for j, budget in enumerate(budgets))
+
+
+def target(
+    model: Model, losses: Sequence[float], confidence: float, *,
+    inference_tokens: float | None = None, hardware: Hardware | None = None,
+) -> tuple[TargetForecast, ...]:
+    """Least compute (and its N*, D*) reaching each loss; with ``inference_tokens`` also the
+    allocation minimising training + inference FLOPs for that loss."""
+    from . import planning
+
+    k = model.flops_per_param_token
+    point, reps = _paired(model, lambda law, x: planning.target_loss(
+        law, x, flops_per_param_token=k), losses)
+    pick = _picker(point, reps, confidence)
+    inf_pick = None
+    if inference_tokens is not None:
+        i_point, i_reps = _paired(model, lambda law, x: planning.inference_aware(
+            law, x, inference_tokens, flops_per_param_token=k), losses)
+        inf_pick = _picker(i_point, i_reps, confidence)
+    out = []
+    for j, loss in enumerate(losses):
+        compute = pick("compute_flops", j, censored=True)
+        inference = None
+        if inf_pick is not None and inference_tokens is not None:
+            total = _total_flops(i_point, i_reps, j, confidence, chinchilla=False)
+            total_c = _total_flops(i_point, i_reps, j, confidence, chinchilla=True)
+            inference = InferencePlan(
+                float(inference_tokens), inf_pick("params", j, censored=True),
+                inf_pick("tokens", j, censored=True),
+                inf_pick("training_flops", j, censored=True),
+                inf_pick("inference_flops", j, censored=True), total, total_c)
+        out.append(TargetForecast(
+            float(loss), bool(np.asarray(point.reachable)[j]),
+            None if reps is None else float(np.mean(~np.asarray(reps.reachable)[:, j])),
+            compute, pick("params", j, censored=True), pick("tokens", j, censored=True),
+            inference, cost_of(compute.value, hardware)))
+    return tuple(out)
+
+
+def _total_flops(point: Any, reps: Any, j: int, confidence: float, *,
+                 chinchilla: bool) -> Estimate:
+    suffix = "_chinchilla" if chinchilla else ""
+
+    def total(result: Any) -> Any:
+        return (np.asarray(getattr(result, "training_flops" + suffix))
+                + np.asarray(getattr(result, "inference_flops" + suffix)))
+    value = float(total(point)[j])
+    draws = None if reps is None else total(reps)[:, j]
+    return estimate(value, draws, confidence, censored=True)
 
 
 def predict(

@@ -1,13 +1,12 @@
-"""Results -> text for people (rich tables), spreadsheets (CSV) and shells (one bare number).
+"""Result documents -> rich tables for people.
 
-Pure functions of the result documents built by :mod:`scaling_cli.documents`: the table,
-the CSV and ``--field`` all read the same numbers the JSON carries, so they cannot disagree.
+Pure functions of the documents built by :mod:`scaling_cli.documents`; the CSV and
+``--field`` renderings (:mod:`scaling_cli.fields`) read the same documents, so the table,
+the CSV, the bare numbers and the JSON cannot disagree.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,20 +15,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .errors import UsageError
 from .units import format_count, format_flops, format_number
 
-__all__ = [
-    "fields_of",
-    "render_csv",
-    "render_field",
-    "render_table",
-]
+__all__ = ["ci_label", "fmt", "render_table", "render_warnings", "value_cell"]
 
 _PARAM_LABELS = {"E": "E", "A": "A", "B": "B", "alpha": "α", "beta": "β"}
 
 
-def _fmt(name: str, x: float | None) -> str:
+def fmt(name: str, x: float | None) -> str:
     if x is None:
         return "—"
     if name in {"params", "tokens"}:
@@ -41,10 +34,10 @@ def _fmt(name: str, x: float | None) -> str:
     return format_number(x, digits=4)
 
 
-def _cell(name: str, est: dict[str, Any]) -> Text:
-    text = Text(_fmt(name, est["value"]), style="bold")
+def value_cell(name: str, est: dict[str, Any]) -> Text:
+    text = Text(fmt(name, est["value"]), style="bold")
     if est["low"] is not None:
-        text.append(f"\n{_fmt(name, est['low'])} – {_fmt(name, est['high'])}", style="dim")
+        text.append(f"\n{fmt(name, est['low'])} – {fmt(name, est['high'])}", style="dim")
     return text
 
 
@@ -68,7 +61,7 @@ def _heading(doc: dict[str, Any]) -> str:
 
 
 def _law_table(doc: dict[str, Any]) -> Table:
-    ci = _ci_label(doc)
+    ci = ci_label(doc)
     table = Table(title="Fitted law  L(N, D) = E + A/N^α + B/D^β", box=box.SIMPLE_HEAD,
                   title_justify="left")
     for col, justify in (("parameter", "left"), ("value", "right"), (ci, "right"),
@@ -76,42 +69,67 @@ def _law_table(doc: dict[str, Any]) -> Table:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name, est in doc["law"].items():
         interval = "—" if est["low"] is None else (
-            f"{_fmt(name, est['low'])} – {_fmt(name, est['high'])}")
-        table.add_row(_PARAM_LABELS[name], _fmt(name, est["value"]), interval, est["units"])
+            f"{fmt(name, est['low'])} – {fmt(name, est['high'])}")
+        table.add_row(_PARAM_LABELS[name], fmt(name, est["value"]), interval, est["units"])
     return table
 
 
-def _ci_label(doc: dict[str, Any]) -> str:
+def ci_label(doc: dict[str, Any]) -> str:
     return f"{round(100 * doc.get('confidence', 0.95), 2):g}% interval"
 
 
+def _budget_label(b: dict[str, Any]) -> Text:
+    text = Text(format_flops(b["compute_flops"]))
+    given = b.get("budget_given")
+    if given and given["unit"] != "flops":
+        text.append(f"\n= {given['text']}", style="dim")
+    return text
+
+
 def _budget_table(doc: dict[str, Any]) -> Table:
-    table = Table(title=f"Compute-optimal allocation (value, then {_ci_label(doc)})",
-                  box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("budget (FLOPs)", "params N*", "tokens D*", "tokens/param", "loss (nats/token)"):
+    limited = doc["budgets"][0].get("data_constrained") is not None
+    title = "Compute-optimal allocation" + (" with limited unique data" if limited else "")
+    table = Table(title=f"{title} (value, then {ci_label(doc)})", box=box.SIMPLE_HEAD,
+                  title_justify="left")
+    band = doc["budgets"][0].get("band")
+    cols = ["budget (FLOPs)", "params N*", "tokens D*", "tokens/param", "loss (nats/token)"]
+    if band is not None:
+        cols.append(f"sizes within {100 * band['tolerance']:g}% of best loss")
+    if limited:
+        cols += ["epochs of unique data", "loss if data were unlimited"]
+    for col in cols:
         table.add_column(col, justify="right")
     for b in doc["budgets"]:
-        table.add_row(format_flops(b["compute_flops"]), _cell("params", b["params"]),
-                      _cell("tokens", b["tokens"]), _cell("tokens_per_param",
-                                                          b["tokens_per_param"]),
-                      _cell("loss", b["loss"]))
+        row = [_budget_label(b), value_cell("params", b["params"]),
+               value_cell("tokens", b["tokens"]),
+               value_cell("tokens_per_param", b["tokens_per_param"]),
+               value_cell("loss", b["loss"])]
+        if band is not None:
+            lo, hi = b["band"]["params_smallest"], b["band"]["params_largest"]
+            row.append(Text(f"{fmt('params', lo['value'])} – {fmt('params', hi['value'])}",
+                            style="bold"))
+        if limited:
+            data = b["data_constrained"]
+            row += [value_cell("tokens_per_param", data["epochs"]),
+                    value_cell("loss", data["loss_unlimited"])]
+        table.add_row(*row)
     return table
 
 
 def _predict_table(doc: dict[str, Any]) -> Table:
-    table = Table(title=f"Predicted loss of the fitted surface (value, then {_ci_label(doc)})",
+    table = Table(title=f"Predicted loss of the fitted surface (value, then {ci_label(doc)})",
                   box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("params N", "tokens D", "compute (FLOPs)", "loss (nats/token)"):
         table.add_column(col, justify="right")
     for p in doc["predictions"]:
         table.add_row(format_count(p["params"]), format_count(p["tokens"]),
-                      format_flops(p["compute_flops"]), _cell("loss", p["loss"]))
+                      format_flops(p["compute_flops"]), value_cell("loss", p["loss"]))
     return table
 
 
 def _compare_table(doc: dict[str, Any]) -> Table:
     table = Table(title=f"N* at {format_flops(doc['compute_flops'])} FLOPs by fitting method "
-                        f"(value, then {_ci_label(doc)})", box=box.SIMPLE_HEAD,
+                        f"(value, then {ci_label(doc)})", box=box.SIMPLE_HEAD,
                   title_justify="left")
     for col, justify in (("method", "left"), ("params N*", "right"), ("tokens D*", "right"),
                          ("a (N* ~ C^a)", "right"), ("note", "left")):
@@ -120,8 +138,9 @@ def _compare_table(doc: dict[str, Any]) -> Table:
         if m["params"] is None:
             table.add_row(m["method"], "—", "—", "—", m["note"])
             continue
-        table.add_row(m["method"], _cell("params", m["params"]), _cell("tokens", m["tokens"]),
-                      _cell("tokens_per_param", m["compute_exponent"]), m["note"])
+        table.add_row(m["method"], value_cell("params", m["params"]),
+                      value_cell("tokens", m["tokens"]),
+                      value_cell("tokens_per_param", m["compute_exponent"]), m["note"])
     return table
 
 
@@ -132,7 +151,7 @@ def _spread_line(doc: dict[str, Any]) -> Text:
     stat = doc["methods"][0]["params"]
     text = f"model uncertainty: N* spans x{spread:.2f} across methods"
     if stat["low"] is not None:
-        text += (f" (the {_ci_label(doc)} of {doc['methods'][0]['method']} alone spans "
+        text += (f" (the {ci_label(doc)} of {doc['methods'][0]['method']} alone spans "
                  f"x{stat['high'] / stat['low']:.2f})")
     return Text(text + "\n", style="bold")
 
@@ -142,7 +161,7 @@ def _pct(x: float | None) -> str:
 
 
 def _backtest_tables(doc: dict[str, Any]) -> list[Any]:
-    ci = _ci_label(doc).replace(" interval", "")
+    ci = ci_label(doc).replace(" interval", "")
     folds = Table(title="Backtest: fit below a compute threshold, predict the runs above",
                   box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("trained below (FLOPs)", "train runs", "held out", "median |error|",
@@ -213,7 +232,19 @@ def render_table(doc: dict[str, Any], console: Console) -> None:
     if "law" in doc:
         parts.append(_law_table(doc))
     if "budgets" in doc:
-        parts.append(_budget_table(doc))
+        from .report_plan import cost_table, fixed_size_table
+
+        parts.append(fixed_size_table(doc) if doc["schema"].endswith("fixed-size")
+                     else _budget_table(doc))
+        parts.append(cost_table(doc))
+    if "targets" in doc:
+        from .report_plan import target_table
+
+        parts.append(target_table(doc))
+    if "checks" in doc:
+        from .report_plan import check_table
+
+        parts.append(check_table(doc))
     if "predictions" in doc:
         parts.append(_predict_table(doc))
     if "methods" in doc:
@@ -222,80 +253,6 @@ def render_table(doc: dict[str, Any], console: Console) -> None:
         parts += _backtest_tables(doc)
     parts.append(_health(doc))
     console.print(Group(*parts))
-
-
-# --------------------------------------------------------------------------- fields
-
-
-def _flatten(prefix: str, est: dict[str, Any]) -> dict[str, float | None]:
-    return {prefix: est["value"], f"{prefix}_low": est["low"], f"{prefix}_high": est["high"]}
-
-
-def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat record per row (budget, prediction, or the law itself) for CSV and --field."""
-    law: dict[str, float | None] = {}
-    for name, est in doc.get("law", {}).items():
-        law.update(_flatten(name, est))
-    if "budgets" in doc:
-        rows = []
-        for b in doc["budgets"]:
-            row: dict[str, float | None] = {"compute_flops": b["compute_flops"]}
-            for name in ("params", "tokens", "tokens_per_param", "loss"):
-                row.update(_flatten(name, b[name]))
-            rows.append({**row, **law})
-        return rows
-    if "folds" in doc:
-        return [{"fold_threshold_flops": f["threshold_flops"], "id": h["id"],
-                 "params": h["params"], "tokens": h["tokens"],
-                 "compute_flops": h["compute_flops"], "actual_loss": h["actual_loss"],
-                 **_flatten("predicted_loss", h["predicted_loss"]),
-                 "prediction_low": h["prediction_interval"]["low"],
-                 "prediction_high": h["prediction_interval"]["high"],
-                 "relative_error": h["relative_error"],
-                 "covered": None if h["covered"] is None else float(h["covered"])}
-                for f in doc["folds"] for h in f["held_out"]]
-    if "methods" in doc:
-        out: list[dict[str, Any]] = []
-        for m in doc["methods"]:
-            record: dict[str, Any] = {"method": m["method"],
-                                      "compute_flops": doc["compute_flops"]}
-            for name in ("params", "tokens", "compute_exponent"):
-                est = m[name] or {"value": None, "low": None, "high": None}
-                record.update(_flatten(name, est))
-            out.append(record)
-        return out
-    if "predictions" in doc:
-        return [{"params": p["params"], "tokens": p["tokens"],
-                 "compute_flops": p["compute_flops"], **_flatten("loss", p["loss"]), **law}
-                for p in doc["predictions"]]
-    return [law]
-
-
-def render_field(doc: dict[str, Any], field: str) -> str:
-    """The bare value(s) of ``field``, one line per row, for ``$(...)``."""
-    rows = fields_of(doc)
-    if field not in rows[0]:
-        raise UsageError(f"--field {field!r}: no such field; choose one of "
-                         f"{', '.join(rows[0])}")
-    out = []
-    for row in rows:
-        value = row[field]
-        if value is None:
-            raise UsageError(f"--field {field}: no value here (intervals need bootstrap "
-                             "replicates; a published --law has none)")
-        out.append(value if isinstance(value, str) else repr(float(value)))
-    return "\n".join(out) + "\n"
-
-
-def render_csv(doc: dict[str, Any]) -> str:
-    rows = fields_of(doc)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v if isinstance(v, str) else repr(float(v))
-                         for k, v in row.items()})
-    return buffer.getvalue()
 
 
 def render_warnings(warnings: Iterable[str], console: Console) -> None:

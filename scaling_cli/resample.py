@@ -23,9 +23,7 @@ Replicates are processed in fixed chunks, so results do not depend on the worker
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 
 import numpy as np
 import numpy.typing as npt
@@ -141,6 +139,9 @@ def _map(job: _Job, batches: list[Array],
          workers: int) -> list[tuple[Array, npt.NDArray[np.bool_]]]:
     if workers <= 1 or len(batches) <= 1:
         return [job(w) for w in batches]
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
         return list(pool.map(job, batches))
 

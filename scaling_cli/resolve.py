@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .errors import FitFileError, UsageError
 from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN
-from .model import Model
+
+if TYPE_CHECKING:
+    from .model import Model
 
 __all__ = ["ModelRequest", "parse_columns", "parse_fixed", "resolve_model"]
 

@@ -152,16 +152,17 @@ def test_stdin() -> None:
         (["optimal", "--law", "nope", "-b", "1e24"],
          "Error: --law 'nope': unknown law; choose one of epoch-2024, hoffmann-2022, "
          "hoffmann-2022-unrounded (see `scaling laws`)\n"),
-        (["optimal", "--law", "epoch-2024", "-b", "1e24flops"],
-         "Error: --budget: '1e24flops' has a unit; write the bare number 1e24 "
-         "(FLOPs are implied)\n"),
+        (["optimal", "--law", "epoch-2024", "-b", "1e24pflops"],
+         "Error: budget '1e24pflops': unknown unit; write a budget as 1e24 (FLOPs), "
+         "2e6gpu-hours, 30days, 5e6usd or $5M\n"),
         (["optimal", "--law", "epoch-2024"], "Error: --budget is required, e.g. --budget 1e24\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "--confidence", "95"],
          "Error: --confidence: '95' must be between 0 and 1, e.g. 0.95\n"),
         (["optimal", "nope/", "-b", "1e24"], "Error: nope/: no such file or directory\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "-q", "--field", "params_low"],
-         "Error: --field params_low: no value here (intervals need bootstrap replicates; a "
-         "published --law has none)\n"),
+         "Error: --field params_low: no value here (intervals need bootstrap replicates, "
+         "which a published --law does not have; unreachable targets and unknown costs have "
+         "none either)\n"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:
