@@ -41,23 +41,27 @@ def value_cell(name: str, est: dict[str, Any]) -> Text:
     return text
 
 
-def _heading(doc: dict[str, Any]) -> str:
+def _heading(doc: dict[str, Any]) -> Text:
+    """What was fitted and under which convention; then, dimmed, which files."""
     source = doc.get("law_source", "runs")
     inputs: dict[str, Any] | None = doc.get("inputs")
     if inputs is not None and doc["schema"] == "scaling-cli/backtest":
-        where = ", ".join(inputs["sources"][:3]) + (" ..." if len(inputs["sources"]) > 3 else "")
-        what = f"backtest of the {doc['method']} fit on {inputs['runs_used']} runs ({where})"
+        what = f"backtest of the {doc['method']} fit on {inputs['runs_used']} runs"
     elif source.startswith("preset:"):
         what = f"published law {source.split(':', 1)[1]} (no runs, so no intervals)"
     elif inputs is not None:
         excl = f", {inputs['runs_excluded']} excluded" if inputs["runs_excluded"] else ""
-        where = ", ".join(inputs["sources"][:3]) + (" ..." if len(inputs["sources"]) > 3 else "")
-        what = f"law fitted to {inputs['runs_used']} runs{excl} ({where})"
+        what = f"law fitted to {inputs['runs_used']} runs{excl}"
         if source.startswith("fit-file:"):
             what += f", read from {source.split(':', 1)[1]}"
     else:
         what = source
-    return f"{what}; FLOPs convention {doc['convention']['formula']}"
+    text = Text(f"{what}; FLOPs convention {doc['convention']['formula']}\n", style="bold")
+    if inputs is not None:
+        files = inputs["sources"]
+        shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        text.append(f"inputs: {shown} (sha256 {inputs['sha256'][:12]})", style="dim")
+    return text
 
 
 def _law_table(doc: dict[str, Any]) -> Table:
@@ -228,7 +232,7 @@ def _constraint_text(constraints: dict[str, Any]) -> str:
 
 def render_table(doc: dict[str, Any], console: Console) -> None:
     """Print a result document as tables for people."""
-    parts: list[Any] = [Text(_heading(doc), style="bold")]
+    parts: list[Any] = [_heading(doc)]
     if "law" in doc:
         parts.append(_law_table(doc))
     if "budgets" in doc:
