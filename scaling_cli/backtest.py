@@ -20,6 +20,7 @@ when extrapolating in compute, which is how the tool is used.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from .plan import Estimate, estimate
 from .resample import percentile_interval
 from .runs import RunSet
 
-__all__ = ["MIN_TRAIN_FRACTION", "Backtest", "Fold", "HeldOut", "backtest"]
+__all__ = ["MIN_TRAIN_FRACTION", "Backtest", "Fold", "HeldOut", "backtest", "holdout_split"]
 
 MIN_TRAIN_FRACTION = 0.25  # rolling folds train on at least a quarter of the runs
 
@@ -160,18 +161,38 @@ def backtest(
         raise FitError("no backtest fold has enough smaller-compute runs to identify the law; "
                        "add runs at small budgets or use --holdout-largest K with a small K")
     picks = sorted({round(float(i)) for i in np.linspace(0, len(valid) - 1, max(folds, 1))})
-    made = []
-    for i in picks:
-        test = valid[i]
-        model = build_model(_subset(runs, ~test), flops_per_param_token=k,
-                            replicates=replicates, seed=seed, resample_by=resample_by,
-                            workers=workers, method=method, constraints=constraints,
-                            allow_unverified=True)
-        assert model.fit is not None and model.inputs is not None
-        made.append(Fold(float(compute[test].min()), int((~test).sum()),
-                         model.inputs.compute_flops_max, model.fit.verified,
-                         _score(model, runs, test, compute, confidence, seed)))
+    settings = dict(flops_per_param_token=k, replicates=replicates, seed=seed,
+                    resample_by=resample_by, workers=workers, method=method,
+                    constraints=constraints)
+    made = [_fold(runs, valid[i], compute, confidence, settings)[1] for i in picks]
     return Backtest(tuple(made), len(splits) - len(valid), confidence, method)
+
+
+def _fold(runs: RunSet, test: np.ndarray, compute: np.ndarray, confidence: float,
+          settings: dict[str, Any]) -> tuple[Model, Fold]:
+    model = build_model(_subset(runs, ~test), allow_unverified=True, **settings)
+    assert model.fit is not None and model.inputs is not None
+    fold = Fold(float(compute[test].min()), int((~test).sum()), model.inputs.compute_flops_max,
+                model.fit.verified, _score(model, runs, test, compute, confidence,
+                                           settings["seed"]))
+    return model, fold
+
+
+def holdout_split(runs: RunSet, holdout_largest: int, *, confidence: float = 0.95,
+                  **settings: Any) -> tuple[Model, Fold]:
+    """The single split of ``--holdout-largest``: the training fit's model and the fold.
+
+    ``settings`` are :func:`scaling_cli.model.build_model` keywords. Used by plots that mark
+    the held-out runs.
+    """
+    k = settings.get("flops_per_param_token", 6.0)
+    compute = np.array([r.flops if r.flops is not None else k * r.params * r.tokens
+                        for r in runs.runs])
+    if not 0 < holdout_largest < len(runs.runs):
+        raise UsageError(f"--holdout-largest {holdout_largest}: must be between 1 and "
+                         f"{len(runs.runs) - 1} (the number of runs minus one)")
+    test = compute >= np.sort(compute)[-holdout_largest]
+    return _fold(runs, test, compute, confidence, {"seed": 0, **settings})
 
 
 def _identifiable(runs: RunSet, train: np.ndarray, n_free: int) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +32,11 @@ from .cli_common import (
 )
 from .errors import UsageError
 
+if TYPE_CHECKING:
+    from .model import Model
+    from .plot import HeldOutRuns
+    from .resolve import ModelRequest
+
 __all__ = ["PlotKind", "plot"]
 
 
@@ -41,6 +46,33 @@ class PlotKind(StrEnum):
     allocation = "allocation"
     residuals = "residuals"
     bootstrap = "bootstrap"
+
+
+def _holdout(request: ModelRequest, largest: int, level: float) -> tuple[Model, HeldOutRuns]:
+    """Fit without the ``largest`` biggest runs; the model keeps every run for drawing."""
+    import dataclasses
+    import sys
+
+    from .backtest import holdout_split
+    from .model import RunData
+    from .plot import held_out_from_ids
+    from .runs import load_runs
+
+    if not request.paths:
+        raise UsageError("--holdout-largest needs run logs (RUNS), not --fit or --law")
+    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    loaded = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
+                       columns=request.columns, where=request.where)
+    model, fold = holdout_split(
+        loaded, largest, confidence=level, flops_per_param_token=request.flops_per_param_token,
+        replicates=request.replicates, seed=request.seed, resample_by=request.resample_by,
+        workers=request.workers)
+    model = dataclasses.replace(model, runs=RunData.from_runset(
+        loaded, request.flops_per_param_token))
+    assert model.runs is not None
+    held = held_out_from_ids(model.runs, [h.run_id for h in fold.held_out],
+                             [h.predicted_loss.value for h in fold.held_out])
+    return model, held
 
 
 @app.command()
@@ -58,6 +90,10 @@ def plot(
                                "summary and bootstrap).", show_default=False)] = None,
     dpi: Annotated[int, typer.Option(
         "--dpi", help="Resolution of a PNG (dots per inch).", rich_help_panel="Output")] = 150,
+    holdout_largest: Annotated[int | None, typer.Option(
+        "--holdout-largest", help="Backtest: fit without the K runs with the most compute and "
+                                  "mark them in the residual panel.",
+        show_default=False)] = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
@@ -79,9 +115,15 @@ def plot(
     target = None if budget is None else _number("--budget", budget)
     level = _confidence(confidence)
     require_matplotlib()  # before a long fit, not after it
-    model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified), quiet)
-    image = render(figure(model, kind.value, budget=target, confidence=level), fmt, dpi=dpi)
+    request = _request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
+                       resample_by, workers, allow_unverified)
+    held = None
+    if holdout_largest is None:
+        model = _model(request, quiet)
+    else:
+        model, held = _holdout(request, holdout_largest, level)
+    image = render(figure(model, kind.value, budget=target, confidence=level, held_out=held),
+                   fmt, dpi=dpi)
     write_atomic(output, image)
     if not quiet:
         from .report import render_warnings

@@ -8,14 +8,15 @@ Four pictures, each drawn from a :class:`~scaling_cli.model.Model` and nothing e
 2. ``allocation``: N*(C) and D*(C) = C/(k N*) vs compute, with percentile bands over the
    replicate laws, the runs used, and the requested budget marked.
 3. ``residuals``: predicted vs actual loss, and the residual 100 (L_obs/L_pred - 1) % vs N;
-   runs held out of a backtest's fit are marked (see :class:`HeldOut`).
+   runs held out of a backtest's fit are marked (see :class:`HeldOutRuns`).
 4. ``bootstrap``: the replicate (N*, D*) at the budget; every point lies on N D = C/k.
 
 ``summary`` puts the four on one page. Bands are equal-tailed percentile intervals at
 ``confidence`` over the replicate laws, computed per x value (as ``scaling optimal`` does).
 
 isoFLOP budgets are found in the data: runs sorted by log10 C join a budget while within
-``TOLERANCE_DEX`` of its first run; a budget needs ``MIN_RUNS`` runs. Other runs are drawn
+0.05 decades of its first run (:func:`scaling_cli.isoflop.budget_levels`, shared with the
+backtest); a budget needs ``MIN_RUNS`` runs. Other runs are drawn
 as points on no budget. A published law (no runs) draws curves at the requested budget
 and 1-3 decades below; panels that need runs or replicates say so (a UsageError for that
 ``kind``, a note in its panel of the summary).
@@ -41,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import DependencyError, UsageError
+from .isoflop import budget_levels
 from .law import Law, optimal_allocation, predict_loss
 from .model import Model, RunData
 from .resample import percentile_interval
@@ -51,7 +53,7 @@ __all__ = [
     "KINDS",
     "MISSING_MATPLOTLIB",
     "OKABE_ITO",
-    "HeldOut",
+    "HeldOutRuns",
     "describe",
     "figure",
     "held_out_from_ids",
@@ -64,7 +66,6 @@ __all__ = [
 Array = npt.NDArray[np.float64]
 KINDS = ("summary", "isoflop", "allocation", "residuals", "bootstrap")
 FORMATS = ("png", "svg", "pdf")
-TOLERANCE_DEX = 0.05  # runs within 12% of a budget's first run share that budget
 MIN_RUNS = 3
 MAX_LEGEND_BUDGETS = 8  # more budgets: the legend names the first and last (viridis between)
 MISSING_MATPLOTLIB = ("plots need matplotlib, an optional extra: pip install "
@@ -86,7 +87,7 @@ _SIZES = {"summary": (15.0, 10.5), "residuals": (14.0, 5.6)}
 
 
 @dataclass(frozen=True)
-class HeldOut:
+class HeldOutRuns:
     """Runs a backtest left out of its fit: ``mask`` over ``model.runs``, and the loss that
     fit predicted for each of them in run order (None: use the model's own law)."""
 
@@ -96,8 +97,8 @@ class HeldOut:
 
 
 def held_out_from_ids(runs: RunData, ids: Sequence[str],
-                      predicted_loss: Sequence[float] | None = None) -> HeldOut:
-    """A :class:`HeldOut` from run ids; ``predicted_loss`` follows the order of ``ids``."""
+                      predicted_loss: Sequence[float] | None = None) -> HeldOutRuns:
+    """A :class:`HeldOutRuns` from run ids; ``predicted_loss`` follows the order of ``ids``."""
     position = {run_id: i for i, run_id in enumerate(runs.ids)}
     unknown = [i for i in ids if i not in position]
     if unknown:
@@ -105,10 +106,10 @@ def held_out_from_ids(runs: RunData, ids: Sequence[str],
     mask = np.zeros(len(runs.ids), dtype=bool)
     mask[[position[i] for i in ids]] = True
     if predicted_loss is None:
-        return HeldOut(mask)
+        return HeldOutRuns(mask)
     by_run = np.empty(len(runs.ids))
     by_run[[position[i] for i in ids]] = np.asarray(predicted_loss, dtype=float)
-    return HeldOut(mask, by_run[mask])
+    return HeldOutRuns(mask, by_run[mask])
 
 
 def image_format(path: str) -> str:
@@ -121,26 +122,16 @@ def image_format(path: str) -> str:
     return ext
 
 
-def isoflop_budgets(compute_flops: npt.ArrayLike, *, tolerance_dex: float = TOLERANCE_DEX,
-                    min_runs: int = MIN_RUNS) -> tuple[Array, npt.NDArray[np.intp]]:
-    """The budgets the runs share (geometric-mean FLOPs, ascending), and each run's budget
-    index (-1 for a run on no shared budget)."""
-    log_c = np.log10(np.asarray(compute_flops, dtype=float))
-    order = np.argsort(log_c, kind="stable")
-    cluster = np.empty(log_c.size, dtype=np.intp)
-    start, current = -np.inf, -1
-    for i in order:
-        if log_c[i] - start > tolerance_dex:
-            start, current = log_c[i], current + 1
-        cluster[i] = current
-    budgets: list[float] = []
-    member = np.full(log_c.size, -1, dtype=np.intp)
-    for c in range(current + 1):
-        idx = cluster == c
-        if idx.sum() >= min_runs:
-            member[idx] = len(budgets)
-            budgets.append(10 ** log_c[idx].mean())
-    return np.array(budgets, dtype=float), member
+def isoflop_budgets(compute_flops: npt.ArrayLike, *, min_runs: int = MIN_RUNS
+                    ) -> tuple[Array, npt.NDArray[np.intp]]:
+    """The budgets the runs share (geometric-mean FLOPs, ascending): the budget levels of
+    :func:`scaling_cli.isoflop.budget_levels` holding at least ``min_runs`` runs; and each
+    run's budget index (-1 for a run on no shared budget)."""
+    levels, centres = budget_levels(compute_flops)
+    counts = np.bincount(levels, minlength=len(centres))
+    shared = counts >= min_runs
+    index = np.where(shared, np.cumsum(shared) - 1, -1)
+    return np.asarray(centres[shared], dtype=float), index[levels]
 
 
 def describe(model: Model, confidence: float) -> tuple[str, str]:
@@ -296,7 +287,7 @@ class _Scene:
     model: Model
     budget: float | None
     confidence: float
-    held_out: HeldOut | None
+    held_out: HeldOutRuns | None
     budgets: Array  # shared isoFLOP budgets in the data (or decades below, for a preset)
     member: npt.NDArray[np.intp]  # each run's budget index, -1 for none
     colors: list[Any]
@@ -312,7 +303,7 @@ class _Scene:
 
 
 def _scene(mpl: Any, model: Model, budget: float | None, confidence: float,
-           held_out: HeldOut | None) -> _Scene:
+           held_out: HeldOutRuns | None) -> _Scene:
     if model.runs is not None:
         budgets, member = isoflop_budgets(model.runs.compute_flops)
         span = model.runs.compute_flops
@@ -328,7 +319,7 @@ def _scene(mpl: Any, model: Model, budget: float | None, confidence: float,
                   (float(span.min()), float(span.max())))
 
 
-def _check_held_out(held_out: HeldOut, runs: RunData | None) -> None:
+def _check_held_out(held_out: HeldOutRuns, runs: RunData | None) -> None:
     if runs is None or held_out.mask.dtype != bool or held_out.mask.shape != runs.loss.shape:
         raise UsageError("held-out runs must be a boolean mask over the model's runs")
     predicted = held_out.predicted_loss
@@ -363,7 +354,7 @@ _TITLES = {"summary": "Compute-optimal forecast at {b} FLOPs",
 
 
 def figure(model: Model, kind: str = "summary", *, budget: float | None = None,
-           confidence: float = 0.95, held_out: HeldOut | None = None) -> Any:
+           confidence: float = 0.95, held_out: HeldOutRuns | None = None) -> Any:
     """The ``kind`` of picture (see the module doc) as a matplotlib Figure (Agg canvas)."""
     if kind not in KINDS:
         raise UsageError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
@@ -425,9 +416,10 @@ def _isoflop(s: _Scene, ax: Any) -> None:
         off = s.member < 0
         ax.scatter(m.runs.params[off], m.runs.loss[off], facecolor="none", edgecolor="black",
                    s=26, zorder=3, gid="runs", label="runs on no shared budget")
-    best = optimal_allocation(law, s.budgets, flops_per_param_token=s.k)
-    ax.scatter(best.params, best.loss, marker="D", color=s.colors, edgecolor="black", s=36,
-               zorder=4, gid="isoflop-minima", label="law's minimum per budget")
+    if len(s.budgets):
+        best = optimal_allocation(law, s.budgets, flops_per_param_token=s.k)
+        ax.scatter(best.params, best.loss, marker="D", color=s.colors, edgecolor="black",
+                   s=36, zorder=4, gid="isoflop-minima", label="law's minimum per budget")
     low, high = s.compute_range
     cs = np.geomspace(low, max(high, s.budget or 0.0), 100)
     front = optimal_allocation(law, cs, flops_per_param_token=s.k)
@@ -601,8 +593,8 @@ def _bootstrap(s: _Scene, ax: Any) -> None:
                gid="bootstrap-cloud", label=f"{reps.params.size:,} bootstrap replicates")
     # The cloud lies on a line (D* = C/(k N*)); a histogram of N* shows where it is dense.
     density = ax.twinx()
-    counts, _, _ = density.hist(reps.params, bins=np.geomspace(reps.params.min(),
-                                                                reps.params.max(), 40),
+    low, high = reps.params.min(), max(reps.params.max(), reps.params.min() * 1.001)
+    counts, _, _ = density.hist(reps.params, bins=np.geomspace(low, high, 40),
                                 color=PARAMS, alpha=0.25, gid="bootstrap-histogram",
                                 label="histogram of N*")
     density.set_ylim(0, counts.max() * 4)

@@ -71,3 +71,20 @@ def test_backtest_cli_json_and_table() -> None:
     code, out, _ = run("backtest", SAMPLE, "--holdout-largest", "7", "--bootstrap", "60")
     assert code == 0 and "Backtest: fit below a compute threshold" in out
     assert "held-out predictions: median |error|" in out
+
+
+def test_plot_marks_the_held_out_runs(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from scaling_cli.backtest import holdout_split
+    from scaling_cli.runs import load_runs
+
+    out = tmp_path / "residuals.png"
+    code, _, err = run("plot", SAMPLE, "--kind", "residuals", "--holdout-largest", "7",
+                       "--bootstrap", "30", "-o", str(out))
+    assert code == 0, err
+    assert out.stat().st_size > 20_000 and "wrote" in err
+    runs = load_runs([SAMPLE])
+    model, fold = holdout_split(runs, 7, replicates=30)
+    assert model.inputs.runs_used == 42 and len(fold.held_out) == 7
+    assert {h.run_id for h in fold.held_out} == {r.run_id for r in runs.runs
+                                                 if 6 * r.params * r.tokens > 9e20}

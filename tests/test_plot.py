@@ -14,6 +14,7 @@ pytest.importorskip("matplotlib")
 
 from scaling_cli import plot
 from scaling_cli.errors import DependencyError, UsageError
+from scaling_cli.isoflop import LEVEL_TOLERANCE_DEX
 from scaling_cli.law import optimal_allocation, predict_loss
 from scaling_cli.model import Model, preset_model
 from scaling_cli.plan import compute_optimal
@@ -91,7 +92,7 @@ def test_isoflop_budgets_leave_runs_off_the_grid_as_points() -> None:
     assert len(budgets) > 20
     for i in range(len(budgets)):
         span = np.ptp(np.log10(sweep[member == i]))
-        assert span <= plot.TOLERANCE_DEX + 1e-12
+        assert span <= LEVEL_TOLERANCE_DEX + 1e-12
     assert plot.isoflop_budgets([])[0].size == 0
 
 
@@ -310,7 +311,7 @@ def test_held_out_runs_are_marked_with_the_backtest_predictions(model: Model) ->
     with pytest.raises(UsageError, match="held-out run 'nope' is not among the fitted runs"):
         plot.held_out_from_ids(model.runs, ["nope"])
     with pytest.raises(UsageError, match="2 held-out predictions for 7 held-out runs"):
-        plot.figure(model, "residuals", held_out=plot.HeldOut(held.mask, np.ones(2)))
+        plot.figure(model, "residuals", held_out=plot.HeldOutRuns(held.mask, np.ones(2)))
 
 
 def test_colour_blind_safe_palette(model: Model) -> None:
@@ -333,8 +334,9 @@ def test_runs_on_no_shared_budget_are_points_without_curves() -> None:
     from scaling_cli.model import build_model
     from scaling_cli.runs import runset_from_arrays
 
-    rng = np.random.default_rng(1)
-    n, d = 10 ** rng.uniform(7, 9, 40), 10 ** rng.uniform(9, 11, 40)
+    compute = 10 ** (17 + 0.1 * np.arange(40))  # 0.1 decades apart: no two share a budget
+    n = 10 ** (7 + 2 * (np.arange(40) * 0.618 % 1))
+    d = compute / (6 * n)
     loss = 1.85 + 520 / n**0.34 + 1900 / d**0.36
     sweep = build_model(runset_from_arrays(n, d, loss), replicates=20)
     assert plot.isoflop_budgets(6 * n * d)[0].size == 0
@@ -343,7 +345,8 @@ def test_runs_on_no_shared_budget_are_points_without_curves() -> None:
         assert not drawn(fig, "isoflop-curve")
     fig = plot.figure(sweep, "isoflop", budget=1e23)
     assert len(points(fig, "runs")) == 40
-    assert "runs on no shared budget" in fig.axes[0].get_legend_handles_labels()[1]
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert "runs on no shared budget" in labels and "law's minimum per budget" not in labels
 
 
 def test_a_published_law_draws_curves_without_points() -> None:
