@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -38,7 +38,9 @@ from .cli_common import (
     app,
 )
 from .errors import UsageError
-from .resolve import ModelRequest
+
+if TYPE_CHECKING:
+    from .resolve import ModelRequest
 
 __all__ = ["backtest", "fit", "laws", "predict", "schema"]
 

@@ -62,17 +62,18 @@ def huber(r: Array, delta: float = HUBER_DELTA) -> Array:
 
 
 def _softmax3(theta: Array, data: Data) -> tuple[Array, Array, Array, Array]:
-    """log-sum-exp of the three terms and their softmax weights, shape (S, n) each."""
-    z_e = theta[:, 0:1]
-    z_a = theta[:, 1:2] - theta[:, 3:4] * data.log_n
-    z_b = theta[:, 2:3] - theta[:, 4:5] * data.log_d
-    top = np.maximum(np.maximum(z_a, z_b), z_e)
-    p_e = np.exp(z_e - top)
-    p_a = np.exp(z_a - top)
-    p_b = np.exp(z_b - top)
-    total = p_e + p_a + p_b
-    lse = top + np.log(total)
-    return lse, p_e / total, p_a / total, p_b / total
+    """log-sum-exp of the three terms and their softmax weights, shape (S, n) each.
+
+    Within the search box (log coefficients <= 300, exponents >= 0, N, D >= 1) no term
+    can overflow and E >= e^-25 keeps the sum positive, so the sum is formed directly:
+    two exponentials and one logarithm per run instead of a max-shifted logsumexp.
+    """
+    term_e = np.exp(theta[:, 0:1])
+    term_a = np.exp(theta[:, 1:2] - theta[:, 3:4] * data.log_n)
+    term_b = np.exp(theta[:, 2:3] - theta[:, 4:5] * data.log_d)
+    total = term_e + term_a + term_b
+    inverse = 1.0 / total
+    return np.log(total), term_e * inverse, term_a * inverse, term_b * inverse
 
 
 def residuals(theta: npt.ArrayLike, data: Data) -> Array:

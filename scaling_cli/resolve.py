@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import FitFileError, UsageError
-from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN
 
 if TYPE_CHECKING:
     from .model import Model
@@ -30,7 +29,7 @@ class ModelRequest:
     columns: Mapping[str, str] = field(default_factory=dict)
     where: tuple[str, ...] = ()
     input_format: str = "auto"
-    flops_per_param_token: float = DEFAULT_FLOPS_PER_PARAM_TOKEN
+    flops_per_param_token: float = 6.0  # law.DEFAULT_FLOPS_PER_PARAM_TOKEN (numpy-free here)
     replicates: int = 1000
     seed: int = 0
     resample_by: str = "auto"
