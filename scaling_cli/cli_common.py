@@ -218,10 +218,19 @@ def _console(stderr: bool = False) -> Console:
                    soft_wrap=False)
 
 
+def _stdin_text(paths: tuple[str, ...]) -> str | None:
+    """Standard input when ``-`` is among the run logs: bytes, bounded, decoded like a file's."""
+    if "-" not in paths:
+        return None
+    from .runs import LIMITS, decode_input
+
+    return decode_input("<stdin>", sys.stdin.buffer.read(LIMITS["max_file_bytes"] + 1))
+
+
 def _model(request: ModelRequest, quiet: bool) -> Model:
     from .resolve import resolve_model
 
-    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    stdin_text = _stdin_text(request.paths)
     show = (not quiet and request.replicates > 0 and not request.law and not request.fit_file
             and sys.stderr.isatty())
     if not show:

@@ -35,6 +35,7 @@ from .cli_common import (
     _model,
     _number,
     _request,
+    _stdin_text,
     app,
 )
 from .errors import UsageError
@@ -99,7 +100,7 @@ def _compare(request: ModelRequest, budget: str | None, level: float, fmt: Outpu
     if not request.paths or output is not None or request.method != "approach3":
         raise UsageError("--compare fits run logs with every method: give RUNS, and no "
                          "--output, --method, --law or --fit")
-    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    stdin_text = _stdin_text(request.paths)
     runs = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
                      columns=request.columns, where=request.where)
     comparison = compare_methods(
@@ -178,7 +179,7 @@ def backtest(
         raise UsageError("backtest needs run logs (RUNS)")
     if folds < 1:
         raise UsageError("--folds must be at least 1")
-    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    stdin_text = _stdin_text(request.paths)
     loaded = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
                        columns=request.columns, where=request.where)
     result = run_backtest(

@@ -28,6 +28,7 @@ from .cli_common import (
     _model,
     _number,
     _request,
+    _stdin_text,
     app,
 )
 from .errors import UsageError
@@ -51,7 +52,6 @@ class PlotKind(StrEnum):
 def _holdout(request: ModelRequest, largest: int, level: float) -> tuple[Model, HeldOutRuns]:
     """Fit without the ``largest`` biggest runs; the model keeps every run for drawing."""
     import dataclasses
-    import sys
 
     from .backtest import holdout_split
     from .model import RunData
@@ -60,7 +60,7 @@ def _holdout(request: ModelRequest, largest: int, level: float) -> tuple[Model, 
 
     if not request.paths:
         raise UsageError("--holdout-largest needs run logs (RUNS), not --fit or --law")
-    stdin_text = sys.stdin.read() if "-" in request.paths else None
+    stdin_text = _stdin_text(request.paths)
     loaded = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
                        columns=request.columns, where=request.where)
     model, fold = holdout_split(

@@ -381,6 +381,46 @@ def dumps(doc: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- loading
 
 
+def _corrupted(name: str, problem: str) -> FitFileError:
+    return FitFileError(f"{name}: corrupted fit file ({problem}); recreate it with "
+                        f"`scaling fit RUNS -o {name}`")
+
+
+def _check_arrays(doc: dict[str, Any], name: str) -> None:
+    """Refuse arrays that fit_document cannot have written, before any is used: a wrong
+    length would otherwise be reshaped or zipped into silently wrong replicates."""
+    if doc.get("replicate_columns", list(REPLICATE_COLUMNS)) != list(REPLICATE_COLUMNS):
+        raise _corrupted(name, f"field 'replicate_columns' is not {', '.join(REPLICATE_COLUMNS)}")
+    reps = doc.get("replicates")
+    if not isinstance(reps, list):
+        raise _corrupted(name, "field 'replicates' is not a list")
+    for i, row in enumerate(reps, start=1):
+        if not isinstance(row, list) or len(row) != len(REPLICATE_COLUMNS):
+            size = len(row) if isinstance(row, list) else "not a list of"
+            raise _corrupted(name, f"field 'replicates': row {i} has {size} values, expected "
+                                   f"{len(REPLICATE_COLUMNS)}")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in row):
+            raise _corrupted(name, f"field 'replicates': row {i} has a value that is not a "
+                                   "finite number")
+        if not (0 <= row[3] <= 10 and 0 <= row[4] <= 10):
+            raise _corrupted(name, f"field 'replicates': row {i} has an exponent outside "
+                                   "[0, 10]")
+    runs = doc.get("runs")
+    if runs is None:
+        return
+    ids = runs.get("ids") if isinstance(runs, dict) else None
+    if not isinstance(ids, list):
+        raise _corrupted(name, "field 'runs': 'ids' is not a list")
+    for key in ("params", "tokens", "loss", "compute_flops", "groups"):
+        values = runs.get(key)
+        if key == "groups" and values is None:
+            continue
+        if not isinstance(values, list) or len(values) != len(ids):
+            size = f"{len(values)} values" if isinstance(values, list) else "no list"
+            raise _corrupted(name, f"field 'runs': {key!r} has {size} but 'ids' has {len(ids)}")
+
+
 def model_from_fit_document(text: str, name: str, *, flops_per_param_token: float) -> Model:
     """Rebuild a :class:`Model` from a fit file, refusing corrupted or newer files."""
     try:
@@ -388,16 +428,24 @@ def model_from_fit_document(text: str, name: str, *, flops_per_param_token: floa
     except json.JSONDecodeError as exc:
         raise FitFileError(f"{name}: not a fit file (invalid JSON at line {exc.lineno}: "
                            f"{exc.msg}); recreate it with `scaling fit RUNS -o {name}`") from None
+    except (RecursionError, ValueError) as exc:  # hostile: nested too deep, huge integers
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "a number too long"
+        raise FitFileError(f"{name}: not a fit file (invalid JSON: {reason}); recreate it with "
+                           f"`scaling fit RUNS -o {name}`") from None
     if not isinstance(doc, dict) or doc.get("schema") != "scaling-cli/fit":
         raise FitFileError(f"{name}: not a scaling-cli fit file; create one with "
                            f"`scaling fit RUNS -o {name}`")
     version = doc.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise _corrupted(name, f"field 'schema_version' is {json.dumps(version)}, expected a "
+                               "whole number from 1")
+    if version > SCHEMA_VERSION:
         raise FitFileError(
             f"{name}: fit file format {version!r} was written by scaling-cli "
             f"{doc.get('tool_version', '?')}; this is {__version__} (format {SCHEMA_VERSION}): "
             "upgrade scaling-cli or refit"
         )
+    _check_arrays(doc, name)
     try:
         law = Law(*(float(doc["law"][p]["value"]) for p in ("E", "A", "B", "alpha", "beta")))
         reps = np.array(doc["replicates"], dtype=float).reshape(-1, 5)

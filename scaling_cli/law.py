@@ -97,13 +97,15 @@ class Allocation:
 
 def predict_loss(law: Law, params: ArrayLike, tokens: ArrayLike) -> Array:
     """L(N, D) = E + A N^-alpha + B D^-beta, computed as exp(logsumexp(...)) to stay finite."""
-    log_n = np.log(np.asarray(params, dtype=float))
-    log_d = np.log(np.asarray(tokens, dtype=float))
-    terms = np.logaddexp(
-        np.log(law.E), np.logaddexp(np.log(law.A) - law.alpha * log_n,
-                                    np.log(law.B) - law.beta * log_d)
-    )
-    return np.asarray(np.exp(terms), dtype=float)
+    # N = 0 or D = inf arise as limits (a degenerate law's optimum); x^0 is 1 there too.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_n = np.log(np.asarray(params, dtype=float))
+        log_d = np.log(np.asarray(tokens, dtype=float))
+        alpha, beta = np.asarray(law.alpha, dtype=float), np.asarray(law.beta, dtype=float)
+        a_term = np.where(alpha == 0, np.log(law.A), np.log(law.A) - alpha * log_n)
+        b_term = np.where(beta == 0, np.log(law.B), np.log(law.B) - beta * log_d)
+        terms = np.logaddexp(np.log(law.E), np.logaddexp(a_term, b_term))
+        return np.asarray(np.exp(terms), dtype=float)
 
 
 def optimal_allocation(
@@ -117,10 +119,13 @@ def optimal_allocation(
     c = np.asarray(compute_flops, dtype=float)
     alpha, beta = np.asarray(law.alpha, dtype=float), np.asarray(law.beta, dtype=float)
     log_c = np.log(c / flops_per_param_token)
-    log_g = (np.log(alpha) + np.log(law.A) - np.log(beta) - np.log(law.B)) / (alpha + beta)
-    log_n = log_g + beta / (alpha + beta) * log_c
-    params = np.exp(log_n)
-    tokens = np.exp(log_c - log_n)
+    # alpha = 0 or beta = 0 (a vanished term, allowed by the bounds) gives the limits
+    # N* = 0 or D* = 0 without numpy warnings on stderr.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_g = (np.log(alpha) + np.log(law.A) - np.log(beta) - np.log(law.B)) / (alpha + beta)
+        log_n = log_g + beta / (alpha + beta) * log_c
+        params = np.exp(log_n)
+        tokens = np.exp(log_c - log_n)
     return Allocation(
         compute_flops=np.broadcast_to(c, params.shape).astype(float),
         params=params,

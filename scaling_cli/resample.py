@@ -22,7 +22,7 @@ Replicates are processed in fixed chunks, so results do not depend on the worker
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,7 +123,7 @@ def bootstrap(
     converged = np.zeros(replicates, dtype=bool)
     done = 0
     results = _map(job, [weights[a:b] for a, b in chunks], workers)
-    for (a, b), (t, ok) in zip(chunks, results, strict=True):
+    for (a, b), (t, ok) in zip(chunks, results, strict=True):  # results arrive in order
         theta[a:b], converged[a:b] = t, ok
         done += b - a
         if progress is not None:
@@ -136,14 +136,20 @@ def bootstrap(
 
 
 def _map(job: _Job, batches: list[Array],
-         workers: int) -> list[tuple[Array, npt.NDArray[np.bool_]]]:
+         workers: int) -> Iterator[tuple[Array, npt.NDArray[np.bool_]]]:
     if workers <= 1 or len(batches) <= 1:
-        return [job(w) for w in batches]
-    from concurrent.futures import ProcessPoolExecutor
+        yield from (job(w) for w in batches)
+        return
+    import signal
     from multiprocessing import get_context
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("fork")) as pool:
-        return list(pool.map(job, batches))
+    # Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group and only
+    # the parent should answer it (one message, exit 130). Leaving the `with` for any reason
+    # terminates the workers at once (ProcessPoolExecutor's shutdown can hang after a
+    # KeyboardInterrupt). imap keeps the chunks' order, so results do not depend on workers.
+    with get_context("fork").Pool(workers, initializer=signal.signal,
+                                  initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+        yield from pool.imap(job, batches)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,12 @@ list, or several ``---`` documents; CSV holds one run per row (column names mapp
 ``columns``). Paths may be files, directories (searched recursively for ``*.yaml``,
 ``*.yml``, ``*.csv``; hidden entries skipped), globs, or ``-`` for text passed in as
 ``stdin_text``. Every problem raises :class:`~scaling_cli.errors.InputError` naming the
-file, the run (position and id) and the field, and saying how to fix it.
+file, the run (position and id) and the field, and saying how to fix it, in one line whose
+echoed values are cut to 40 characters.
+
+Run logs are untrusted: ``LIMITS`` bounds what is read (bytes per input and in all, runs),
+inputs must be UTF-8 text without NUL or control characters, and YAML goes through
+:mod:`scaling_cli.yamlsafe`. docs/input-errors.md lists every limit and message.
 
 The schema (``FIELDS``) is printed by ``scaling schema`` and documented in the README.
 """
@@ -16,16 +21,16 @@ import csv
 import difflib
 import glob
 import hashlib
-import io
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .units import QuantityError, format_flops, parse_number
+from .units import QuantityError, format_bytes, format_flops, parse_number, shown
 from .yamlsafe import load_yaml_documents
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "Run",
     "RunSet",
     "Source",
+    "decode_input",
     "load_runs",
     "read_sources",
     "runset_from_arrays",
@@ -70,8 +76,9 @@ _BY_NAME = {f.name: f for f in FIELDS}
 _ALIASES = {"run_id": "id"}
 
 LIMITS = {
-    "max_file_bytes": 256 * 1024 * 1024,
-    "max_runs": 2_000_000,
+    "max_file_bytes": 256 * 1024 * 1024,  # per input (file or stdin); YAML also has its own
+    "max_total_bytes": 1024 * 1024 * 1024,  # all inputs together
+    "max_runs": 1_000_000,  # records read, before --where
 }
 
 
@@ -95,7 +102,7 @@ class Run:
 
     @property
     def where(self) -> str:
-        return f"{self.source}: {self.position} (id {self.run_id!r})"
+        return f"{self.source}: {self.position} (id {shown(self.run_id)})"
 
     def canonical(self) -> str:
         """Stable text form used for the input hash (order- and formatting-independent)."""
@@ -153,17 +160,61 @@ def _expand(arg: str) -> list[Path]:
     raise InputError(f"{arg}: no such file or directory")
 
 
-def _decode(name: str, data: bytes) -> str:
-    if b"\x00" in data[:8192]:
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def decode_input(name: str, data: bytes) -> str:
+    """Run-log bytes -> text: UTF-8 (a BOM is dropped), within ``LIMITS["max_file_bytes"]``.
+
+    Refuses, naming the file and line: binary data (a NUL byte), UTF-16/32, bytes that are
+    not UTF-8 and control characters other than tab, CR and LF. Pass at most
+    ``max_file_bytes + 1`` bytes (e.g. from standard input) so the size check can fire.
+    """
+    limit = LIMITS["max_file_bytes"]
+    if len(data) > limit:
+        raise InputError(f"{name}: is over the {format_bytes(limit)} limit per run log; split "
+                         "it into several files")
+    if data[:2] in {b"\xff\xfe", b"\xfe\xff"}:
+        raise InputError(f"{name}: is UTF-16 or UTF-32 text; re-save the file as UTF-8")
+    if b"\x00" in data:
         raise InputError(f"{name}: is a binary file, not a YAML or CSV run log")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(
             f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
             "re-save the file as UTF-8"
         ) from None
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        line = text.count("\n", 0, bad.start()) + 1
+        raise InputError(f"{name}: line {line}: control character U+{ord(bad.group()):04X} in "
+                         "the text; remove it (or is this not a run log?)")
+    return text
+
+
+def _stdin_text(text: str) -> str:
+    """Standard input as Python decoded it, held to the same rules as a file's bytes."""
+    if len(text) > LIMITS["max_file_bytes"]:
+        raise InputError(f"<stdin>: is over the {format_bytes(LIMITS['max_file_bytes'])} limit "
+                         "per run log; split it into several files")
+    # Undecodable bytes arrive as lone surrogates (errors="surrogateescape"): recover them.
+    return decode_input("<stdin>", text.encode("utf-8", "surrogateescape"))
+
+
+def _read(path: Path, name: str) -> bytes:
+    limit = LIMITS["max_file_bytes"]
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise InputError(f"{name}: is {format_bytes(size)}, over the {format_bytes(limit)} "
+                             "limit per run log; split it into several files")
+        with path.open("rb") as handle:  # bounded even for pipes and devices
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the path "
+                         "and its permissions") from None
 
 
 def _kind(name: str, text: str, input_format: str) -> str:
@@ -172,7 +223,7 @@ def _kind(name: str, text: str, input_format: str) -> str:
     if name.lower().endswith(".csv"):
         return "csv"
     if name == "<stdin>":
-        first = text.lstrip().split("\n", 1)[0]
+        first = text[:4096].lstrip().split("\n", 1)[0]
         if "," in first and ":" not in first:
             return "csv"
     return "yaml"
@@ -188,14 +239,16 @@ def read_sources(
         raise InputError("no run logs given; pass files, directories or - for stdin")
     sources: list[Source] = []
     seen: set[str] = set()
+    total = 0
     for arg in paths:
         if arg == "-":
             if stdin_text is None:
                 raise InputError("-: no standard input was given")
             if "<stdin>" not in seen:
                 seen.add("<stdin>")
-                sources.append(Source("<stdin>", stdin_text, _kind("<stdin>", stdin_text,
-                                                                   input_format)))
+                text = _stdin_text(stdin_text)
+                total += len(text)
+                sources.append(Source("<stdin>", text, _kind("<stdin>", text, input_format)))
             continue
         for path in _expand(arg):
             key = os.path.realpath(path)
@@ -203,17 +256,14 @@ def read_sources(
                 continue
             seen.add(key)
             name = str(path)
-            try:
-                size = path.stat().st_size
-                if size > LIMITS["max_file_bytes"]:
-                    raise InputError(
-                        f"{name}: is {size / 2**20:.0f} MiB, over the "
-                        f"{LIMITS['max_file_bytes'] // 2**20} MiB limit per run log; split it"
-                    )
-                data = path.read_bytes()
-            except OSError as exc:
-                raise InputError(f"{name}: cannot be read ({exc.strerror})") from None
-            text = _decode(name, data)
+            data = _read(path, name)
+            total += len(data)
+            if total > LIMITS["max_total_bytes"]:
+                raise InputError(
+                    f"{name}: the run logs together are over the "
+                    f"{format_bytes(LIMITS['max_total_bytes'])} limit; pass fewer files"
+                )
+            text = decode_input(name, data)
             sources.append(Source(name, text, _kind(name, text, input_format)))
     return sources
 
@@ -240,10 +290,11 @@ def _records_from_yaml(source: Source) -> Iterable[tuple[str, Any]]:
             if not isinstance(items, list):
                 raise InputError(
                     f"{source.name}: document {number}: `runs:` must be a list of runs, "
-                    f"got {_type_name(items)}"
+                    f"got {_type_name(items)}; write each run as an entry `- id: ...`"
                 )
             if not items:
-                raise InputError(f"{source.name}: document {number}: `runs:` is an empty list")
+                raise InputError(f"{source.name}: document {number}: `runs:` is an empty list; "
+                                 "add runs (`- id: ...`) or delete the file")
         elif isinstance(doc, (Mapping, list)):
             items = doc if isinstance(doc, list) else [doc]
         else:
@@ -258,29 +309,44 @@ def _records_from_yaml(source: Source) -> Iterable[tuple[str, Any]]:
 
 def _type_name(value: object) -> str:
     if isinstance(value, bool):
-        return "a boolean"
+        return f"the boolean {str(value).lower()}"
     if isinstance(value, Mapping):
         return "a mapping"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "a list"
     if isinstance(value, str):
-        return f"the text {value[:30]!r}"
+        return f"the text {shown(value)}"
+    if isinstance(value, (int, float)):
+        return f"the number {shown(value)}"
+    if isinstance(value, bytes):
+        return "binary data (!!binary)"
     if value is None:
         return "empty"
     return f"a {type(value).__name__}"
 
 
+_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
+
+
+def _lines(text: str) -> Iterator[str]:
+    """Lines with their endings (\\n, \\r\\n or \\r), as ``StringIO(text, newline="")`` gives
+    them but without its copy of the text (four bytes per character)."""
+    return (match.group() for match in _LINE.finditer(text))
+
+
 def _records_from_csv(
     source: Source, columns: Mapping[str, str]
 ) -> Iterable[tuple[str, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(source.text, newline=""))
+    reader = csv.reader(_lines(source.text))
     try:
         header = next(reader)
     except StopIteration:
         raise InputError(f"{source.name}: is empty; it needs a header row and runs") from None
     except csv.Error as exc:
-        raise InputError(f"{source.name}: line 1: not valid CSV ({exc})") from None
+        raise InputError(f"{source.name}: line 1: not valid CSV ({exc}); fix the header row") \
+            from None
     header = [h.strip() for h in header]
+    _check_header(source.name, header)
     index = {name: i for i, name in enumerate(header)}
     mapping = _csv_mapping(source.name, header, index, columns)
     any_row = False
@@ -291,8 +357,11 @@ def _records_from_csv(
             any_row = True
             position = f"line {reader.line_num}"
             if len(row) != len(header):
+                if "\n" in row[-1]:  # an open quote ran on to the end of the file
+                    raise InputError(f"{source.name}: {position}: a quote (\") is never "
+                                     "closed; close it or remove it")
                 raise InputError(
-                    f"{source.name}: {position}: has {len(row)} cells but the header has "
+                    f"{source.name}: {position}: has {_cells(len(row))} but the header has "
                     f"{len(header)}; fix the row or quote cells that contain commas"
                 )
             record: dict[str, Any] = {"__row__": dict(zip(header, row, strict=True))}
@@ -302,9 +371,31 @@ def _records_from_csv(
                     record[fname] = cell
             yield position, record
     except csv.Error as exc:
-        raise InputError(f"{source.name}: line {reader.line_num}: not valid CSV ({exc})") from None
+        raise InputError(f"{source.name}: line {reader.line_num}: not valid CSV ({exc}); fix "
+                         "the row (quote cells that contain commas or quotes)") from None
     if not any_row:
         raise InputError(f"{source.name}: has a header but no rows")
+
+
+def _cells(n: int) -> str:
+    return f"{n} cell" if n == 1 else f"{n} cells"
+
+
+def _check_header(name: str, header: list[str]) -> None:
+    if not any(header):
+        raise InputError(f"{name}: line 1: the header row is empty; the first row must name "
+                         "the columns, e.g. id,params,tokens,loss")
+    seen: set[str] = set()
+    for column in header:
+        if column and column in seen:
+            raise InputError(f"{name}: line 1: column {shown(column)} appears twice in the "
+                             "header; rename or delete one")
+        seen.add(column)
+
+
+def _columns_list(header: Sequence[str]) -> str:
+    names = ", ".join(shown(h) if not h.isidentifier() else h for h in header[:12])
+    return names + (" ..." if len(header) > 12 else "")
 
 
 def _csv_mapping(
@@ -313,8 +404,8 @@ def _csv_mapping(
     for fname, col in columns.items():
         if col not in index:
             raise InputError(
-                f"{name}: --column {fname}={col}: no column {col!r}; "
-                f"columns are {', '.join(header[:12])}{' ...' if len(header) > 12 else ''}"
+                f"{name}: --column {fname}={shown(col)}: no column {shown(col)}; "
+                f"columns are {_columns_list(header)}"
             )
     mapping: dict[str, str] = {}
     for f in FIELDS:
@@ -330,8 +421,7 @@ def _csv_mapping(
     if missing:
         raise InputError(
             f"{name}: no column for required field {missing[0]!r}; add the column or map one "
-            f"with --column {missing[0]}=COLUMN (columns are {', '.join(header[:12])}"
-            f"{' ...' if len(header) > 12 else ''})"
+            f"with --column {missing[0]}=COLUMN (columns are {_columns_list(header)})"
         )
     return mapping
 
@@ -356,25 +446,34 @@ class Where:
             if sep and left.strip() and right.strip():
                 return cls(left.strip(), "==" if op == "=" else op, right.strip())
         raise InputError(
-            f"--where {text!r}: expected COLUMN==VALUE (or != < <= > >=), "
+            f"--where {shown(text)}: expected COLUMN==VALUE (or != < <= > >=), "
             "e.g. --where epoch_default_fit==1"
         )
 
+    def __str__(self) -> str:
+        return f"{self.column}{self.op}{self.value}"
+
     def matches(self, raw: Mapping[str, Any], source: str) -> bool:
+        """Whether the record ``raw`` passes; a record without the column passes only !=."""
         if self.column not in raw:
             if "__csv__" in raw:
-                raise InputError(f"{source}: --where: no column {self.column!r}")
+                raise InputError(
+                    f"{source}: --where {shown(str(self))}: no column {shown(self.column)}; "
+                    f"columns are {_columns_list([k for k in raw if k != '__csv__'])}"
+                )
             return self.op == "!="
         actual = raw[self.column]
         try:
             left = parse_number(actual, allow_zero=True, allow_negative=True)
             right = parse_number(self.value, allow_zero=True, allow_negative=True)
         except QuantityError:
+            text = str(actual).lower() if isinstance(actual, bool) else str(actual)
             if self.op in {"==", "!="}:
-                return (str(actual) == self.value) == (self.op == "==")
+                return (text == self.value) == (self.op == "==")
             raise InputError(
-                f"{source}: --where {self.column}{self.op}{self.value}: "
-                f"{actual!r} and {self.value!r} are not both numbers"
+                f"{source}: --where {shown(str(self))}: {shown(actual)} and "
+                f"{shown(self.value)} are not both numbers; compare numbers with "
+                f"{self.op}, or text with == or !="
             ) from None
         return {
             "==": left == right, "!=": left != right, "<": left < right,
@@ -396,45 +495,70 @@ def _check_count(where: str, f: Field, value: object) -> float:
 
 
 def _implausible(f: Field, value: object, number: float) -> str:
-    shown = value if isinstance(value, str) else f"{number:g}"
+    echo = shown(value) if isinstance(value, str) else f"{number:g}"
     if f.kind == "loss":
-        return (f"{shown} is not a plausible loss in nats/token (expected 0 < loss <= "
+        return (f"{echo} is not a plausible loss in nats/token (expected 0 < loss <= "
                 f"{f.high:g}); if it is a perplexity, give its natural log")
     if number < f.low:
-        return (f"{shown} is implausibly small for {f.name} (minimum {f.low:g}); "
+        return (f"{echo} is implausibly small for {f.name} (minimum {f.low:g}); "
                 "give the full count, e.g. 1.4T or 1.4e12, not 1.4")
-    return f"{shown} is implausibly large for {f.name} (maximum {f.high:g}); check the units"
+    return f"{echo} is implausibly large for {f.name} (maximum {f.high:g}); check the units"
 
 
 def _check_text(where: str, f: Field, value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InputError(f"{where}: field {f.name!r}: expected text, got {_type_name(value)}")
+        raise InputError(f"{where}: field {f.name!r}: expected text, got {_type_name(value)}; "
+                         f"write `{f.name}: some-text` (or leave the field out)")
     text = str(value).strip()
     if not text:
-        raise InputError(f"{where}: field {f.name!r}: is empty")
+        raise InputError(f"{where}: field {f.name!r}: is empty; give a value or leave the "
+                         "field out")
     return text
+
+
+_TRUE, _FALSE = {"true", "yes", "1"}, {"false", "no", "0"}
 
 
 def _check_bool(where: str, f: Field, value: object) -> bool:
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "yes", "1", "false", "no",
-                                                            "0"}:
-        return value.strip().lower() in {"true", "yes", "1"}
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
-    raise InputError(f"{where}: field {f.name!r}: expected true or false, got {value!r}")
+    raise InputError(f"{where}: field {f.name!r}: expected true or false, got "
+                     f"{_type_name(value)}; write `{f.name}: true` or `{f.name}: false`")
 
 
 def _check_tags(where: str, f: Field, value: object) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(t.strip() for t in value.split(";") if t.strip())
-    if not isinstance(value, list) or not all(
-        isinstance(t, (str, int, float)) and not isinstance(t, bool) for t in value
-    ):
-        raise InputError(f"{where}: field {f.name!r}: expected a list of labels, "
-                         f"got {_type_name(value)}")
+    if not isinstance(value, list):
+        raise InputError(f"{where}: field {f.name!r}: expected a list of labels, got "
+                         f"{_type_name(value)}; write e.g. `tags: [isoflop, baseline]`")
+    for number, tag in enumerate(value, start=1):
+        if isinstance(tag, bool) or not isinstance(tag, (str, int, float)):
+            raise InputError(f"{where}: field {f.name!r}: label {number} is "
+                             f"{_type_name(tag)}; labels are plain text, e.g. "
+                             "`tags: [isoflop, baseline]`")
     return tuple(str(t) for t in value)
+
+
+def _run_id(where: str, record: Mapping[Any, Any]) -> str:
+    raw = record.get("id", record.get("run_id"))
+    if raw is None:
+        raise InputError(f"{where}: field 'id' is missing; give each run a unique `id:`")
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise InputError(f"{where}: field 'id' is {_type_name(raw)}; give each run a unique "
+                         "text id, e.g. `id: ladder-70M-1e19` (quote it if YAML misreads it)")
+    run_id = str(raw).strip()
+    if not run_id:
+        raise InputError(f"{where}: field 'id' is empty; give each run a unique `id:`")
+    bad = _CONTROL.search(run_id) or re.search(r"[\r\n\t]", run_id)
+    if bad is not None:
+        raise InputError(f"{where}: field 'id': {shown(run_id)} contains the control character "
+                         f"U+{ord(bad.group()):04X}; write the id on one line without it")
+    return run_id
 
 
 def _make_run(source: str, position: str, record: object) -> Run:
@@ -444,28 +568,29 @@ def _make_run(source: str, position: str, record: object) -> Run:
             f"{where}: is {_type_name(record)}, not a run; "
             "write `id: ..., params: ..., tokens: ..., loss: ...`"
         )
-    raw_id = record.get("id", record.get("run_id"))
-    if raw_id is None or isinstance(raw_id, (bool, list, Mapping)) or not str(raw_id).strip():
-        problem = "is missing" if raw_id is None else f"is {_type_name(raw_id)}"
-        raise InputError(f"{where}: field 'id' {problem}; give each run a unique `id:`")
-    run_id = str(raw_id).strip()
-    where = f"{where} (id {run_id!r})"
+    run_id = _run_id(where, record)
+    where = f"{where} (id {shown(run_id)})"
     fields: dict[str, Any] = {}
     for key, value in record.items():
         if key == "__row__":
             continue
         if not isinstance(key, str):
-            raise InputError(f"{where}: key {key!r} is not a field name")
+            key_text = "~ (null)" if key is None else shown(key)
+            raise InputError(f"{where}: key {key_text} is not a field name; field names are "
+                             "text such as `params:` (put other data under `meta:`)")
         name = _ALIASES.get(key, key)
         if name not in _BY_NAME:
             hint = difflib.get_close_matches(key, [*_BY_NAME, *_ALIASES], n=1)
             fix = f"did you mean {hint[0]!r}?" if hint else "put free-form data under `meta:`"
-            raise InputError(f"{where}: unknown field {key!r}; {fix}")
+            raise InputError(f"{where}: unknown field {shown(key)}; {fix}")
         if name in fields:
             raise InputError(f"{where}: gives the id twice (as `id` and `run_id`); keep one")
         fields[name] = value
     for f in FIELDS:
         if f.required and fields.get(f.name) is None:
+            if "__row__" in record:
+                raise InputError(f"{where}: field {f.name!r} is empty; fill in the cell or "
+                                 "delete the row")
             raise InputError(f"{where}: field {f.name!r} is missing; add `{f.name}: ...`")
     values: dict[str, Any] = {}
     for name, value in fields.items():
@@ -489,7 +614,8 @@ def _make_run(source: str, position: str, record: object) -> Run:
                 "(or drop it to use k*N*D)"
             )
     if values.get("non_embedding_params", 0.0) > values["params"]:
-        raise InputError(f"{where}: field 'non_embedding_params' exceeds 'params'")
+        raise InputError(f"{where}: field 'non_embedding_params' exceeds 'params'; "
+                         "check that the two are not swapped")
     return Run(run_id=run_id, source=source, position=position, **values)
 
 
@@ -519,6 +645,7 @@ def load_runs(
     sources = read_sources(paths, stdin_text=stdin_text, input_format=input_format)
     by_id: dict[str, Run] = {}
     seen_records = 0
+    seen_columns: set[str] = set()
     for source in sources:
         if source.kind == "csv":
             records: Iterable[tuple[str, Any]] = _records_from_csv(source, columns)
@@ -527,17 +654,27 @@ def load_runs(
         for position, record in records:
             seen_records += 1
             if seen_records > LIMITS["max_runs"]:
-                raise InputError(f"{source.name}: more than {LIMITS['max_runs']:,} runs")
-            if filters and not _passes(filters, record, source):
+                raise InputError(f"{source.name}: {position}: more than "
+                                 f"{LIMITS['max_runs']:,} runs in all; fit a sample of them")
+            if filters and not _passes(filters, record, source, seen_columns):
                 continue
             run = _make_run(source.name, position, record)
             previous = by_id.get(run.run_id)
             if previous is not None:
                 raise InputError(_duplicate_message(previous, run))
             by_id[run.run_id] = run
+    absent = [f for f in filters if f.column not in seen_columns]
+    if absent:
+        raise InputError(
+            f"--where {shown(str(absent[0]))}: no run has a field or meta key "
+            f"{shown(absent[0].column)}; check the spelling (fields are "
+            f"{', '.join(f.name for f in FIELDS)})"
+        )
     if not by_id:
         raise InputError(
-            "no runs left after --where filters" if filters else "no runs found in the inputs"
+            f"no runs left after --where {' --where '.join(shown(str(f)) for f in filters)} "
+            f"({seen_records} read); loosen the filters" if filters
+            else "no runs found in the inputs"
         )
     ordered = tuple(by_id[k] for k in sorted(by_id))
     kept = tuple(r for r in ordered if not r.exclude)
@@ -547,7 +684,9 @@ def load_runs(
                   sha256=digest)
 
 
-def _passes(filters: Sequence[Where], record: Any, source: Source) -> bool:
+def _passes(filters: Sequence[Where], record: Any, source: Source,
+            seen_columns: set[str]) -> bool:
+    """Whether ``record`` passes every filter; notes which filter columns it has."""
     if not isinstance(record, Mapping):
         return True  # let validation report the malformed record
     raw: dict[str, Any]
@@ -556,20 +695,26 @@ def _passes(filters: Sequence[Where], record: Any, source: Source) -> bool:
     else:
         meta = record.get("meta")
         raw = {**(meta if isinstance(meta, Mapping) else {}), **record}
+    seen_columns.update(f.column for f in filters if f.column in raw)
     return all(f.matches(raw, source.name) for f in filters)
 
 
+_COMPARED = ("params", "tokens", "loss", "flops", "group", "non_embedding_params",
+             "unique_tokens", "exclude")
+
+
+def _value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) or value is None else shown(value)
+
+
 def _duplicate_message(first: Run, second: Run) -> str:
-    diffs = [
-        name for name in ("params", "tokens", "loss", "flops", "group")
-        if getattr(first, name) != getattr(second, name)
-    ]
+    diffs = [name for name in _COMPARED if getattr(first, name) != getattr(second, name)]
     if diffs:
         name = diffs[0]
         return (
             f"{second.where}: duplicate run id, conflicting with {first.source}: "
-            f"{first.position}: field {name!r} is {getattr(second, name)!r} here and "
-            f"{getattr(first, name)!r} there; rename one run or delete the wrong one"
+            f"{first.position}: field {name!r} is {_value(getattr(second, name))} here and "
+            f"{_value(getattr(first, name))} there; rename one run or delete the wrong one"
         )
     return (
         f"{second.where}: duplicate run id, same values as {first.source}: {first.position}; "

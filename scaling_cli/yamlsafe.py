@@ -1,65 +1,159 @@
 """YAML as untrusted text: safe loading with explicit limits on size, nesting and aliases.
 
-``yaml.safe_load`` never runs code, but a document can still be hostile: an alias
-("billion laughs") bomb expands to billions of nodes for anyone who walks it, and deep
-nesting exhausts the stack. Limits (documented in the README):
+``yaml.safe_load`` never runs code, but a document can still be hostile or ambiguous.
+The loader here is libyaml's safe loader (the pure-Python one when libyaml is absent)
+with these changes, documented in docs/input-errors.md:
 
-- nesting depth: libyaml refuses more than 1,000 levels (the pure-Python fallback's
-  RecursionError is caught); documents with anchors are also held to ``MAX_DEPTH``;
-- alias expansion: a document whose aliases would expand to more than ``MAX_EXPANDED_NODES``
-  nodes is refused before it is constructed (checked only when the text has an anchor, ``&``).
+- *numbers stay text.* Plain scalars are never resolved as int, float or timestamp, and
+  explicit ``!!int``/``!!float``/``!!timestamp`` tags construct text too: every number goes
+  through the one unit parser (:mod:`scaling_cli.units`), and ids are kept exactly as
+  written (YAML 1.1 would read ``id: 010`` as 8, ``1.10`` as 1.1, ``1:20`` as 80). ``null``
+  and the booleans (``true``, ``no``, ...) are still resolved, so ``exclude: yes`` works and
+  ``loss: no`` is reported as a boolean rather than silently misread.
+- *duplicate keys are errors* (YAML keeps the last one silently: ``params: 1B`` then
+  ``params: 7B`` would fit 7B with no warning); merge keys (``<<: *base``) may be overridden.
+- *limits:* text longer than ``MAX_TEXT_CHARS``; nesting deeper than libyaml's 1,000 levels
+  (the pure-Python fallback's RecursionError is caught); and, when the text has an anchor
+  (``&``), nesting deeper than ``MAX_DEPTH`` or aliases that would expand to more than
+  ``MAX_EXPANDED_NODES`` nodes ("billion laughs") are refused before anything is built.
+- *errors are one line:* every problem raises :class:`~scaling_cli.errors.InputError`
+  naming the file, the line and column, and how to fix it; nothing else escapes, whatever
+  the bytes (a property test feeds it arbitrary text).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, ClassVar
 
 import yaml
 
 from .errors import InputError
+from .units import format_bytes
 
-__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "load_yaml_documents"]
+__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_TEXT_CHARS", "load_yaml_documents"]
 
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 5_000_000
+MAX_TEXT_CHARS = 16 * 1024 * 1024  # composing YAML costs ~75 bytes of memory per byte
+LIBYAML_MAX_DEPTH = 1000
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TEXT_TAGS = ("int", "float", "timestamp")
+_FAULTS = (ValueError, KeyError, TypeError, OverflowError, IndexError, AttributeError)
+
+
+class _Loader(_Base):  # type: ignore[misc]
+    """The safe loader with numbers kept as text and duplicate keys refused (module doc)."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers
+                if tag.rsplit(":", 1)[-1] not in _TEXT_TAGS]
+        for first, resolvers in _Base.yaml_implicit_resolvers.items()
+    }
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except _FAULTS:  # e.g. `!!bool maybe`
+            tag = node.tag.rsplit(":", 1)[-1]
+            value = node.value if isinstance(node.value, str) else "this value"
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {_shown(value)} as !!{tag}; remove the tag or fix "
+                "the value", node.start_mark) from None
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key is a list or mapping; keys must be plain names",
+                    key_node.start_mark)
+            if key in seen:
+                first = seen[key]
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {_shown(key)} appears twice in one mapping (first on "
+                    f"line {first.line + 1}); keep one", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+def _text(loader: Any, node: Any) -> str:
+    return str(loader.construct_scalar(node))
+
+
+for _tag in _TEXT_TAGS:
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _text)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _check_structure(text: str, name: str) -> None:
     """Walk parser events; refuse deep nesting and alias expansion bombs."""
     sizes: dict[str, int] = {}
     stack: list[list[Any]] = [[0, None]]  # [expanded node count, anchor] per open collection
-    for event in yaml.parse(text, Loader=_Loader):
+    total = 0
+    for event in yaml.parse(text, Loader=_Base):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             stack.append([1, event.anchor])
             if len(stack) - 1 > MAX_DEPTH:
                 raise InputError(
                     f"{name}: line {event.start_mark.line + 1}: nesting deeper than "
-                    f"{MAX_DEPTH} levels; run logs are flat records"
+                    f"{MAX_DEPTH} levels in a file with anchors (&); run logs are flat "
+                    "records: remove the nesting"
                 )
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            continue
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             count, anchor = stack.pop()
             if anchor:
                 sizes[anchor] = count
             stack[-1][0] += count
-        elif isinstance(event, yaml.ScalarEvent):
+            continue
+        if isinstance(event, yaml.ScalarEvent):
             if event.anchor:
                 sizes[event.anchor] = 1
-            stack[-1][0] += 1
+            added = 1
         elif isinstance(event, yaml.AliasEvent):
-            stack[-1][0] += sizes.get(event.anchor, 1)
+            added = sizes.get(event.anchor, 1)
         else:
             continue
-        if stack[0][0] + sum(level[0] for level in stack[1:]) > MAX_EXPANDED_NODES:
+        stack[-1][0] += added
+        total += added
+        if total > MAX_EXPANDED_NODES:
             raise InputError(
                 f"{name}: line {event.start_mark.line + 1}: YAML aliases expand to more than "
                 f"{MAX_EXPANDED_NODES:,} nodes (an alias bomb?); write the runs out plainly"
             )
 
 
+def _line_of(text: str, position: int) -> int:
+    """Line of a reader error: libyaml counts UTF-8 bytes, the pure-Python reader characters."""
+    if _Base is yaml.SafeLoader:
+        return text.count("\n", 0, max(position, 0)) + 1
+    return text.encode("utf-8", "surrogatepass")[: max(position, 0)].count(b"\n") + 1
+
+
 def load_yaml_documents(text: str, name: str) -> list[Any]:
-    """All documents of ``text`` via the safe loader; YAML errors become :class:`InputError`."""
+    """All documents of ``text`` via the restricted safe loader (see the module doc).
+
+    Every problem, including any the YAML library raises, becomes one-line
+    :class:`InputError` naming ``name`` and the line.
+    """
+    if len(text) > MAX_TEXT_CHARS:
+        raise InputError(
+            f"{name}: is over the {format_bytes(MAX_TEXT_CHARS)} limit per YAML file; split it "
+            "into several files or use CSV"
+        )
     try:
         if "&" in text:  # without an anchor there can be no alias to expand
             _check_structure(text, name)
@@ -67,10 +161,25 @@ def load_yaml_documents(text: str, name: str) -> list[Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = exc.problem or exc.context or "invalid YAML"
+        problem = _one_line(exc.problem or exc.context or "invalid YAML")
+        if "could not determine a constructor" in problem:
+            tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+            raise InputError(f"{name}: {where}unsupported YAML tag {tag}; remove it (run logs "
+                             "are plain data)") from None
+        if "maximum nesting depth" in problem:
+            raise InputError(f"{name}: {where}nesting deeper than {LIBYAML_MAX_DEPTH:,} "
+                             "levels; run logs are flat records: remove the nesting") from None
+        if "appears twice" in problem or "keys must be" in problem or "cannot read" in problem:
+            raise InputError(f"{name}: {where}{problem}") from None
         raise InputError(f"{name}: {where}not valid YAML ({problem}); fix the syntax") from None
+    except yaml.reader.ReaderError as exc:
+        raise InputError(
+            f"{name}: line {_line_of(text, exc.position)}: character U+{exc.character:04X} is "
+            f"not allowed in YAML ({exc.reason}); remove it or re-save the file as text"
+        ) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{name}: not valid YAML ({exc}); fix the syntax") from None
+        raise InputError(f"{name}: not valid YAML ({_one_line(str(exc))}); fix the syntax") \
+            from None
     except RecursionError:
-        raise InputError(f"{name}: nesting too deep; run logs are flat records") from None
-
+        raise InputError(f"{name}: nesting too deep; run logs are flat records: remove the "
+                         "nesting") from None

@@ -89,14 +89,14 @@ def test_hash_ignores_order_and_formatting(tmp_path: Path) -> None:
          "{f}: run 1 (id 'r1'): field 'loss': is NaN; give a finite number "
          "(drop or exclude the run if it diverged)"),
         (run_text(1, loss=-1),
-         "{f}: run 1 (id 'r1'): field 'loss': -1 is negative; it must be positive"),
+         "{f}: run 1 (id 'r1'): field 'loss': '-1' is negative; it must be positive"),
         (run_text(1, params=0),
          "{f}: run 1 (id 'r1'): field 'params': is zero; it must be positive"),
         (run_text(1, tokens=1.4),
-         "{f}: run 1 (id 'r1'): field 'tokens': 1.4 is implausibly small for tokens "
+         "{f}: run 1 (id 'r1'): field 'tokens': '1.4' is implausibly small for tokens "
          "(minimum 1000); give the full count, e.g. 1.4T or 1.4e12, not 1.4"),
         (run_text(1, loss=35.0),
-         "{f}: run 1 (id 'r1'): field 'loss': 35 is not a plausible loss in nats/token "
+         "{f}: run 1 (id 'r1'): field 'loss': '35.0' is not a plausible loss in nats/token "
          "(expected 0 < loss <= 20); if it is a perplexity, give its natural log"),
         (run_text(1, loss="no"),
          "{f}: run 1 (id 'r1'): field 'loss': got the boolean false (YAML reads "
@@ -110,8 +110,9 @@ def test_hash_ignores_order_and_formatting(tmp_path: Path) -> None:
          "{f}: run 1: field 'id' is missing; give each run a unique `id:`"),
         (run_text(1) + "tokns: 3\n",
          "{f}: run 1 (id 'r1'): unknown field 'tokns'; did you mean 'tokens'?"),
-        ("runs: 3\n", "{f}: document 1: `runs:` must be a list of runs, got a int"),
-        ("runs:\n  - 3\n", "{f}: run 1: is a int, not a run; "
+        ("runs: 3\n", "{f}: document 1: `runs:` must be a list of runs, got the text '3'; "
+                      "write each run as an entry `- id: ...`"),
+        ("runs:\n  - 3\n", "{f}: run 1: is the text '3', not a run; "
                             "write `id: ..., params: ..., tokens: ..., loss: ...`"),
         ("id: [1\n", "{f}: line 2, column 1: not valid YAML (did not find expected ',' or "
                      "']'); fix the syntax"),
@@ -166,7 +167,8 @@ def test_csv_errors(tmp_path: Path) -> None:
     p = write(tmp_path / "c.csv", "run_id,params,tokens,loss\nx,1M,1B,3\n")
     with pytest.raises(InputError) as info:
         load_runs([p], where=["nope==1"])
-    assert str(info.value) == f"{p}: --where: no column 'nope'"
+    assert str(info.value) == (f"{p}: --where 'nope==1': no column 'nope'; columns are "
+                               "run_id, params, tokens, loss")
 
 
 def test_files_that_are_not_text(tmp_path: Path) -> None:

@@ -1,0 +1,173 @@
+"""Porian et al. 2024 check: the compute-optimal exponent a (N* ~ C^a) on their isoFLOP data.
+
+For each configuration, two estimates of a, each with a 95% bootstrap interval that
+resamples whole training runs (``train_run_key``: with a constant learning rate one run
+contributes points at several budgets, so rows are not independent):
+
+* **Approach 3 (the tool).** Fit L(N, D) = E + A/N^alpha + B/D^beta with the tool
+  (:func:`scaling_cli.model.build_model`, groups = ``train_run_key``) and report
+  a = beta / (alpha + beta), from the point law and from every replicate law.
+* **Approach 2 (isoFLOP parabolas, a cross-check).** At each budget C fit
+  L = c0 + c1 x + c2 x^2 with x = log N by least squares, take the vertex
+  log N_opt(C) = -c1 / (2 c2) (kept only when c2 > 0 and the vertex lies inside the
+  sampled sizes: an edge minimum is not a minimum), and regress log N_opt on log C:
+  the slope is a. Replicates redo this on the same group resamples.
+
+Porian et al. find each budget's minimum by Akima interpolation of their isoFLOP curves
+and fit a weighted power law; they publish a = 0.497 ("Optimizer tuning", constant
+learning rate, tuned hyper-parameters) and a = 0.571 ("Cosine decay").
+
+Run:  python benchmarks/porian.py [--data ../shared/data/porian_isoflop.csv]
+      [--replicates 1000] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from scaling_cli.intervals import percentile_interval
+from scaling_cli.model import build_model
+from scaling_cli.resample import resample_weights
+from scaling_cli.runs import runset_from_arrays
+
+Array = npt.NDArray[np.float64]
+
+CONFIGS = (
+    ("Optimizer tuning", "rw|tuned|short|const|standard|val", 0.497),
+    ("Cosine decay", "rw|base|short|chinchilla|standard|val", 0.571),
+)
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Points:
+    params: Array
+    tokens: Array
+    loss: Array
+    flops: Array
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Exponent:
+    value: float
+    low: float
+    high: float
+    replicates: int  # replicates that gave a value
+
+
+def default_data() -> Path:
+    shared = os.environ.get("SCALING_SHARED_DATA")
+    base = Path(shared) if shared else ROOT.parent / "shared" / "data"
+    return base / "porian_isoflop.csv"
+
+
+def load(path: Path, config_id: str) -> Points:
+    with path.open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["config_id"] == config_id]
+    if not rows:
+        raise SystemExit(f"{path}: no rows with config_id {config_id!r}")
+
+    def col(name: str) -> Array:
+        return np.array([float(r[name]) for r in rows])
+
+    return Points(col("params"), col("tokens"), col("loss"), col("flops"),
+                  tuple(r["train_run_key"] for r in rows))
+
+
+# --------------------------------------------------------------------------- Approach 3
+
+
+def approach3(points: Points, replicates: int, seed: int) -> Exponent:
+    runs = runset_from_arrays(points.params.tolist(), points.tokens.tolist(),
+                              points.loss.tolist(), groups=points.groups)
+    model = build_model(runs, replicates=replicates, seed=seed, resample_by="group")
+    assert model.sample_law is not None
+    a = np.asarray(model.sample_law.compute_exponent, dtype=float)
+    low, high = percentile_interval(a, 0.95)
+    return Exponent(float(model.law.compute_exponent), low, high, int(np.isfinite(a).sum()))
+
+
+# --------------------------------------------------------------------------- Approach 2
+
+
+def isoflop_exponent(points: Points, weights: Array) -> float:
+    """Slope of log N_opt(C) on log C from weighted parabola vertices (NaN if < 3 budgets)."""
+    log_c, log_n_opt = [], []
+    x_all = np.log(points.params)
+    for c in np.unique(points.flops):
+        at = (points.flops == c) & (weights > 0)
+        x, y, w = x_all[at], points.loss[at], weights[at]
+        if np.unique(x).size < 3:
+            continue
+        c2, c1, _ = np.polyfit(x, y, 2, w=np.sqrt(w))
+        if c2 <= 0:
+            continue
+        vertex = -c1 / (2 * c2)
+        if x.min() < vertex < x.max():
+            log_c.append(math.log(c))
+            log_n_opt.append(vertex)
+    if len(log_c) < 3:
+        return float("nan")
+    return float(np.polyfit(log_c, log_n_opt, 1)[0])
+
+
+def approach2(points: Points, replicates: int, seed: int) -> Exponent:
+    value = isoflop_exponent(points, np.ones(points.params.size))
+    weights = resample_weights(points.params.size, points.groups, replicates, seed)
+    reps = np.array([isoflop_exponent(points, w) for w in weights])
+    low, high = percentile_interval(reps, 0.95)
+    return Exponent(value, low, high, int(np.isfinite(reps).sum()))
+
+
+# --------------------------------------------------------------------------- report
+
+
+def table(path: Path, replicates: int, seed: int) -> str:
+    lines = [
+        "| configuration | rows (runs) | Approach 3, ours: a [95%] | "
+        "Approach 2 parabolas, ours: a [95%] | Porian et al. a |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for label, config_id, published in CONFIGS:
+        pts = load(path, config_id)
+        shown = config_id.replace("|", "\\|")  # a literal | would end the table cell
+        a3 = approach3(pts, replicates, seed)
+        a2 = approach2(pts, replicates, seed)
+        lines.append(
+            f"| {label} (`{shown}`) | {pts.params.size} ({len(set(pts.groups))}) | "
+            f"{a3.value:.3f} [{a3.low:.3f}, {a3.high:.3f}] | "
+            f"{a2.value:.3f} [{a2.low:.3f}, {a2.high:.3f}] | {published} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=None,
+                        help="porian_isoflop.csv (default: ../shared/data or "
+                             "$SCALING_SHARED_DATA)")
+    parser.add_argument("--replicates", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = args.data or default_data()
+    if not path.is_file():
+        print(f"{path} is absent: pass --data or set SCALING_SHARED_DATA", file=sys.stderr)
+        return 2
+    print(f"{args.replicates} replicates by train_run_key, seed {args.seed}:\n")
+    print(table(path, args.replicates, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

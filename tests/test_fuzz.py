@@ -1,0 +1,206 @@
+"""Property and fuzz tests (hypothesis): the loader's only failure mode is the project's own
+error, the unit parser reads back what it writes, and the fit does not care about the order
+or the multiplicity of the runs."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from scaling_cli.errors import ScalingError
+from scaling_cli.fit import fit_law
+from scaling_cli.objective import Data
+from scaling_cli.runs import _lines, load_runs
+from scaling_cli.units import QuantityError, format_count, format_number, parse_number
+
+from .conftest import synthetic_ladder
+
+# derandomize: the same examples on every run, so CI results are reproducible.
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.too_slow])
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def load_file(directory: Path, suffix: str, data: bytes) -> None:
+    """Load ``data`` as a run log; anything but success or a ScalingError fails the test."""
+    path = directory / f"f{next(_counter)}{suffix}"
+    path.write_bytes(data)
+    try:
+        load_runs([str(path)])
+    except ScalingError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 600, str(exc)
+    finally:
+        path.unlink()
+
+
+# --------------------------------------------------------------------------- loader
+
+
+@FUZZ
+@given(data=st.binary(max_size=400), suffix=st.sampled_from([".yaml", ".csv"]))
+def test_random_bytes(scratch: Path, data: bytes, suffix: str) -> None:
+    load_file(scratch, suffix, data)
+
+
+@FUZZ
+@given(text=st.text(max_size=300), suffix=st.sampled_from([".yaml", ".csv"]))
+def test_random_text(scratch: Path, text: str, suffix: str) -> None:
+    load_file(scratch, suffix, text.encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(parts=st.lists(st.one_of(st.text(max_size=40), st.sampled_from(["\udce9", "\udc80"])),
+                      max_size=6))
+def test_random_stdin(parts: list[str]) -> None:
+    # Python hands undecodable stdin bytes over as lone surrogates (surrogateescape)
+    try:
+        load_runs(["-"], stdin_text="".join(parts))
+    except ScalingError as exc:
+        assert "\n" not in str(exc), str(exc)
+
+
+# Run-log fragments: plausible keys and values, mistakes, YAML features and hostile bits.
+KEYS = st.sampled_from(["id", "run_id", "params", "tokens", "loss", "flops", "group", "tags",
+                        "exclude", "exclude_reason", "meta", "non_embedding_params",
+                        "unique_tokens", "tokns", "runs", "1", "~", "<<", "? [a]", "'id'"])
+NUMBERS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.integers(-10**30, 10**30).map(str),
+    st.builds(lambda m, s: f"{m}{s}", st.sampled_from(["7", "1.4", "0", "-3", "1e18", ".5",
+                                                       "1_000", "0x10", "1,000", "٧", "9" * 40]),
+              st.sampled_from(["", "B", "T", "M", "k", "BB", " T", "flops", "G", "billion"])),
+)
+SCALARS = st.one_of(
+    NUMBERS, st.sampled_from(["yes", "no", "~", "null", ".nan", ".inf", "-.inf", "''", '""',
+                              "maybe", "2024-01-01", "1:20", "!!int 7", "!!bool maybe",
+                              "!!float x", "!!binary aGk=", "!!timestamp 2020-99-99",
+                              "!!python/object:os.system", "!!set {a}", "*a", "&a x",
+                              "[1, [2, [3]]]", "{a: 1}", "|\n  text", "\"a\\nb\""]),
+    st.text(max_size=12),
+)
+
+
+@st.composite
+def yamlish(draw: st.DrawFn) -> str:
+    runs = []
+    for _ in range(draw(st.integers(0, 4))):
+        pairs = draw(st.lists(st.tuples(KEYS, SCALARS), max_size=7))
+        if draw(st.booleans()):
+            runs.append("{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}")
+        else:
+            runs.append("\n    ".join(f"{k}: {v}" for k, v in pairs) or "{}")
+    layout = draw(st.sampled_from(["list", "docs", "one", "broken"]))
+    if layout == "list":
+        text = "runs:\n" + "".join(f"  - {r}\n" for r in runs)
+    elif layout == "docs":
+        text = "---\n".join(r.replace("\n    ", "\n") + "\n" for r in runs)
+    elif layout == "one":
+        text = (runs[0] if runs else "").replace("\n    ", "\n") + "\n"
+    else:
+        text = "runs:\n" + "".join(f"{' ' * draw(st.integers(0, 5))}- {r}\n" for r in runs)
+    return text
+
+
+@FUZZ
+@given(text=yamlish())
+def test_yaml_built_from_run_log_fragments(scratch: Path, text: str) -> None:
+    load_file(scratch, ".yaml", text.encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(rows=st.lists(st.lists(SCALARS, min_size=3, max_size=5), max_size=5),
+       header=st.sampled_from(["id,params,tokens,loss", "run_id,params,tokens,loss,group",
+                               "params,tokens,loss", "id,params,params,tokens,loss", ""]))
+def test_csv_built_from_run_log_fragments(scratch: Path, rows: list[list[str]],
+                                          header: str) -> None:
+    text = header + "\n" + "".join(",".join(row) + "\n" for row in rows)
+    load_file(scratch, ".csv", text.encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(text=st.text(alphabet=st.sampled_from('ab,"\r\n\u2028'), max_size=40))
+def test_csv_lines_split_like_stringio(text: str) -> None:
+    # the loader splits CSV text itself (StringIO would copy it at 4 bytes per character)
+    assert list(_lines(text)) == list(io.StringIO(text, newline=""))
+
+
+# --------------------------------------------------------------------------- units
+
+
+@FUZZ
+@given(text=st.text(max_size=40))
+def test_parse_number_only_raises_quantity_error(text: str) -> None:
+    try:
+        value = parse_number(text, allow_zero=True, allow_negative=True)
+    except QuantityError as exc:
+        assert "\n" not in exc.problem and len(exc.problem) < 260
+    else:
+        assert np.isfinite(value)
+
+
+POSITIVE = st.floats(min_value=1e-300, max_value=1e300, allow_nan=False, allow_infinity=False)
+
+
+@FUZZ
+@given(x=POSITIVE, negative=st.booleans(), digits=st.integers(1, 8))
+def test_format_count_round_trips(x: float, negative: bool, digits: int) -> None:
+    x = -x if negative else x
+    back = parse_number(format_count(x, digits=digits), allow_negative=True)
+    assert back == pytest.approx(x, rel=0.5 * 10 ** (1 - digits) + 1e-15)
+
+
+@FUZZ
+@given(x=POSITIVE, digits=st.integers(1, 17))
+def test_format_number_round_trips(x: float, digits: int) -> None:
+    back = parse_number(format_number(x, digits=digits))
+    assert back == pytest.approx(x, rel=0.5 * 10 ** (1 - digits) + 1e-15)
+    assert parse_number(format_number(x, digits=17)) == x  # 17 digits are exact
+
+
+@FUZZ
+@given(x=POSITIVE)
+def test_repr_is_read_exactly(x: float) -> None:
+    # `--field` prints repr(); feeding it back (e.g. as --params) gives the same float
+    assert parse_number(repr(x)) == x
+
+
+# --------------------------------------------------------------------------- the fit
+
+N, D, L = synthetic_ladder(noise=0.01, seed=3)
+BASE = fit_law(Data.from_arrays(N, D, L))
+FITS = settings(max_examples=6, deadline=None, derandomize=True)
+
+
+def test_base_fit_is_verified() -> None:
+    assert BASE.verified
+
+
+@FITS
+@given(order=st.permutations(range(N.size)))
+def test_fit_does_not_depend_on_run_order(order: list[int]) -> None:
+    i = np.array(order)
+    fit = fit_law(Data.from_arrays(N[i], D[i], L[i]))
+    assert fit.verified
+    np.testing.assert_allclose(fit.theta, BASE.theta, rtol=1e-6, atol=1e-6)
+    assert fit.objective == pytest.approx(BASE.objective, rel=1e-9)
+
+
+@FITS
+@given(copies=st.integers(2, 4), shuffle=st.randoms(use_true_random=False))
+def test_duplicating_every_run_leaves_the_point_fit_unchanged(copies: int, shuffle) -> None:
+    i = np.tile(np.arange(N.size), copies)
+    shuffle.shuffle(i)
+    fit = fit_law(Data.from_arrays(N[i], D[i], L[i]))
+    np.testing.assert_allclose(fit.theta, BASE.theta, rtol=1e-6, atol=1e-6)
+    assert fit.objective == pytest.approx(copies * BASE.objective, rel=1e-9)
