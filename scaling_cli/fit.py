@@ -61,7 +61,7 @@ class SearchSettings:
     grid_size: int = 36  # per exponent: 36 x 36 = 1,296 cells
     irls_iterations: int = 10
     n_starts: int = 12
-    screen_max_runs: int = 4096  # larger data are screened on an even subsample
+    screen_max_runs: int = 1024  # larger data are screened on an even subsample
     agree_rtol: float = 1e-7  # objective agreement between starts
     agree_atol_theta: float = 1e-3  # parameter agreement (log coefficients, exponents)
     delta: float = HUBER_DELTA

@@ -93,15 +93,28 @@ def polish(
         step = _newton_step(g_a, h_a)
         slope = np.einsum("sk,sk->s", g_a, step)
         done = -slope <= DECREMENT_RTOL * _floor(f[idx], total_w[idx])
+        # The full step first, evaluated with derivatives: near a minimum it is accepted and
+        # its gradient and Hessian are the next iteration's (one evaluation per iteration).
+        full = idx[~done]
+        trial = space.clip(phi[full] + step[~done])
+        f_t, g_t, h_t = space.evaluate(trial, data, w[full], delta)
+        ok = (f_t <= f[full] + _ARMIJO * slope[~done]) & (f_t < f[full])
+        took = full[ok]
+        snapped = space.snap_vanished(trial[ok], data)
+        phi[took], f[took], g[took], h[took] = snapped, f_t[ok], g_t[ok], h_t[ok]
+        resnap = took[(snapped != trial[ok]).any(axis=1)]
+        # ... else backtrack from half the step, then take derivatives where it landed.
+        retry = np.isin(idx, full[~ok])
         new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data, w[idx],
-                                      delta, skip=done)
+                                      delta, skip=~retry, first=0.5)
         moved_idx = idx[moved]
         phi[moved_idx] = space.snap_vanished(new_phi[moved], data)
+        again = np.concatenate([moved_idx, resnap])
+        if again.size:
+            f[again], g[again], h[again] = space.evaluate(phi[again], data, w[again], delta)
+        iterations[took] += 1
         iterations[moved_idx] += 1
-        if moved_idx.size:
-            f[moved_idx], g[moved_idx], h[moved_idx] = space.evaluate(
-                phi[moved_idx], data, w[moved_idx], delta)
-        active[idx[~moved]] = False
+        active[idx[~(np.isin(idx, took) | moved)]] = False
     g_a, h_a = space.project(phi, g, h)
     min_eig = np.asarray(np.linalg.eigvalsh(h_a)[:, 0], dtype=float)
     decrement = -np.einsum("sk,sk->s", g_a, _newton_step(g_a, h_a))
@@ -197,10 +210,11 @@ def _newton_step(g: Array, h: Array) -> Array:
 
 def _line_search(
     space: _Space, phi: Array, f: Array, step: Array, slope: Array, data: Data, w: Array,
-    delta: float, *, skip: npt.NDArray[np.bool_],
+    delta: float, *, skip: npt.NDArray[np.bool_], first: float = 1.0,
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
-    """Backtracking Armijo search, batched; returns the new points and who moved."""
-    t = np.ones(len(f))
+    """Backtracking Armijo search from step length ``first``, batched; returns the new
+    points and who moved."""
+    t = np.full(len(f), first)
     new_phi = phi.copy()
     moved = np.zeros(len(f), dtype=bool)
     pending = ~skip

@@ -31,6 +31,7 @@ import numpy.typing as npt
 __all__ = ["HUBER_DELTA", "Data", "evaluate", "huber", "residuals"]
 
 HUBER_DELTA = 1e-3
+RUN_BLOCK = 8192  # runs per block of the batched evaluation
 Array = npt.NDArray[np.float64]
 
 
@@ -94,9 +95,32 @@ def evaluate(
     """Objective (S,), and for ``order`` >= 1 its gradient (S, 5), >= 2 its Hessian (S, 5, 5).
 
     ``theta`` is (S, 5); ``weights`` is (n,) shared by all, or (S, n) one row per vector.
+    Runs are processed in fixed blocks of ``RUN_BLOCK`` (memory stays bounded for 1e5+
+    runs); the block size never depends on S, so each row's sums, and hence every result,
+    are the same whichever batch the row is evaluated in.
     """
     t = np.atleast_2d(np.asarray(theta, dtype=float))
     w = np.asarray(weights, dtype=float)
+    n = len(data)
+    if n <= RUN_BLOCK:
+        return _evaluate_block(t, data, w, order, delta)
+    f = np.zeros(t.shape[0])
+    g = np.zeros((t.shape[0], 5)) if order >= 1 else None
+    h = np.zeros((t.shape[0], 5, 5)) if order >= 2 else None
+    for start in range(0, n, RUN_BLOCK):
+        block = slice(start, min(start + RUN_BLOCK, n))
+        part = Data(data.log_n[block], data.log_d[block], data.log_l[block])
+        f_b, g_b, h_b = _evaluate_block(t, part, w[..., block], order, delta)
+        f += f_b
+        if g is not None and g_b is not None:
+            g += g_b
+        if h is not None and h_b is not None:
+            h += h_b
+    return f, g, h
+
+
+def _evaluate_block(t: Array, data: Data, w: Array, order: int,
+                    delta: float) -> tuple[Array, Array | None, Array | None]:
     lse, p_e, p_a, p_b = _softmax3(t, data)
     r = lse - data.log_l
     ar = np.abs(r)

@@ -31,15 +31,22 @@ import numpy.typing as npt
 from .constraints import Constraints
 from .fit import FitResult, SearchSettings, degenerate_mask, fit_law
 from .newton import polish
-from .objective import Data, huber, residuals
+from .objective import RUN_BLOCK, Data, huber, residuals
 
-__all__ = ["BootstrapResult", "bootstrap", "percentile_interval", "resample_weights"]
+__all__ = [
+    "BootstrapResult",
+    "Resampler",
+    "bootstrap",
+    "percentile_interval",
+    "resample_weights",
+]
 
 Array = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
 
 CHUNK = 32  # replicates per batch; fixed so results never depend on the worker count
 POLISH_MAX_ITER = 60  # a replicate start still crawling after this gets the full search
+LARGE_DATA_RUNS = 5000  # above this, replicates start from the full-data optimum alone
 MAX_SCREEN_CANDIDATES = 256
 
 
@@ -72,21 +79,47 @@ class BootstrapResult:
         return self.theta[self.converged]
 
 
+@dataclass(frozen=True)
+class Resampler:
+    """Bootstrap draws, chunk by chunk: chunk j of ``CHUNK`` replicates comes from its own
+    generator, ``default_rng(SeedSequence(seed).spawn(...)[j])``, so any worker can draw any
+    chunk (nothing large crosses process boundaries, memory holds one chunk, not replicates x
+    runs) and the draws never depend on the worker count."""
+
+    seed: int
+    unit_of_run: npt.NDArray[np.intp]  # which resampling unit (run or group) each run is in
+    n_units: int
+
+    @classmethod
+    def make(cls, n_runs: int, groups: npt.ArrayLike | None, seed: int) -> Resampler:
+        if groups is None:
+            return cls(seed, np.arange(n_runs), n_runs)
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        return cls(seed, inverse.astype(np.intp), int(inverse.max()) + 1)
+
+    def chunk(self, index: int, size: int) -> Array:
+        """Weights (size, n_runs) of chunk ``index``: how often each run's unit was drawn."""
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(index,))
+        draws = np.random.default_rng(sequence).integers(0, self.n_units,
+                                                         size=(size, self.n_units))
+        flat = draws + (np.arange(size) * self.n_units)[:, None]
+        counts = np.bincount(flat.ravel(), minlength=size * self.n_units)
+        return counts.reshape(size, self.n_units)[:, self.unit_of_run].astype(float)
+
+
+def _chunks(replicates: int) -> list[tuple[int, int]]:
+    return [(i, min(i + CHUNK, replicates)) for i in range(0, replicates, CHUNK)]
+
+
 def resample_weights(
     n_runs: int, groups: npt.ArrayLike | None, replicates: int, seed: int
 ) -> Array:
-    """Bootstrap weights (R, n_runs): how often each run's unit was drawn in each replicate."""
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        unit_of_run = np.arange(n_runs)
-        n_units = n_runs
-    else:
-        _, unit_of_run = np.unique(np.asarray(groups), return_inverse=True)
-        n_units = int(unit_of_run.max()) + 1
-    draws = rng.integers(0, n_units, size=(replicates, n_units))
-    flat = draws + (np.arange(replicates) * n_units)[:, None]
-    counts = np.bincount(flat.ravel(), minlength=replicates * n_units)
-    return counts.reshape(replicates, n_units)[:, unit_of_run].astype(float)
+    """Bootstrap weights (R, n_runs): how often each run's unit was drawn in each replicate.
+
+    The same draws :func:`bootstrap` makes for the same seed (chunk by chunk).
+    """
+    sampler = Resampler.make(n_runs, groups, seed)
+    return np.vstack([sampler.chunk(j, b - a) for j, (a, b) in enumerate(_chunks(replicates))])
 
 
 def percentile_interval(values: npt.ArrayLike, confidence: float) -> tuple[float, float]:
@@ -116,13 +149,15 @@ def bootstrap(
 ) -> BootstrapResult:
     """Refit ``replicates`` resamples of ``data`` (seeded); see the module doc."""
     settings = settings or SearchSettings(delta=fit.delta)
-    weights = resample_weights(len(data), groups, replicates, seed)
-    job = _Job(data, fit, settings, reference, starts, escalate)
-    chunks = [(i, min(i + CHUNK, replicates)) for i in range(0, replicates, CHUNK)]
+    cands = np.vstack([fit.basins, fit.candidates[:_screen_count(len(data))]])
+    screen = None if reference else _screen_matrix(cands, data, settings.delta)
+    job = _Job(data, fit, settings, reference, starts, escalate, cands, screen,
+               Resampler.make(len(data), groups, seed))
+    chunks = _chunks(replicates)
     theta = np.full((replicates, 5), np.nan)
     converged = np.zeros(replicates, dtype=bool)
     done = 0
-    results = _map(job, [weights[a:b] for a, b in chunks], workers)
+    results = _map(job, [(j, b - a) for j, (a, b) in enumerate(chunks)], workers)
     for (a, b), (t, ok) in zip(chunks, results, strict=True):  # results arrive in order
         theta[a:b], converged[a:b] = t, ok
         done += b - a
@@ -135,9 +170,26 @@ def bootstrap(
                            "group" if groups is not None else "run", n_units, reference)
 
 
-def _map(job: _Job, batches: list[Array],
+def _screen_matrix(cands: Array, data: Data, delta: float) -> Array:
+    """huber(r_ic) for every run i and candidate c: (n, C), built a block of runs at a time
+    so the temporaries stay small however many runs there are."""
+    out = np.empty((len(data), len(cands)))
+    for start in range(0, len(data), RUN_BLOCK):
+        block = slice(start, start + RUN_BLOCK)
+        part = Data(data.log_n[block], data.log_d[block], data.log_l[block])
+        out[block] = huber(residuals(cands, part), delta).T
+    return out
+
+
+def _screen_count(n_runs: int) -> int:
+    """Grid candidates screened per replicate: all 256 for small data, fewer for huge data
+    (the runs x candidates matrix is kept near 20 M numbers)."""
+    return int(min(MAX_SCREEN_CANDIDATES, max(32, 20_000_000 // max(n_runs, 1))))
+
+
+def _map(job: _Job, batches: list[tuple[int, int]],
          workers: int) -> Iterator[tuple[Array, npt.NDArray[np.bool_]]]:
-    if workers <= 1 or len(batches) <= 1:
+    if workers <= 1:
         yield from (job(w) for w in batches)
         return
     import signal
@@ -162,29 +214,39 @@ class _Job:
     reference: bool
     starts: int
     escalate: int
+    candidates: Array  # screened start points (C, 5)
+    screen: Array | None  # huber of their residuals, (n, C): one matrix product per chunk
+    sampler: Resampler
 
-    def __call__(self, weights: Array) -> tuple[Array, npt.NDArray[np.bool_]]:
+    def __call__(self, chunk: tuple[int, int]) -> tuple[Array, npt.NDArray[np.bool_]]:
+        weights = self.sampler.chunk(*chunk)
         if self.reference:
             fits = [fit_law(self.data, weights=w, settings=self.settings,
                             constraints=self.fit.constraints) for w in weights]
             return (np.array([f.theta for f in fits]),
                     np.array([f.starts_converged > 0 for f in fits]))
+        assert self.screen is not None
         return _fast_chunk(self.data, self.fit, weights, self.settings, self.starts,
-                           self.escalate)
+                           self.escalate, self.candidates, self.screen)
 
 
 def _fast_chunk(
     data: Data, fit: FitResult, weights: Array, settings: SearchSettings, starts: int,
-    escalate: int,
+    escalate: int, cands: Array, screen_matrix: Array,
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """Search each replicate of the chunk (module doc). With more than ``LARGE_DATA_RUNS``
+    runs a replicate's landscape is the full data's, slightly perturbed: Newton starts from
+    the full-data optimum alone, and a replicate escalates when its own screen shows a
+    candidate already *below* that converged optimum (another basin is better)."""
     reps = weights.shape[0]
-    cands = np.vstack([fit.basins, fit.candidates[:MAX_SCREEN_CANDIDATES]])
-    screen = weights @ huber(residuals(cands, data), settings.delta).T  # (reps, C)
+    screen = weights @ screen_matrix  # (reps, C): each replicate's objective at each candidate
     ranked = np.argsort(screen, axis=1, kind="stable")
-    k = starts - 1
+    k = 0 if len(data) > LARGE_DATA_RUNS else starts - 1
     first = np.concatenate([np.broadcast_to(fit.theta, (reps, 1, 5)), cands[ranked[:, :k]]], 1)
     best_t, best_f, ok, spread = _polish_best(first.reshape(-1, 5), data, weights, k + 1,
                                               settings, fit.constraints)
+    if k == 0:
+        spread = screen[np.arange(reps), ranked[:, 0]] < np.where(ok, best_f, np.inf)
     hard = np.flatnonzero(spread | ~ok)
     if hard.size and escalate:
         more = cands[ranked[hard, k:k + escalate]].reshape(-1, 5)

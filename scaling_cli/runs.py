@@ -19,18 +19,16 @@ from __future__ import annotations
 
 import csv
 import difflib
-import glob
 import hashlib
 import math
-import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .units import QuantityError, format_bytes, format_flops, parse_number, shown
+from .sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
+from .units import QuantityError, format_flops, parse_number, shown
 from .yamlsafe import load_yaml_documents
 
 __all__ = [
@@ -75,11 +73,6 @@ FIELDS: tuple[Field, ...] = (
 _BY_NAME = {f.name: f for f in FIELDS}
 _ALIASES = {"run_id": "id"}
 
-LIMITS = {
-    "max_file_bytes": 256 * 1024 * 1024,  # per input (file or stdin); YAML also has its own
-    "max_total_bytes": 1024 * 1024 * 1024,  # all inputs together
-    "max_runs": 1_000_000,  # records read, before --where
-}
 
 
 @dataclass(frozen=True)
@@ -123,149 +116,6 @@ class RunSet:
 
     def __len__(self) -> int:
         return len(self.runs)
-
-
-@dataclass(frozen=True)
-class Source:
-    """A named chunk of run-log text; ``kind`` is "yaml" or "csv"."""
-
-    name: str
-    text: str
-    kind: str
-
-
-# --------------------------------------------------------------------------- discovery
-
-_RUN_SUFFIXES = (".yaml", ".yml", ".csv")
-
-
-def _expand(arg: str) -> list[Path]:
-    path = Path(arg)
-    if path.is_dir():
-        found = [
-            p for p in sorted(path.rglob("*"))
-            if p.is_file() and p.suffix.lower() in _RUN_SUFFIXES
-            and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        ]
-        if not found:
-            raise InputError(f"{arg}: directory has no *.yaml, *.yml or *.csv run logs")
-        return found
-    if path.exists():
-        return [path]
-    if any(ch in arg for ch in "*?["):
-        matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
-        if not matches:
-            raise InputError(f"{arg}: pattern matches no files")
-        return matches
-    raise InputError(f"{arg}: no such file or directory")
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def decode_input(name: str, data: bytes) -> str:
-    """Run-log bytes -> text: UTF-8 (a BOM is dropped), within ``LIMITS["max_file_bytes"]``.
-
-    Refuses, naming the file and line: binary data (a NUL byte), UTF-16/32, bytes that are
-    not UTF-8 and control characters other than tab, CR and LF. Pass at most
-    ``max_file_bytes + 1`` bytes (e.g. from standard input) so the size check can fire.
-    """
-    limit = LIMITS["max_file_bytes"]
-    if len(data) > limit:
-        raise InputError(f"{name}: is over the {format_bytes(limit)} limit per run log; split "
-                         "it into several files")
-    if data[:2] in {b"\xff\xfe", b"\xfe\xff"}:
-        raise InputError(f"{name}: is UTF-16 or UTF-32 text; re-save the file as UTF-8")
-    if b"\x00" in data:
-        raise InputError(f"{name}: is a binary file, not a YAML or CSV run log")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise InputError(
-            f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
-            "re-save the file as UTF-8"
-        ) from None
-    bad = _CONTROL.search(text)
-    if bad is not None:
-        line = text.count("\n", 0, bad.start()) + 1
-        raise InputError(f"{name}: line {line}: control character U+{ord(bad.group()):04X} in "
-                         "the text; remove it (or is this not a run log?)")
-    return text
-
-
-def _stdin_text(text: str) -> str:
-    """Standard input as Python decoded it, held to the same rules as a file's bytes."""
-    if len(text) > LIMITS["max_file_bytes"]:
-        raise InputError(f"<stdin>: is over the {format_bytes(LIMITS['max_file_bytes'])} limit "
-                         "per run log; split it into several files")
-    # Undecodable bytes arrive as lone surrogates (errors="surrogateescape"): recover them.
-    return decode_input("<stdin>", text.encode("utf-8", "surrogateescape"))
-
-
-def _read(path: Path, name: str) -> bytes:
-    limit = LIMITS["max_file_bytes"]
-    try:
-        size = path.stat().st_size
-        if size > limit:
-            raise InputError(f"{name}: is {format_bytes(size)}, over the {format_bytes(limit)} "
-                             "limit per run log; split it into several files")
-        with path.open("rb") as handle:  # bounded even for pipes and devices
-            return handle.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the path "
-                         "and its permissions") from None
-
-
-def _kind(name: str, text: str, input_format: str) -> str:
-    if input_format in {"yaml", "csv"}:
-        return input_format
-    if name.lower().endswith(".csv"):
-        return "csv"
-    if name == "<stdin>":
-        first = text[:4096].lstrip().split("\n", 1)[0]
-        if "," in first and ":" not in first:
-            return "csv"
-    return "yaml"
-
-
-def read_sources(
-    paths: Sequence[str], *, stdin_text: str | None = None, input_format: str = "auto"
-) -> list[Source]:
-    """Resolve ``paths`` (files, directories, globs, ``-``) into decoded text sources."""
-    if input_format not in {"auto", "yaml", "csv"}:
-        raise InputError(f"input format {input_format!r} is not one of auto, yaml, csv")
-    if not paths:
-        raise InputError("no run logs given; pass files, directories or - for stdin")
-    sources: list[Source] = []
-    seen: set[str] = set()
-    total = 0
-    for arg in paths:
-        if arg == "-":
-            if stdin_text is None:
-                raise InputError("-: no standard input was given")
-            if "<stdin>" not in seen:
-                seen.add("<stdin>")
-                text = _stdin_text(stdin_text)
-                total += len(text)
-                sources.append(Source("<stdin>", text, _kind("<stdin>", text, input_format)))
-            continue
-        for path in _expand(arg):
-            key = os.path.realpath(path)
-            if key in seen:  # the same file reached twice (e.g. `runs/ runs/a.yaml`)
-                continue
-            seen.add(key)
-            name = str(path)
-            data = _read(path, name)
-            total += len(data)
-            if total > LIMITS["max_total_bytes"]:
-                raise InputError(
-                    f"{name}: the run logs together are over the "
-                    f"{format_bytes(LIMITS['max_total_bytes'])} limit; pass fewer files"
-                )
-            text = decode_input(name, data)
-            sources.append(Source(name, text, _kind(name, text, input_format)))
-    return sources
 
 
 # --------------------------------------------------------------------------- records
@@ -554,7 +404,7 @@ def _run_id(where: str, record: Mapping[Any, Any]) -> str:
     run_id = str(raw).strip()
     if not run_id:
         raise InputError(f"{where}: field 'id' is empty; give each run a unique `id:`")
-    bad = _CONTROL.search(run_id) or re.search(r"[\r\n\t]", run_id)
+    bad = CONTROL_CHARACTERS.search(run_id) or re.search(r"[\r\n\t]", run_id)
     if bad is not None:
         raise InputError(f"{where}: field 'id': {shown(run_id)} contains the control character "
                          f"U+{ord(bad.group()):04X}; write the id on one line without it")

@@ -114,7 +114,18 @@ def parse_number(
     return number
 
 
+# The common case, checked first: plain ASCII decimal, optionally one suffix letter.
+_PLAIN_RE = re.compile(
+    r"(?P<num>[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)(?P<suffix>[kKmMbBtT]?)")
+
+
 def _parse_text(text: str) -> float:
+    plain = _PLAIN_RE.fullmatch(text)
+    if plain is not None:
+        number = float(plain.group("num"))
+        if number != 0.0 and math.isfinite(number):  # zero, underflow, overflow: slow path
+            suffix = plain.group("suffix")
+            return number * SUFFIXES[suffix.lower()] if suffix else number
     stripped = text.strip()
     if not stripped:
         raise QuantityError(f"is empty; {_HOW}")

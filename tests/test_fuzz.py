@@ -204,3 +204,89 @@ def test_duplicating_every_run_leaves_the_point_fit_unchanged(copies: int, shuff
     fit = fit_law(Data.from_arrays(N[i], D[i], L[i]))
     np.testing.assert_allclose(fit.theta, BASE.theta, rtol=1e-6, atol=1e-6)
     assert fit.objective == pytest.approx(copies * BASE.objective, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- YAML fast path
+
+_PLAIN_WORDS = st.sampled_from([
+    "7B", "1.4T", "3e23", "0.5", "-1", "010", "1_000", ".nan", "yes", "No", "on", "null", "~",
+    "true", "x", "run-01", "a b", "1e-3", "(a)", "a/b", "+3", "lr 3e-3", "[a, b]", "[]",
+    "[yes, 3]", "",
+])
+_HAZARDS = st.sampled_from([
+    "- a", "-", "1:20", "0x10", "50%", "[a,]", "[x y]", "'q'", '"q"', "a # c", "&anc",
+    "*ali", "!t x", "a: b", "{a: 1}", "|", ">", "@x", "`x`",
+])
+_RARELY = st.sampled_from([False] * 14 + [True])  # hypothesis favours the first choice
+_KEY_POOL = ["id", "params", "tokens", "loss", "tags", "flops", "group", "k_2"]
+_ODD_KEYS = st.sampled_from(["yes", "null", "<<", "id"])
+
+
+@st.composite
+def _mapping(draw: st.DrawFn, indent_first: str, indent_rest: str) -> list[str]:
+    keys = draw(st.permutations(_KEY_POOL))[: draw(st.integers(1, 5))]
+    if draw(_RARELY):
+        keys.append(draw(_ODD_KEYS))  # a boolean/null key, a merge key, or a duplicate
+    lines = []
+    for i, key in enumerate(keys):
+        indent = indent_first if i == 0 else indent_rest
+        if draw(_RARELY):
+            indent = draw(st.sampled_from([" ", "\t", indent_rest + " "]))
+        value = draw(_HAZARDS) if draw(_RARELY) else draw(_PLAIN_WORDS)
+        lines.append(f"{indent}{key}: {value}".rstrip())
+    return lines
+
+
+@st.composite
+def _plainish(draw: st.DrawFn) -> str:
+    """Documents in or near the plain subset: mostly plain, with the odd thing the fast path
+    must hand over to the full loader."""
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            lines = ["runs:"]
+            dash = draw(st.sampled_from(["", "  "]))
+            for _ in range(draw(st.integers(1, 3))):
+                item = draw(_mapping("", dash + "  "))
+                lines.append(f"{dash}- {item[0].lstrip()}")
+                lines.extend(item[1:])
+        else:
+            lines = draw(_mapping("", ""))
+        if draw(st.booleans()):
+            lines.insert(0, "# a comment")
+        parts.append("\n".join(lines))
+    return "\n---\n".join(parts) + draw(st.sampled_from(["", "\n", "\r\n"]))
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True)
+@given(text=_plainish())
+def test_plain_fast_path_reads_what_the_full_loader_reads(text: str) -> None:
+    import yaml
+
+    from scaling_cli import yamlsafe
+
+    fast = yamlsafe._plain_documents(text)
+    if fast is None:
+        return  # not plain: the full loader decides (and reports errors)
+    assert fast == list(yaml.load_all(text, Loader=yamlsafe._Loader))
+    _FAST_HITS.append(text)
+
+
+_FAST_HITS: list[str] = []
+
+
+def test_the_fast_path_property_was_exercised() -> None:
+    # Guards the property above against a generator that only ever produces non-plain text.
+    if not _FAST_HITS:
+        test_plain_fast_path_reads_what_the_full_loader_reads()
+    assert len(_FAST_HITS) >= 200
+
+
+def test_plain_fast_path_takes_the_common_shapes() -> None:
+    from scaling_cli import yamlsafe
+
+    run_list = "runs:\n  - id: a\n    params: 7B\n    tokens: 1.4T\n    loss: 2.5\n"
+    one_run = "# note\nid: a\nparams: 7B\ntokens: 1.4T\nloss: 2.5\ntags: [x, y]\n"
+    assert yamlsafe._plain_documents(run_list) is not None
+    assert yamlsafe._plain_documents(one_run + "---\n" + one_run) is not None
+    assert yamlsafe._plain_documents("id: a\nmeta:\n  x: 1\n") is None  # nesting: full loader
