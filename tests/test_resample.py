@@ -78,3 +78,27 @@ def test_reproduces_epochs_bootstrap_intervals(epoch_rows: list[dict[str, str]])
         width = high - low
         assert abs(ours[0] - low) <= 0.1 * width, (name, ours)
         assert abs(ours[1] - high) <= 0.1 * width, (name, ours)
+
+
+def test_large_data_path_matches_per_replicate_global_search(
+        noisy: tuple[Data, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Above LARGE_DATA_RUNS replicates start from the full-data optimum alone and escalate
+    # only when their own screen finds a better basin; force that path on small data and
+    # hold it to the complete search on every replicate.
+    import scaling_cli.resample as resample
+
+    monkeypatch.setattr(resample, "LARGE_DATA_RUNS", 10)
+    data, fit = noisy
+    fast = bootstrap(data, fit, replicates=48, seed=9)
+    slow = bootstrap(data, fit, replicates=48, seed=9, reference=True)
+    assert fast.failed == slow.failed == 0
+    assert np.allclose(fast.theta, slow.theta, rtol=1e-6, atol=1e-6)
+
+
+def test_resample_weights_are_the_bootstraps_draws() -> None:
+    from scaling_cli.resample import Resampler
+
+    w = resample_weights(50, None, 70, seed=4)  # three chunks: 32 + 32 + 6
+    sampler = Resampler.make(50, None, 4)
+    assert np.array_equal(w[32:64], sampler.chunk(1, 32))
+    assert np.array_equal(w[64:], sampler.chunk(2, 6))
