@@ -7,8 +7,6 @@ and lets :func:`_handled` map the tool's errors to exit codes. Heavy modules (nu
 are imported inside the commands so that ``scaling --help`` and preset answers start fast.
 """
 
-from __future__ import annotations
-
 import functools
 import sys
 from collections.abc import Callable
@@ -143,7 +141,7 @@ PriceOpt = Annotated[str | None, typer.Option(
 
 
 def _hardware(gpu: str | None, gpus: int | None, mfu: str, peak: str | None,
-              price: str | None) -> Hardware | None:
+              price: str | None) -> "Hardware | None":
     """The hardware the options describe, or None when no GPU was named."""
     if gpu is None and peak is None:
         if gpus is not None or price is not None:
@@ -158,7 +156,8 @@ def _hardware(gpu: str | None, gpus: int | None, mfu: str, peak: str | None,
         mfu=_number("--mfu", mfu), gpus=gpus)
 
 
-def _budgets(texts: list[str], steps: int, hardware: Hardware | None) -> list[Budget]:
+def _budgets(texts: list[str], steps: int,
+             hardware: "Hardware | None") -> "list[Budget]":
     """Every --budget, expanded: ``1e21..1e25`` ranges take --steps log-spaced values."""
     from .compute import budget_range, parse_budget
 
@@ -196,7 +195,7 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
              column: list[str] | None, where: list[str] | None, input_format: str, k: str,
              bootstrap: str, seed: int, resample_by: str, workers: int,
              allow_unverified: bool, *, method: str = "approach3",
-             fix: list[str] | None = None, tie_exponents: bool = False) -> ModelRequest:
+             fix: list[str] | None = None, tie_exponents: bool = False) -> "ModelRequest":
     from .resolve import ModelRequest, parse_columns, parse_fixed
 
     if workers < 1:
@@ -211,7 +210,7 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
     )
 
 
-def _console(stderr: bool = False) -> Console:
+def _console(stderr: bool = False) -> "Console":
     from rich.console import Console
 
     return Console(file=sys.stderr if stderr else sys.stdout, highlight=False,
@@ -227,7 +226,7 @@ def _stdin_text(paths: tuple[str, ...]) -> str | None:
     return decode_input("<stdin>", sys.stdin.buffer.read(LIMITS["max_file_bytes"] + 1))
 
 
-def _model(request: ModelRequest, quiet: bool) -> Model:
+def _model(request: "ModelRequest", quiet: bool) -> "Model":
     from .resolve import resolve_model
 
     stdin_text = _stdin_text(request.paths)

@@ -1,7 +1,5 @@
 """`scaling fit`, `predict`, `backtest`, `laws` and `schema`: thin commands over the core."""
 
-from __future__ import annotations
-
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -88,7 +86,7 @@ def fit(
     _emit(doc, fmt, field, quiet)
 
 
-def _compare(request: ModelRequest, budget: str | None, level: float, fmt: OutputFormat,
+def _compare(request: "ModelRequest", budget: str | None, level: float, fmt: OutputFormat,
              field: str | None, quiet: bool, output: str | None) -> None:
     from .compare import compare_methods
     from .constraints import Constraints

@@ -1,7 +1,5 @@
 """`scaling optimal`, `target` and `check`: planning answers and CI budget checks."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """`scaling plot`: the forecast and its uncertainty as a PNG, SVG or PDF (see docs/plots.md)."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
@@ -49,7 +47,8 @@ class PlotKind(StrEnum):
     bootstrap = "bootstrap"
 
 
-def _holdout(request: ModelRequest, largest: int, level: float) -> tuple[Model, HeldOutRuns]:
+def _holdout(request: "ModelRequest", largest: int,
+             level: float) -> "tuple[Model, HeldOutRuns]":
     """Fit without the ``largest`` biggest runs; the model keeps every run for drawing."""
     import dataclasses
 

@@ -23,11 +23,9 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
+from .backend import namespace
 from .errors import InputError, UsageError
 from .law import config_dir
 from .units import QuantityError, parse_number
@@ -48,7 +46,11 @@ __all__ = [
     "parse_budget",
 ]
 
-Array = npt.NDArray[np.float64]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Array = npt.NDArray[np.float64]
 
 DEFAULT_MFU = 0.4
 SECONDS_PER_HOUR = 3600.0
@@ -190,19 +192,21 @@ def make_hardware(
 
 
 def flops_to_gpu_hours(flops: npt.ArrayLike, hardware: Hardware) -> Array:
-    """GPU-hours = FLOPs / (3600 * peak * MFU)."""
-    return np.asarray(flops, dtype=float) / hardware.flops_per_gpu_hour
+    """GPU-hours = FLOPs / (3600 * peak * MFU). Floats stay floats; arrays stay arrays."""
+    xp = namespace(flops)
+    return xp.asarray(flops, dtype=float) / hardware.flops_per_gpu_hour  # type: ignore[no-any-return]
 
 
 def gpu_hours_to_flops(gpu_hours: npt.ArrayLike, hardware: Hardware) -> Array:
     """FLOPs = GPU-hours * 3600 * peak * MFU."""
-    return np.asarray(gpu_hours, dtype=float) * hardware.flops_per_gpu_hour
+    xp = namespace(gpu_hours)
+    return xp.asarray(gpu_hours, dtype=float) * hardware.flops_per_gpu_hour  # type: ignore[no-any-return]
 
 
 def compute_cost(flops: npt.ArrayLike, hardware: Hardware) -> ComputeCost:
     """FLOPs in GPU-hours, days on ``hardware.gpus`` GPUs and dollars (when known)."""
-    f = np.asarray(flops, dtype=float)
-    hours = np.asarray(flops_to_gpu_hours(f, hardware))
+    f = namespace(flops).asarray(flops, dtype=float)
+    hours = flops_to_gpu_hours(f, hardware)
     days = None if hardware.gpus is None else hours / (HOURS_PER_DAY * hardware.gpus)
     price = hardware.gpu.usd_per_gpu_hour
     return ComputeCost(f, hours, days, None if price is None else hours * price)
@@ -281,7 +285,8 @@ def budget_range(text: str, steps: int, hardware: Hardware | None = None) -> tup
                          f"(got {low.unit} and {high.unit})")
     if not low.compute_flops < high.compute_flops:
         raise InputError(f"budget range {text!r}: the low end must be below the high end")
-    ratios = np.geomspace(1.0, high.amount / low.amount, steps)
+    span = high.amount / low.amount  # log-spaced ratios, both ends exact
+    ratios = [span ** (i / (steps - 1)) for i in range(steps)]
     amounts = [low.amount, *(low.amount * r for r in ratios[1:-1]), high.amount]
     flops = [low.compute_flops, *(low.compute_flops * r for r in ratios[1:-1]),
              high.compute_flops]

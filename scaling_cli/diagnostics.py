@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .errors import FitError
 
 if TYPE_CHECKING:
@@ -76,6 +74,8 @@ def check_identifiable(params: Sequence[float], tokens: Sequence[float],
 
 def summarise_fit(fit: FitResult, run_ids: Sequence[str], method: str) -> FitSummary:
     """The health facts of ``fit`` (``run_ids`` in fit order, to name large residuals)."""
+    import numpy as np
+
     r = fit.residuals
     mad = float(np.median(np.abs(r)))
     limit = max(5 * 1.4826 * mad, LARGE_RESIDUAL_FLOOR)
@@ -92,6 +92,8 @@ def summarise_fit(fit: FitResult, run_ids: Sequence[str], method: str) -> FitSum
 
 
 def _flat_direction(fit: FitResult) -> dict[str, float]:
+    import numpy as np
+
     names = fit.constraints.free_names()
     ev = fit.hessian_vectors[:, 0]
     ev = ev * np.sign(ev[np.argmax(np.abs(ev))])  # a deterministic sign

@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from . import __version__
 from .diagnostics import FitSummary
 from .errors import FitFileError
@@ -423,6 +421,8 @@ def _check_arrays(doc: dict[str, Any], name: str) -> None:
 
 def model_from_fit_document(text: str, name: str, *, flops_per_param_token: float) -> Model:
     """Rebuild a :class:`Model` from a fit file, refusing corrupted or newer files."""
+    import numpy as np
+
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:

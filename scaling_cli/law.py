@@ -12,7 +12,9 @@ per token), minimising L gives the closed form (Hoffmann et al. 2022, eq. 4)
     G  = (alpha A / (beta B))**(1 / (alpha + beta)).
 
 Every function is vectorised: the fields of :class:`Law` may be floats or arrays of
-bootstrap replicates, and broadcast against arrays of N, D or C.
+bootstrap replicates, and broadcast against arrays of N, D or C. One law with plain-float
+inputs runs the same formulas on :mod:`math` (:mod:`scaling_cli.backend`), so published
+presets answer without importing numpy.
 """
 
 from __future__ import annotations
@@ -21,12 +23,17 @@ import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
+from .backend import namespace
 from .errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    ArrayLike = npt.ArrayLike
+    Array = npt.NDArray[np.float64]
 
 __all__ = [
     "DEFAULT_FLOPS_PER_PARAM_TOKEN",
@@ -40,9 +47,6 @@ __all__ = [
 ]
 
 DEFAULT_FLOPS_PER_PARAM_TOKEN = 6.0
-
-ArrayLike = npt.ArrayLike
-Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Law:
     @classmethod
     def from_theta(cls, theta: ArrayLike) -> Law:
         """From the fitter's unconstrained vector(s) (log E, log A, log B, alpha, beta)."""
+        import numpy as np
+
         t = np.asarray(theta, dtype=float)
         if t.ndim == 1:
             e, a, b, alpha, beta = (float(v) for v in t)
@@ -69,6 +75,8 @@ class Law:
 
     def as_column(self) -> Law:
         """Replicate arrays reshaped to (R, 1), to broadcast against a row of inputs."""
+        import numpy as np
+
         return Law(*(np.asarray(v, dtype=float)[:, None]
                      for v in (self.E, self.A, self.B, self.alpha, self.beta)))
 
@@ -78,34 +86,37 @@ class Law:
     @property
     def compute_exponent(self) -> Any:
         """a = beta / (alpha + beta): N* grows as C**a, D* as C**(1 - a)."""
-        return np.asarray(self.beta) / (np.asarray(self.alpha) + np.asarray(self.beta))
+        xp = namespace(self.alpha, self.beta)
+        return xp.asarray(self.beta) / (xp.asarray(self.alpha) + xp.asarray(self.beta))
 
 
 @dataclass(frozen=True)
 class Allocation:
-    """Compute-optimal split of budgets (arrays broadcast law replicates x budgets)."""
+    """Compute-optimal split of budgets (arrays broadcast law replicates x budgets; floats
+    for one law and one budget)."""
 
-    compute_flops: Array
-    params: Array
-    tokens: Array
-    loss: Array
+    compute_flops: Any
+    params: Any
+    tokens: Any
+    loss: Any
 
     @property
-    def tokens_per_param(self) -> Array:
+    def tokens_per_param(self) -> Any:
         return self.tokens / self.params
 
 
 def predict_loss(law: Law, params: ArrayLike, tokens: ArrayLike) -> Array:
     """L(N, D) = E + A N^-alpha + B D^-beta, computed as exp(logsumexp(...)) to stay finite."""
+    xp = namespace(law.E, law.A, law.B, law.alpha, law.beta, params, tokens)
     # N = 0 or D = inf arise as limits (a degenerate law's optimum); x^0 is 1 there too.
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_n = np.log(np.asarray(params, dtype=float))
-        log_d = np.log(np.asarray(tokens, dtype=float))
-        alpha, beta = np.asarray(law.alpha, dtype=float), np.asarray(law.beta, dtype=float)
-        a_term = np.where(alpha == 0, np.log(law.A), np.log(law.A) - alpha * log_n)
-        b_term = np.where(beta == 0, np.log(law.B), np.log(law.B) - beta * log_d)
-        terms = np.logaddexp(np.log(law.E), np.logaddexp(a_term, b_term))
-        return np.asarray(np.exp(terms), dtype=float)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_n = xp.log(xp.asarray(params, dtype=float))
+        log_d = xp.log(xp.asarray(tokens, dtype=float))
+        alpha, beta = xp.asarray(law.alpha, dtype=float), xp.asarray(law.beta, dtype=float)
+        a_term = xp.where(alpha == 0, xp.log(law.A), xp.log(law.A) - alpha * log_n)
+        b_term = xp.where(beta == 0, xp.log(law.B), xp.log(law.B) - beta * log_d)
+        terms = xp.logaddexp(xp.log(law.E), xp.logaddexp(a_term, b_term))
+        return xp.asarray(xp.exp(terms), dtype=float)  # type: ignore[no-any-return]
 
 
 def optimal_allocation(
@@ -116,22 +127,20 @@ def optimal_allocation(
     With replicate arrays in ``law`` and several budgets, pass ``law`` fields of shape (R, 1)
     or budgets of shape (M,) against scalars; results broadcast.
     """
-    c = np.asarray(compute_flops, dtype=float)
-    alpha, beta = np.asarray(law.alpha, dtype=float), np.asarray(law.beta, dtype=float)
-    log_c = np.log(c / flops_per_param_token)
+    xp = namespace(law.E, law.A, law.B, law.alpha, law.beta, compute_flops)
+    c = xp.asarray(compute_flops, dtype=float)
+    alpha, beta = xp.asarray(law.alpha, dtype=float), xp.asarray(law.beta, dtype=float)
+    log_c = xp.log(c / flops_per_param_token)
     # alpha = 0 or beta = 0 (a vanished term, allowed by the bounds) gives the limits
     # N* = 0 or D* = 0 without numpy warnings on stderr.
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_g = (np.log(alpha) + np.log(law.A) - np.log(beta) - np.log(law.B)) / (alpha + beta)
+    with xp.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_g = (xp.log(alpha) + xp.log(law.A) - xp.log(beta) - xp.log(law.B)) / (alpha + beta)
         log_n = log_g + beta / (alpha + beta) * log_c
-        params = np.exp(log_n)
-        tokens = np.exp(log_c - log_n)
-    return Allocation(
-        compute_flops=np.broadcast_to(c, params.shape).astype(float),
-        params=params,
-        tokens=tokens,
-        loss=predict_loss(law, params, tokens),
-    )
+        params = xp.exp(log_n)
+        tokens = xp.exp(log_c - log_n)
+    budgets = c if isinstance(c, float) else xp.broadcast_to(c, params.shape).astype(float)
+    return Allocation(compute_flops=budgets, params=params, tokens=tokens,
+                      loss=predict_loss(law, params, tokens))
 
 
 # --------------------------------------------------------------------------- presets

@@ -13,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
 from .errors import FitError, InputError
 from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, load_presets
 
-if TYPE_CHECKING:  # the fitting stack is imported only when a fit is made (fast presets)
+if TYPE_CHECKING:  # numpy and the fitting stack load only when a fit is made (fast presets)
+    import numpy as np
+    import numpy.typing as npt
+
+    Array = npt.NDArray[np.float64]
+
     from .constraints import Constraints
     from .diagnostics import FitSummary
     from .runs import RunSet
@@ -34,7 +36,6 @@ __all__ = [
     "preset_model",
 ]
 
-Array = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class RunData:
 
     @classmethod
     def from_runset(cls, runs: RunSet, k: float) -> RunData:
+        import numpy as np
+
         labelled = [r.group for r in runs.runs]
         return cls(
             ids=tuple(r.run_id for r in runs.runs),
@@ -109,6 +112,8 @@ class Model:
 
 
 def _inputs(runs: RunSet, k: float) -> InputSummary:
+    import numpy as np
+
     params = np.array([r.params for r in runs.runs])
     tokens = np.array([r.tokens for r in runs.runs])
     flops = np.array([r.flops if r.flops is not None else k * r.params * r.tokens

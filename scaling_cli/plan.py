@@ -18,17 +18,16 @@ the results:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import numpy.typing as npt
-
 from .law import Law, optimal_allocation, predict_loss
-from .resample import percentile_interval
 
 if TYPE_CHECKING:
+    import numpy.typing as npt
+
     from .compute import Hardware
     from .model import Model
 
@@ -187,28 +186,66 @@ def estimate(value: float, samples: npt.ArrayLike | None, confidence: float, *,
 
         low, high = censored_percentile_interval(samples, confidence)
     else:
+        from .resample import percentile_interval
+
         low, high = percentile_interval(samples, confidence)
     return Estimate(float(value), low, high)
 
 
-def _paired(model: Model, fn: Callable[[Law, Any], Any], inputs: npt.ArrayLike) -> tuple[Any, Any]:
-    """``fn`` on the point law with ``inputs`` (M,), and on the replicate laws as (R, M)."""
-    row = np.asarray(inputs, dtype=float)
-    samples = model.sample_law
-    return fn(model.law, row), (None if samples is None else fn(samples.as_column(), row[None]))
+class _Answers:
+    """One answer function evaluated on the point law and on every replicate law, read per
+    input. With no replicates (a published preset) everything stays plain floats, so the
+    answer needs no numpy (a preset's `scaling optimal` starts as fast as numpy imports)."""
 
+    def __init__(self, model: Model, fn: Callable[[Law, Any], Any], inputs: Sequence[float],
+                 confidence: float) -> None:
+        self.confidence = confidence
+        samples = model.sample_law
+        self.points: list[Any] | None = None
+        self.point: Any = None
+        self.reps: Any = None
+        if samples is None:
+            self.points = [fn(model.law, float(x)) for x in inputs]
+            return
+        import numpy as np
 
-def _picker(point: Any, reps: Any, confidence: float) -> Callable[..., Estimate]:
-    def pick(field: str, j: int, *, censored: bool = False) -> Estimate:
-        draws = None if reps is None else np.asarray(getattr(reps, field))[:, j]
-        value = float(np.asarray(getattr(point, field))[j])
-        return estimate(value, draws, confidence, censored=censored)
-    return pick
+        row = np.asarray(inputs, dtype=float)
+        self.point, self.reps = fn(model.law, row), fn(samples.as_column(), row[None])
+
+    def value(self, field: str, j: int) -> Any:
+        if self.points is not None:
+            return getattr(self.points[j], field)
+        import numpy as np
+
+        return np.asarray(getattr(self.point, field))[j]
+
+    def draws(self, field: str, j: int) -> Any:
+        if self.reps is None:
+            return None
+        import numpy as np
+
+        return np.asarray(getattr(self.reps, field))[:, j]
+
+    def __call__(self, field: str, j: int, *, censored: bool = False) -> Estimate:
+        return estimate(float(self.value(field, j)), self.draws(field, j), self.confidence,
+                        censored=censored)
+
+    def total(self, fields: Sequence[str], j: int) -> Estimate:
+        """The sum of ``fields``, where +inf means unreachable."""
+        value = sum(float(self.value(f, j)) for f in fields)
+        draws = [self.draws(f, j) for f in fields]
+        summed = None if draws[0] is None else sum(draws[1:], draws[0])
+        return estimate(value, summed, self.confidence, censored=True)
+
+    def ratio(self, numerator: str, denominator: str, j: int) -> Estimate:
+        top, bottom = self.draws(numerator, j), self.draws(denominator, j)
+        return estimate(float(self.value(numerator, j) / self.value(denominator, j)),
+                        None if top is None else top / bottom, self.confidence)
 
 
 def cost_of(flops: float, hardware: Hardware | None) -> Cost | None:
     """GPU-hours, days and dollars for ``flops`` on ``hardware`` (None without hardware)."""
-    if hardware is None or not np.isfinite(flops):
+    if hardware is None or not math.isfinite(flops):
         return None
     from .compute import compute_cost
 
@@ -247,35 +284,31 @@ def compute_optimal(
     ``band_tolerance`` adds the near-optimal band; ``unique_tokens`` plans under that data
     limit (the allocation then minimises L(N', D')); ``hardware`` adds costs.
     """
-    from . import planning
-
-    c = np.asarray(budgets, dtype=float)
     k = model.flops_per_param_token
     if unique_tokens is None:
-        point, reps = _paired(model, lambda law, x: optimal_allocation(
-            law, x, flops_per_param_token=k), c)
+        pick = _Answers(model, lambda law, x: optimal_allocation(
+            law, x, flops_per_param_token=k), budgets, confidence)
     else:
-        point, reps = _paired(model, lambda law, x: planning.data_constrained(
-            law, x, unique_tokens, flops_per_param_token=k), c)
-    pick = _picker(point, reps, confidence)
+        from .planning import data_constrained
+
+        pick = _Answers(model, lambda law, x: data_constrained(
+            law, x, unique_tokens, flops_per_param_token=k), budgets, confidence)
     band = None
     if band_tolerance is not None and unique_tokens is None:
-        b_point, b_reps = _paired(model, lambda law, x: planning.near_optimal_band(
-            law, x, tolerance=band_tolerance, flops_per_param_token=k), c)
-        band = _picker(b_point, b_reps, confidence)
+        from .band import near_optimal_band
+
+        band = _Answers(model, lambda law, x: near_optimal_band(
+            law, x, tolerance=band_tolerance, flops_per_param_token=k), budgets, confidence)
     largest = None if model.inputs is None else model.inputs.compute_flops_max
     at_data = None
     if largest is not None and model.sample_law is not None:
         ref = optimal_allocation(model.sample_law, largest, flops_per_param_token=k)
         at_data = _spread(estimate(0.0, ref.params, confidence))
     out = []
-    for j, budget in enumerate(c):
+    for j, budget in enumerate(budgets):
         params = pick("params", j)
-        ratio = np.asarray(point.tokens)[j] / np.asarray(point.params)[j]
-        ratio_reps = None if reps is None else (
-            np.asarray(reps.tokens)[:, j] / np.asarray(reps.params)[:, j])
         out.append(BudgetForecast(
-            float(budget), params, pick("tokens", j), estimate(ratio, ratio_reps, confidence),
+            float(budget), params, pick("tokens", j), pick.ratio("tokens", "params", j),
             pick("loss", j),
             extrapolation=None if largest is None else float(budget / largest),
             params_spread=_spread(params), params_spread_at_data=at_data,
@@ -284,7 +317,7 @@ def compute_optimal(
                 band("params_largest", j), band("tokens_at_smallest", j),
                 band("tokens_at_largest", j)),
             data=None if unique_tokens is None else DataLimit(
-                float(unique_tokens), bool(np.asarray(point.data_limited)[j]),
+                float(unique_tokens), bool(pick.value("data_limited", j)),
                 pick("epochs", j), pick("effective_tokens", j), pick("loss_unlimited", j),
                 pick("loss_chinchilla_repeated", j)),
             cost=cost_of(float(budget), hardware)))
@@ -299,9 +332,8 @@ def fixed_size(
     from . import planning
 
     k = model.flops_per_param_token
-    point, reps = _paired(model, lambda law, x: planning.fixed_size(
-        law, x, params, flops_per_param_token=k), budgets)
-    pick = _picker(point, reps, confidence)
+    pick = _Answers(model, lambda law, x: planning.fixed_size(
+        law, x, params, flops_per_param_token=k), budgets, confidence)
     return tuple(
         FixedSizeForecast(
             float(budget), float(params), float(budget / (k * params)), pick("loss", j),
@@ -320,44 +352,30 @@ def target(
     from . import planning
 
     k = model.flops_per_param_token
-    point, reps = _paired(model, lambda law, x: planning.target_loss(
-        law, x, flops_per_param_token=k), losses)
-    pick = _picker(point, reps, confidence)
-    inf_pick = None
+    pick = _Answers(model, lambda law, x: planning.target_loss(
+        law, x, flops_per_param_token=k), losses, confidence)
+    inf = None
     if inference_tokens is not None:
-        i_point, i_reps = _paired(model, lambda law, x: planning.inference_aware(
-            law, x, inference_tokens, flops_per_param_token=k), losses)
-        inf_pick = _picker(i_point, i_reps, confidence)
+        inf = _Answers(model, lambda law, x: planning.inference_aware(
+            law, x, inference_tokens, flops_per_param_token=k), losses, confidence)
     out = []
     for j, loss in enumerate(losses):
         compute = pick("compute_flops", j, censored=True)
         inference = None
-        if inf_pick is not None and inference_tokens is not None:
-            total = _total_flops(i_point, i_reps, j, confidence, chinchilla=False)
-            total_c = _total_flops(i_point, i_reps, j, confidence, chinchilla=True)
+        if inf is not None and inference_tokens is not None:
             inference = InferencePlan(
-                float(inference_tokens), inf_pick("params", j, censored=True),
-                inf_pick("tokens", j, censored=True),
-                inf_pick("training_flops", j, censored=True),
-                inf_pick("inference_flops", j, censored=True), total, total_c)
+                float(inference_tokens), inf("params", j, censored=True),
+                inf("tokens", j, censored=True), inf("training_flops", j, censored=True),
+                inf("inference_flops", j, censored=True),
+                inf.total(("training_flops", "inference_flops"), j),
+                inf.total(("training_flops_chinchilla", "inference_flops_chinchilla"), j))
+        reachable = pick.draws("reachable", j)
         out.append(TargetForecast(
-            float(loss), bool(np.asarray(point.reachable)[j]),
-            None if reps is None else float(np.mean(~np.asarray(reps.reachable)[:, j])),
+            float(loss), bool(pick.value("reachable", j)),
+            None if reachable is None else float(1.0 - reachable.mean()),
             compute, pick("params", j, censored=True), pick("tokens", j, censored=True),
             inference, cost_of(compute.value, hardware)))
     return tuple(out)
-
-
-def _total_flops(point: Any, reps: Any, j: int, confidence: float, *,
-                 chinchilla: bool) -> Estimate:
-    suffix = "_chinchilla" if chinchilla else ""
-
-    def total(result: Any) -> Any:
-        return (np.asarray(getattr(result, "training_flops" + suffix))
-                + np.asarray(getattr(result, "inference_flops" + suffix)))
-    value = float(total(point)[j])
-    draws = None if reps is None else total(reps)[:, j]
-    return estimate(value, draws, confidence, censored=True)
 
 
 def predict(
@@ -367,6 +385,8 @@ def predict(
 
     The interval is for the expected loss (the surface), not for one run's noise around it.
     """
+    import numpy as np
+
     n = np.asarray(params, dtype=float)
     d = np.asarray(tokens, dtype=float)
     point = predict_loss(model.law, n, d)

@@ -28,6 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .band import (
+    DEFAULT_BAND_TOLERANCE,
+    NearOptimalBand,
+    bisect_root,
+    log_reducible,
+    near_optimal_band,
+)
 from .errors import InputError, UsageError
 from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation, predict_loss
 
@@ -56,13 +63,11 @@ __all__ = [
 Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
-DEFAULT_BAND_TOLERANCE = 0.005  # 0.5% above the optimal loss
 INFERENCE_FLOPS_PER_PARAM_TOKEN = 2.0  # a forward pass: 2 FLOPs per parameter per token
 # Muennighoff et al. 2023, "Scaling Data-Constrained Language Models", appendix A (C4 fit).
 R_D_STAR = 15.387756
 R_N_STAR = 5.309743
 
-_BISECTIONS = 100  # brackets are < 200 wide in log space: 200 / 2^100 is below float spacing
 _GOLDEN_STEPS = 80
 _GRID_DECADE_STEP = 0.02  # data-constrained scan spacing, in decades of N
 _GRID_MARGIN_DECADES = 3.0
@@ -107,23 +112,6 @@ def _gamma(law: Law) -> Array:
     return alpha * beta / (alpha + beta)
 
 
-def _log_reducible(law: Law, log_n: Array, log_d: Array) -> Array:
-    """log(L - E) = log(A N^-alpha + B D^-beta), without subtracting E (no cancellation)."""
-    _, a, b, alpha, beta = _fields(law)
-    return np.logaddexp(np.log(a) - alpha * log_n, np.log(b) - beta * log_d)
-
-
-def _bisect(fn: Callable[[Array], Array], lo: Array, hi: Array) -> Array:
-    """Root of ``fn``, increasing on each bracket [lo, hi] with fn(lo) <= 0 <= fn(hi)."""
-    lo, hi = (np.array(v, dtype=float) for v in np.broadcast_arrays(lo, hi))
-    for _ in range(_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        above = fn(mid) > 0
-        hi = np.where(above, mid, hi)
-        lo = np.where(above, lo, mid)
-    return 0.5 * (lo + hi)
-
-
 def _golden_min(fn: Callable[[Array], Array], lo: Array, hi: Array) -> Array:
     """Minimiser of ``fn`` on each [lo, hi] (unimodal there) by golden-section search."""
     ratio = (math.sqrt(5.0) - 1.0) / 2.0
@@ -159,68 +147,6 @@ def censored_percentile_interval(values: npt.ArrayLike, confidence: float) -> tu
         else:
             out.append(float(v[i] + frac * (v[j] - v[i])))
     return (out[0], out[1])
-
-
-# --------------------------------------------------------------------------- near-optimal band
-
-
-@dataclass(frozen=True)
-class NearOptimalBand:
-    """Model sizes whose loss at budget C is within ``tolerance`` of the isoFLOP optimum.
-
-    ``params_smallest`` trains on the most tokens (``tokens_at_smallest``); both edges
-    reach exactly ``loss_limit = (1 + tolerance) * loss``.
-    """
-
-    compute_flops: Array
-    tolerance: float
-    params: Array  # N*, the optimum
-    tokens: Array
-    loss: Array  # L*(C)
-    loss_limit: Array
-    params_smallest: Array
-    params_largest: Array
-    tokens_at_smallest: Array
-    tokens_at_largest: Array
-
-
-def near_optimal_band(
-    law: Law, compute_flops: npt.ArrayLike, *, tolerance: float = DEFAULT_BAND_TOLERANCE,
-    flops_per_param_token: float = DEFAULT_FLOPS_PER_PARAM_TOKEN,
-) -> NearOptimalBand:
-    """Both roots in x = log N of the isoFLOP loss f(x) = (1 + eps) L*(C), where
-
-        f(x) = E + A e^(-alpha x) + B (c e^-x)^(-beta)
-
-    is strictly convex with its minimum at x* = log N*. The reducible part g = f - E must
-    reach g* + eps L*; since each term of g alone is below g, the roots are bracketed by
-    x_lo = (log A - log t) / alpha <= root <= x* and x* <= root <= log c + (log t - log B)/beta,
-    t = g* + eps L*, and found by bisection on log g - log t (monotone on each side).
-    """
-    if not 0.0 < tolerance < 1.0:
-        raise UsageError(f"near-optimal tolerance {tolerance!r} must lie strictly between 0 and "
-                         "1 (0.005 means within 0.5% of the optimal loss)")
-    c = _positive("compute_flops", compute_flops)
-    best = optimal_allocation(law, c, flops_per_param_token=flops_per_param_token)
-    _, a, b, alpha, beta = _fields(law)
-    log_c = np.log(c / flops_per_param_token)
-    x_star = np.log(best.params)
-    log_g_star = _log_reducible(law, x_star, log_c - x_star)
-    log_t: Array = np.logaddexp(log_g_star, np.log(tolerance) + np.log(best.loss))
-
-    def excess(x: Array) -> Array:
-        return _log_reducible(law, x, log_c - x) - log_t
-
-    low = _bisect(lambda x: -excess(x), (np.log(a) - log_t) / alpha, x_star)
-    high = _bisect(excess, x_star, log_c + (log_t - np.log(b)) / beta)
-    shape = low.shape
-    return NearOptimalBand(
-        compute_flops=_full(best.compute_flops, shape), tolerance=tolerance,
-        params=_full(best.params, shape), tokens=_full(best.tokens, shape),
-        loss=_full(best.loss, shape), loss_limit=_full((1.0 + tolerance) * best.loss, shape),
-        params_smallest=np.exp(low), params_largest=np.exp(high),
-        tokens_at_smallest=np.exp(log_c - low), tokens_at_largest=np.exp(log_c - high),
-    )
 
 
 # --------------------------------------------------------------------------- fixed model size
@@ -271,8 +197,8 @@ def fixed_size(
     best = optimal_allocation(law, c, flops_per_param_token=k)
     log_c = np.log(c / k)
     log_n = np.log(n)
-    log_r = _log_reducible(law, log_n, log_c - log_n)
-    log_r_star = _log_reducible(law, np.log(best.params), np.log(best.tokens))
+    log_r = log_reducible(law, log_n, log_c - log_n)
+    log_r_star = log_reducible(law, np.log(best.params), np.log(best.tokens))
     ratio = (log_r - log_r_star) / _gamma(law)  # log(C / C_eq) >= 0
     shape = ratio.shape
     tokens = _full(np.exp(log_c - log_n), shape)
@@ -405,7 +331,7 @@ def inference_aware(
     w0 = np.log(beta / alpha) + 0.0 * log_s
     q = i * t / k
     w_hi = w0 + np.log1p(q * np.exp(-log_tokens(w0)))
-    w = _bisect(lambda w: alpha / beta * np.exp(w) - 1.0 - q * np.exp(-log_tokens(w)), w0, w_hi)
+    w = bisect_root(lambda w: alpha / beta * np.exp(w) - 1.0 - q * np.exp(-log_tokens(w)), w0, w_hi)
     log_n = (np.log(a) - log_s + np.logaddexp(0.0, -w)) / alpha  # log v = -softplus(-w)
     params = np.where(reachable, np.exp(log_n), np.inf)
     tokens = np.where(reachable, np.exp(log_tokens(w)), np.inf)

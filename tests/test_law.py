@@ -78,3 +78,35 @@ def test_replicate_arrays_broadcast_against_budgets() -> None:
     assert a.params.shape == (2, 2)
     single = optimal_allocation(Law(1.8, 500.0, 2000.0, 0.35, 0.37), 1e24)
     assert a.params[1, 1] == pytest.approx(single.params, rel=1e-12)
+
+
+@settings(max_examples=60)
+@given(laws, budgets)
+def test_plain_float_path_equals_the_array_path(law: Law, c: float) -> None:
+    # One law with plain floats runs the same formulas on math (no numpy import); the
+    # answers must be the array path's, to rounding.
+    from scaling_cli.band import near_optimal_band
+
+    scalar = optimal_allocation(law, c)
+    array = optimal_allocation(law, np.array([c]))
+    assert isinstance(scalar.params, float)
+    for field in ("params", "tokens", "loss"):
+        assert getattr(scalar, field) == pytest.approx(getattr(array, field)[0], rel=1e-12)
+    band_s, band_a = near_optimal_band(law, c), near_optimal_band(law, np.array([c]))
+    assert band_s.params_smallest == pytest.approx(band_a.params_smallest[0], rel=1e-9)
+    assert band_s.params_largest == pytest.approx(band_a.params_largest[0], rel=1e-9)
+
+
+def test_a_preset_answer_does_not_import_numpy() -> None:
+    # numpy's import is most of the start-up time; `scaling optimal --law ...` must not pay it.
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.argv = ['scaling', 'optimal', '--law', 'epoch-2024', '-b', "
+            "'1e24', '-q', '--field', 'params']\n"
+            "from scaling_cli.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["95860654045.68208", "False"]
