@@ -109,7 +109,8 @@ ResampleOpt = Annotated[str, typer.Option(
     "--resample-by", help="run, group, or auto (group when runs carry group labels).",
     rich_help_panel="Error bars")]
 WorkersOpt = Annotated[int, typer.Option(
-    "--workers", help="Processes for the bootstrap (results do not depend on it).",
+    "--workers", help="Processes for the bootstrap; 0 (default) uses every core. Results "
+                      "do not depend on it.",
     rich_help_panel="Error bars")]
 UnverifiedOpt = Annotated[bool, typer.Option(
     "--allow-unverified", help="Report a fit whose optimum could not be verified "
@@ -198,8 +199,13 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
              fix: list[str] | None = None, tie_exponents: bool = False) -> "ModelRequest":
     from .resolve import ModelRequest, parse_columns, parse_fixed
 
-    if workers < 1:
-        raise UsageError("--workers must be at least 1")
+    if workers < 0:
+        raise UsageError("--workers must be 0 (every core) or a positive number")
+    if workers == 0:  # the cores this process may run on (affinity), at most 8
+        import os
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        workers = min(cores or os.cpu_count() or 1, 8)
     return ModelRequest(
         paths=tuple(runs or ()), law=law, fit_file=fit, columns=parse_columns(column or []),
         where=tuple(where or ()), input_format=input_format,

@@ -59,7 +59,7 @@ def fit(
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
-    workers: WorkersOpt = 1, allow_unverified: UnverifiedOpt = False,
+    workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
@@ -122,7 +122,7 @@ def predict(
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
-    workers: WorkersOpt = 1, allow_unverified: UnverifiedOpt = False,
+    workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
@@ -156,7 +156,7 @@ def backtest(
         "--folds", help="Rolling-origin folds, spread over the compute range.")] = 4,
     column: ColumnOpt = None, where: WhereOpt = None, input_format: InputFormatOpt = "auto",
     k: KOpt = "6", bootstrap: BootOpt = "1000", seed: SeedOpt = 0, confidence: ConfOpt = "0.95",
-    resample_by: ResampleOpt = "auto", workers: WorkersOpt = 1,
+    resample_by: ResampleOpt = "auto", workers: WorkersOpt = 0,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:

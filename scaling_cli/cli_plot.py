@@ -96,7 +96,7 @@ def plot(
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
-    workers: WorkersOpt = 1, allow_unverified: UnverifiedOpt = False, quiet: QuietOpt = False,
+    workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Draw the forecast with its uncertainty: isoFLOP profiles, N*/D* vs compute, residuals
     and the bootstrap cloud (needs matplotlib, the optional plot extra).

@@ -47,6 +47,7 @@ Progress = Callable[[int, int], None]
 CHUNK = 32  # replicates per batch; fixed so results never depend on the worker count
 POLISH_MAX_ITER = 60  # a replicate start still crawling after this gets the full search
 LARGE_DATA_RUNS = 5000  # above this, replicates start from the full-data optimum alone
+MIN_CHUNKS_FOR_WORKERS = 4  # fewer chunks than this are not worth starting processes for
 MAX_SCREEN_CANDIDATES = 256
 
 
@@ -189,7 +190,7 @@ def _screen_count(n_runs: int) -> int:
 
 def _map(job: _Job, batches: list[tuple[int, int]],
          workers: int) -> Iterator[tuple[Array, npt.NDArray[np.bool_]]]:
-    if workers <= 1:
+    if workers <= 1 or len(batches) < MIN_CHUNKS_FOR_WORKERS:
         yield from (job(w) for w in batches)
         return
     import signal
