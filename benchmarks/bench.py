@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="ladder sizes in runs (default 100 1000 10000 100000; "
                              "--quick 100 1000)")
     parser.add_argument("--scale-replicates", type=int, default=200)
-    parser.add_argument("--scale-workers", type=int, default=1)
+    parser.add_argument("--scale-workers", type=int, default=2)
     parser.add_argument("--scale-time-limit", type=int, default=None,
                         help="seconds per scale case before it is stopped (default 300; "
                              "--quick 120)")
