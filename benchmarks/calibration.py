@@ -7,7 +7,7 @@ Each *ladder* draws a true law and a design, simulates losses
 runs the tool's global fit (:func:`scaling_cli.fit.fit_law`, default settings, as
 ``scaling fit`` does) and its bootstrap (:func:`scaling_cli.resample.bootstrap`), and
 records, for every interval *method* (a resampling scheme x an interval construction from
-:mod:`scaling_cli.intervals`), whether the interval covers the true value of
+the list below), whether the interval covers the true value of
 
     E, A, B, alpha, beta,   N*, D*, L(N*, D*) at C = 100 x the largest run's 6 N D.
 
@@ -23,19 +23,45 @@ A and B terms are U(0.3, 1.5) nats at N = 1e8 and D = 2e9. Designs:
   times a per-ladder misguess of 10^U(-0.3, 0.3); D = C / (6 N);
 * grid: ``k`` sizes 10^7 ... 10^9 x ``m`` token counts 10^8.7 ... 10^11 (x the misguess).
 
-Resampling schemes: ``run`` (the tool's default: runs with replacement) and ``size``
-(whole model sizes with replacement, i.e. ``--resample-by group`` with group = N).
-Constructions: percentile (the tool's), basic (on the log scale for positive
-quantities), BC and BCa (jackknife: each unit left out once, refitted by Newton from the
-full-data optimum).
+Resampling schemes (``--schemes``):
+
+* ``run``: runs with replacement (the tool's default); ``size``: whole model sizes with
+  replacement (``--resample-by group`` with group = N);
+* ``residual``: fixed design, new losses log L*_i = log Lhat_i + e*_i with e* drawn with
+  replacement from the centred residuals, inflated by sqrt(n / (n - 5));
+* ``wild``: fixed design, e*_i = (log L_i - log Lhat_i) v_i with Rademacher v_i = +/-1.
+
+The two fixed-design schemes refit each replicate as the tool's bootstrap does (Newton
+from the full-data optimum and the replicate's two best screened candidates, the complete
+global fit when none converges).
+
+Interval constructions, for a quantity with estimate t, replicates t*_1..R and
+t = (1 - confidence) / 2; Q(q) is the q-quantile of the replicates, Phi the normal cdf:
+
+* percentile  [Q(t), Q(1 - t)]                      (the tool's, Efron 1979)
+* basic       [2 t - Q(1 - t), 2 t - Q(t)], on log t for positive quantities
+* BC          [Q(Phi(2 z0 + z_t)), Q(Phi(2 z0 + z_(1-t)))],
+              z0 = Phi^-1(#{t* < t} / R + #{t* = t} / 2R)
+* BCa         Q(Phi(z0 + (z0 + z) / (1 - a (z0 + z)))) for z = z_t, z_(1-t), with the
+              jackknife acceleration a = sum u^3 / (6 (sum u^2)^1.5), u_i = mean(t_()) -
+              t_(i), each run (or size) left out once and refitted by Newton from the
+              full-data optimum (Efron 1987; DiCiccio & Efron 1996, eq. 6.6)
 
 Run:  python benchmarks/calibration.py                  (full study, see benchmarks/README.md)
       python benchmarks/calibration.py --quick          (~2 minutes on an idle core)
-      --schemes run,size adds the by-size bootstrap (doubles the time);
+      --schemes run,size,residual,wild adds the other schemes (each costs 1-3x "run");
       --save FILE.npz keeps every ladder's replicates, --load FILE.npz re-tabulates them.
 """
 
 from __future__ import annotations
+
+import os
+
+if __name__ == "__main__":
+    # One BLAS thread, set before numpy loads: the machine is shared and every matrix here
+    # is small (see the Speed section of benchmarks/README.md).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import math
@@ -44,16 +70,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit import FitResult, fit_law
-from scaling_cli.intervals import basic_interval, bca_interval, percentile_interval
 from scaling_cli.law import Law, optimal_allocation, predict_loss
 from scaling_cli.newton import polish
-from scaling_cli.objective import Data
-from scaling_cli.resample import bootstrap
+from scaling_cli.objective import Data, huber, residuals
+from scaling_cli.resample import bootstrap, percentile_interval
 
 Array = npt.NDArray[np.float64]
 
@@ -171,6 +197,40 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> tuple[Law, Array, 
     return truth, n, d, loss
 
 
+def _refit(data: Data, fit: FitResult, log_loss: Array) -> Array:
+    """Optima (R, 5) for new losses on the same design, found as the tool's bootstrap finds
+    a replicate's: screen the full-data candidates, Newton from the full-data optimum and
+    the two best, the complete global fit when no start converges (NaN if that fails too)."""
+    cands = np.vstack([fit.basins, fit.candidates[:256]])
+    screened = residuals(cands, data)  # (C, n): residuals for the observed losses
+    out = np.full((len(log_loss), 5), np.nan)
+    for r, y in enumerate(log_loss):
+        new = Data(data.log_n, data.log_d, y)
+        f = huber(screened + (data.log_l - y), fit.delta).sum(axis=1)
+        starts = np.vstack([fit.theta[None], cands[np.argsort(f, kind="stable")[:2]]])
+        res = polish(starts, new, np.ones(len(y)), delta=fit.delta, max_iter=60)
+        obj = np.where(res.converged, res.objective, np.inf)
+        if np.isfinite(obj).any():
+            out[r] = res.theta[np.argmin(obj)]
+            continue
+        full = fit_law(new)
+        if full.starts_converged:
+            out[r] = full.theta
+    return out
+
+
+def fixed_design_losses(fit: FitResult, log_loss: Array, scheme: str, replicates: int,
+                        rng: np.random.Generator) -> Array:
+    """(R, n) new log losses: fitted + resampled residuals, or fitted + wild residuals."""
+    n = log_loss.size
+    fitted = log_loss + fit.residuals  # residuals are log L_pred - log L_obs
+    if scheme == "residual":
+        pool = (np.median(fit.residuals) - fit.residuals) * math.sqrt(n / (n - 5))
+        return np.asarray(fitted + pool[rng.integers(0, n, size=(replicates, n))])
+    signs = rng.choice([-1.0, 1.0], size=(replicates, n))
+    return np.asarray(fitted - fit.residuals * signs)
+
+
 def run_ladder(scenarios: Sequence[Scenario], index: int, replicates: int, seed: int,
                schemes: Sequence[str]) -> Ladder:
     rng = np.random.default_rng(seed)
@@ -181,13 +241,20 @@ def run_ladder(scenarios: Sequence[Scenario], index: int, replicates: int, seed:
     boot_seed = int(rng.integers(2**31))
     reps, jack, failed = {}, {}, {}
     for scheme in schemes if fit.verified else ():
-        groups = None if scheme == "run" else [f"{x:.6e}" for x in n]
-        boot = bootstrap(data, fit, replicates=replicates, seed=boot_seed, groups=groups)
+        groups = [f"{x:.6e}" for x in n] if scheme == "size" else None
+        if scheme in ("run", "size"):
+            boot = bootstrap(data, fit, replicates=replicates, seed=boot_seed, groups=groups)
+            theta, failed[scheme] = boot.good, boot.failed
+        else:
+            new = fixed_design_losses(fit, data.log_l, scheme, replicates,
+                                      np.random.default_rng(boot_seed))
+            all_theta = _refit(data, fit, new)
+            ok = np.isfinite(all_theta[:, 0])
+            theta, failed[scheme] = all_theta[ok], int((~ok).sum())
         unit = (np.arange(len(data)) if groups is None
                 else np.unique(np.asarray(groups), return_inverse=True)[1])
-        reps[scheme] = quantities(Law.from_theta(boot.good), budget)
+        reps[scheme] = quantities(Law.from_theta(theta), budget)
         jack[scheme] = quantities(Law.from_theta(_jackknife_theta(data, fit, unit)), budget)
-        failed[scheme] = boot.failed
     return Ladder(index, fit.verified, quantities(truth, budget), quantities(fit.law, budget),
                   reps, jack, failed)
 
@@ -213,15 +280,61 @@ def run_study(scenarios: Sequence[Scenario], ladders: int, replicates: int, seed
 
 # --------------------------------------------------------------------------- methods
 
+_NORMAL = NormalDist()
+
+
+def basic_interval(point: float, reps: Array, confidence: float,
+                   log: bool) -> tuple[float, float]:
+    """[2 t - Q(1 - tail), 2 t - Q(tail)], reflected on log t when ``log``."""
+    if log:
+        low, high = basic_interval(math.log(point), np.log(reps), confidence, False)
+        return math.exp(low), math.exp(high)
+    q_low, q_high = percentile_interval(reps, confidence)
+    return 2 * point - q_high, 2 * point - q_low
+
+
+def bias_correction(point: float, reps: Array) -> float:
+    """z0 = Phi^-1(share of replicates below t, ties half), clipped to [1/2R, 1 - 1/2R]."""
+    below = (np.count_nonzero(reps < point) + 0.5 * np.count_nonzero(reps == point)) / reps.size
+    edge = 0.5 / reps.size
+    return _NORMAL.inv_cdf(min(max(below, edge), 1 - edge))
+
+
+def acceleration(jackknife: Array) -> float:
+    """a = sum u^3 / (6 (sum u^2)^1.5), u_i = mean - t_(i); 0 if the values do not vary."""
+    j = jackknife[np.isfinite(jackknife)]
+    u = j.mean() - j if j.size >= 3 else np.zeros(1)
+    scale = float(np.abs(u).max())
+    if not scale > 0:
+        return 0.0
+    u = u / scale  # a is scale-free; this keeps u^3 and (sum u^2)^1.5 representable
+    return float(np.sum(u**3) / (6 * float(np.sum(u * u)) ** 1.5))
+
+
+def bca_interval(point: float, reps: Array, confidence: float,
+                 jackknife: Array | None = None) -> tuple[float, float]:
+    """BCa interval (BC without ``jackknife``): quantiles at the adjusted probabilities."""
+    z0 = bias_correction(point, reps)
+    a = 0.0 if jackknife is None else acceleration(jackknife)
+    tail = (1 - confidence) / 2
+    probs = []
+    for z in (_NORMAL.inv_cdf(tail), _NORMAL.inv_cdf(1 - tail)):
+        denom = 1 - a * (z0 + z)
+        # A huge |a| flips the denominator: the adjustment broke down; take the extreme.
+        probs.append(_NORMAL.cdf(z0 + (z0 + z) / denom) if denom > 0 else float(z > 0))
+    low, high = np.quantile(reps, probs)
+    return float(low), float(high)
+
+
 Construction = Callable[[float, Array, Array, float, bool], tuple[float, float]]
 
 CONSTRUCTIONS: dict[str, Construction] = {
     "percentile": lambda p, r, j, c, pos: percentile_interval(r, c),
-    "basic": lambda p, r, j, c, pos: basic_interval(p, r, c, log=pos),
+    "basic": lambda p, r, j, c, pos: basic_interval(p, r, c, pos),
     "BC": lambda p, r, j, c, pos: bca_interval(p, r, c),
     "BCa": lambda p, r, j, c, pos: bca_interval(p, r, c, j),
 }
-BASELINE = ("run", "percentile")
+SCHEMES = ("run", "size", "residual", "wild")
 
 
 def evaluate_method(ladder: Ladder, method: tuple[str, str]) -> tuple[Array, Array]:
@@ -232,6 +345,8 @@ def evaluate_method(ladder: Ladder, method: tuple[str, str]) -> tuple[Array, Arr
     covered = np.zeros((len(LEVELS), len(QUANTITIES)))
     width = np.full((len(LEVELS), len(QUANTITIES)), np.nan)
     reps, jack = ladder.replicates[scheme], ladder.jackknife[scheme]
+    if reps.shape[0] == 0:  # every replicate failed: no interval, nothing covered
+        return covered, width
     for li, level in enumerate(LEVELS):
         for q, positive in enumerate(POSITIVE):
             low, high = make(float(ladder.point[q]), reps[:, q], jack[:, q], level,
@@ -308,6 +423,40 @@ def table_scenarios(ladders: Sequence[Ladder], scenarios: Sequence[Scenario],
     return "\n".join(lines)
 
 
+def table_diagnostics(ladders: Sequence[Ladder], schemes: Sequence[str]) -> str:
+    """Why the constructions behave as they do, per scheme, for N* and L*:
+
+    * the share of ladders whose truth lies in the central 50% of the replicates (50% if
+      the replicates spread like the estimator does; more if they spread too widely);
+    * how often the truth lies above the estimate when BC's z0 > 0.2 (the replicates lie
+      mostly below the estimate, which BC reads as an estimator biased low, so it moves the
+      interval up) and when z0 < -0.2: BC helps only if these are above and below 50%.
+    """
+    lines = ["| resample by | quantity | truth in central 50% of replicates | "
+             "truth above estimate when z0 > 0.2 | ... when z0 < -0.2 |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    used = [lad for lad in ladders if lad.verified]
+    for scheme in schemes:
+        for q in (5, 7):
+            inner, up_pos, up_neg = [], [], []
+            for lad in used:
+                reps = lad.replicates[scheme][:, q]
+                if reps.size == 0:
+                    continue
+                lo, hi = np.quantile(reps, [0.25, 0.75])
+                inner.append(lo <= lad.truth[q] <= hi)
+                z0 = bias_correction(float(lad.point[q]), reps)
+                above = lad.truth[q] > lad.point[q]
+                if z0 > 0.2:
+                    up_pos.append(above)
+                elif z0 < -0.2:
+                    up_neg.append(above)
+            cells = [f"{100 * np.mean(v):.0f}% (of {len(v)})" if v else "–"
+                     for v in (inner, up_pos, up_neg)]
+            lines.append(f"| {scheme} | {QUANTITIES[q]} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- cache
 
 
@@ -352,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ladders", type=int, help="ladders per scenario (full: 80)")
     parser.add_argument("--replicates", type=int, help="bootstrap replicates (full: 300)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--schemes", default="run", help="comma list of run, size")
+    parser.add_argument("--schemes", default="run",
+                        help=f"comma list of {', '.join(SCHEMES)} (default: run)")
     parser.add_argument("--save", type=Path, help="keep every ladder's replicates (.npz)")
     parser.add_argument("--load", type=Path, help="tabulate a saved study instead")
     args = parser.parse_args(argv)
@@ -370,8 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "replicates": args.replicates or (200 if args.quick else 300),
                 "seed": args.seed, "schemes": args.schemes}
         schemes = tuple(s.strip() for s in args.schemes.split(","))
-        if not set(schemes) <= {"run", "size"}:
-            parser.error(f"--schemes {args.schemes!r}: use run, size or run,size")
+        if not set(schemes) <= set(SCHEMES):
+            parser.error(f"--schemes {args.schemes!r}: a comma list of {', '.join(SCHEMES)}")
         say(f"{len(scenarios)} scenarios x {meta['ladders']} ladders x "
             f"{meta['replicates']} replicates, seed {args.seed}, schemes {args.schemes}")
         ladders = run_study(scenarios, int(str(meta["ladders"])), int(str(meta["replicates"])),
@@ -386,6 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table_methods(ladders, methods))
     print("\nPer scenario:\n")
     print(table_scenarios(ladders, scenarios, methods))
+    print("\nDiagnostics:\n")
+    print(table_diagnostics(ladders, schemes))
     return 0
 
 

@@ -23,10 +23,17 @@ Run:  python benchmarks/porian.py [--data ../shared/data/porian_isoflop.csv]
 
 from __future__ import annotations
 
+import os
+
+if __name__ == "__main__":
+    # One BLAS thread, set before numpy loads: the machine is shared and every matrix here
+    # is small (see the Speed section of benchmarks/README.md).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import csv
 import math
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,9 +42,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.intervals import percentile_interval
+from scaling_cli.fit import fit_law
 from scaling_cli.model import build_model
-from scaling_cli.resample import resample_weights
+from scaling_cli.objective import Data
+from scaling_cli.resample import percentile_interval, resample_weights
 from scaling_cli.runs import runset_from_arrays
 
 Array = npt.NDArray[np.float64]
@@ -91,7 +99,7 @@ def load(path: Path, config_id: str) -> Points:
 def approach3(points: Points, replicates: int, seed: int) -> Exponent:
     runs = runset_from_arrays(points.params.tolist(), points.tokens.tolist(),
                               points.loss.tolist(), groups=points.groups)
-    model = build_model(runs, replicates=replicates, seed=seed, resample_by="group")
+    model = build_model(runs, replicates=replicates, seed=seed, resample_by="group", workers=1)
     assert model.sample_law is not None
     a = np.asarray(model.sample_law.compute_exponent, dtype=float)
     low, high = percentile_interval(a, 0.95)
@@ -152,8 +160,50 @@ def table(path: Path, replicates: int, seed: int) -> str:
     return "\n".join(lines)
 
 
+def subset(points: Points, keep: npt.NDArray[np.bool_]) -> Points:
+    return Points(points.params[keep], points.tokens[keep], points.loss[keep],
+                  points.flops[keep], tuple(g for g, k in zip(points.groups, keep, strict=True)
+                                            if k))
+
+
+def near_best(points: Points, factor: float) -> npt.NDArray[np.bool_]:
+    """Rows within ``factor`` of their budget's lowest-loss model size."""
+    keep = np.zeros(points.params.size, dtype=bool)
+    for c in np.unique(points.flops):
+        at = np.flatnonzero(points.flops == c)
+        best = points.params[at][np.argmin(points.loss[at])]
+        keep[at] = np.abs(np.log(points.params[at] / best)) <= math.log(factor) + 1e-9
+    return keep
+
+
+def sensitivity(path: Path) -> str:
+    """Point estimates of a (no intervals) on subsets of each configuration's rows, and the
+    fit's median |log residual|: how much the answer depends on which points are used."""
+    lines = ["| configuration | rows used | Approach 3 a | Approach 2 a | "
+             "Approach 3 median abs. log residual |", "| --- | --- | ---: | ---: | ---: |"]
+    for label, config_id, _ in CONFIGS:
+        pts = load(path, config_id)
+        budgets = np.unique(pts.flops)
+        cases = [
+            ("all 12 budgets", np.ones(pts.params.size, dtype=bool)),
+            (f"6 smallest budgets ({budgets[0]:.3g}-{budgets[5]:.3g})",
+             pts.flops <= budgets[5]),
+            (f"6 largest budgets ({budgets[6]:.3g}-{budgets[-1]:.3g})", pts.flops >= budgets[6]),
+            ("sizes within 3x of each budget's best", near_best(pts, 3.0)),
+            ("sizes within 2x of each budget's best", near_best(pts, 2.0)),
+        ]
+        for name, keep in cases:
+            sub = subset(pts, keep)
+            fit = fit_law(Data.from_arrays(sub.params, sub.tokens, sub.loss))
+            a2 = isoflop_exponent(sub, np.ones(sub.params.size))
+            lines.append(f"| {label} | {name}: {sub.params.size} | "
+                         f"{float(fit.law.compute_exponent):.3f} | {a2:.3f} | "
+                         f"{float(np.median(np.abs(fit.residuals))):.3f} |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--data", type=Path, default=None,
                         help="porian_isoflop.csv (default: ../shared/data or "
                              "$SCALING_SHARED_DATA)")
@@ -166,6 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"{args.replicates} replicates by train_run_key, seed {args.seed}:\n")
     print(table(path, args.replicates, args.seed))
+    print("\nSensitivity (point estimates):\n")
+    print(sensitivity(path))
     return 0
 
 
