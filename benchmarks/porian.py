@@ -43,6 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit import fit_law
+from scaling_cli.isoflop import approach2 as isoflop_approach2
 from scaling_cli.model import build_model
 from scaling_cli.objective import Data
 from scaling_cli.resample import percentile_interval, resample_weights
@@ -109,33 +110,18 @@ def approach3(points: Points, replicates: int, seed: int) -> Exponent:
 # --------------------------------------------------------------------------- Approach 2
 
 
-def isoflop_exponent(points: Points, weights: Array) -> float:
-    """Slope of log N_opt(C) on log C from weighted parabola vertices (NaN if < 3 budgets)."""
-    log_c, log_n_opt = [], []
-    x_all = np.log(points.params)
-    for c in np.unique(points.flops):
-        at = (points.flops == c) & (weights > 0)
-        x, y, w = x_all[at], points.loss[at], weights[at]
-        if np.unique(x).size < 3:
-            continue
-        c2, c1, _ = np.polyfit(x, y, 2, w=np.sqrt(w))
-        if c2 <= 0:
-            continue
-        vertex = -c1 / (2 * c2)
-        if x.min() < vertex < x.max():
-            log_c.append(math.log(c))
-            log_n_opt.append(vertex)
-    if len(log_c) < 3:
-        return float("nan")
-    return float(np.polyfit(log_c, log_n_opt, 1)[0])
+def isoflop_exponent(points: Points) -> float:
+    """a from the tool's Approach 2 (scaling_cli.isoflop): parabola vertices per budget."""
+    point, _ = isoflop_approach2(points.params, points.loss, points.flops)
+    return point.exponent
 
 
 def approach2(points: Points, replicates: int, seed: int) -> Exponent:
-    value = isoflop_exponent(points, np.ones(points.params.size))
     weights = resample_weights(points.params.size, points.groups, replicates, seed)
-    reps = np.array([isoflop_exponent(points, w) for w in weights])
-    low, high = percentile_interval(reps, 0.95)
-    return Exponent(value, low, high, int(np.isfinite(reps).sum()))
+    point, reps = isoflop_approach2(points.params, points.loss, points.flops, weights)
+    a = reps[:, 0]
+    low, high = percentile_interval(a, 0.95)
+    return Exponent(point.exponent, low, high, int(np.isfinite(a).sum()))
 
 
 # --------------------------------------------------------------------------- report
@@ -195,7 +181,7 @@ def sensitivity(path: Path) -> str:
         for name, keep in cases:
             sub = subset(pts, keep)
             fit = fit_law(Data.from_arrays(sub.params, sub.tokens, sub.loss))
-            a2 = isoflop_exponent(sub, np.ones(sub.params.size))
+            a2 = isoflop_exponent(sub)
             lines.append(f"| {label} | {name}: {sub.params.size} | "
                          f"{float(fit.law.compute_exponent):.3f} | {a2:.3f} | "
                          f"{float(np.median(np.abs(fit.residuals))):.3f} |")
