@@ -12,9 +12,10 @@ with these changes, documented in docs/input-errors.md:
   ``loss: no`` is reported as a boolean rather than silently misread.
 - *duplicate keys are errors* (YAML keeps the last one silently: ``params: 1B`` then
   ``params: 7B`` would fit 7B with no warning); merge keys (``<<: *base``) may be overridden.
-- *limits:* text longer than ``MAX_TEXT_CHARS``; nesting deeper than libyaml's 1,000 levels
-  (the pure-Python fallback's RecursionError is caught); and, when the text has an anchor
-  (``&``), nesting deeper than ``MAX_DEPTH`` or aliases that would expand to more than
+- *limits:* text longer than ``MAX_TEXT_CHARS``; nesting deeper than ``MAX_DEPTH`` levels
+  (checked here, not left to the library: libyaml 0.2.5+ stops at 1,000 levels, older
+  builds and the pure-Python loader do not, so the answer would depend on how PyYAML was
+  built); and, when the text has an anchor (``&``), aliases that would expand to more than
   ``MAX_EXPANDED_NODES`` nodes ("billion laughs") are refused before anything is built.
 - *errors are one line:* every problem raises :class:`~scaling_cli.errors.InputError`
   naming the file, the line and column, and how to fix it; nothing else escapes, whatever
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import yaml
 
@@ -37,7 +38,6 @@ __all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_TEXT_CHARS", "load_yaml_docum
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 5_000_000
 MAX_TEXT_CHARS = 16 * 1024 * 1024  # composing YAML costs ~75 bytes of memory per byte
-LIBYAML_MAX_DEPTH = 1000
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _TEXT_TAGS = ("int", "float", "timestamp")
@@ -99,8 +99,35 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def _too_deep(name: str, line: int | None) -> InputError:
+    where = f"line {line}: " if line is not None else ""
+    return InputError(f"{name}: {where}nesting deeper than {MAX_DEPTH} levels; run logs are "
+                      "flat records: remove the nesting")
+
+
+def _deeper_than(documents: list[Any], limit: int) -> bool:
+    """Whether any list or mapping in ``documents`` is nested more than ``limit`` deep.
+
+    Iterative, so a recursive alias (``&a [*a]``) counts as too deep rather than looping.
+    """
+    stack: list[tuple[Any, int]] = [(doc, 1) for doc in documents
+                                    if isinstance(doc, (list, dict))]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (list, dict)))
+    return False
+
+
 def _check_structure(text: str, name: str) -> None:
-    """Walk parser events; refuse deep nesting and alias expansion bombs."""
+    """Walk parser events; refuse nesting deeper than ``MAX_DEPTH`` and alias bombs.
+
+    Streaming events never recurses, so this is safe on any input; it costs about a fifth
+    of composing the same text, and only files off the plain fast path pay it.
+    """
     sizes: dict[str, int] = {}
     stack: list[list[Any]] = [[0, None]]  # [expanded node count, anchor] per open collection
     total = 0
@@ -108,11 +135,7 @@ def _check_structure(text: str, name: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             stack.append([1, event.anchor])
             if len(stack) - 1 > MAX_DEPTH:
-                raise InputError(
-                    f"{name}: line {event.start_mark.line + 1}: nesting deeper than "
-                    f"{MAX_DEPTH} levels in a file with anchors (&); run logs are flat "
-                    "records: remove the nesting"
-                )
+                raise _too_deep(name, event.start_mark.line + 1)
             continue
         if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             count, anchor = stack.pop()
@@ -262,10 +285,25 @@ def load_yaml_documents(text: str, name: str) -> list[Any]:
     if plain is not None:
         return plain
     try:
-        if "&" in text:  # without an anchor there can be no alias to expand
-            _check_structure(text, name)
-        return list(yaml.load_all(text, Loader=_Loader))
+        _check_structure(text, name)  # before composing: a deep tree can crash old libyaml
+        documents = list(yaml.load_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
+        if "maximum nesting depth" in str(exc.problem):  # libyaml 0.2.5+ scans ahead
+            mark = exc.problem_mark or exc.context_mark
+            raise _too_deep(name, mark.line + 1 if mark else None) from None
+        _raise_for(exc, text, name)
+    except yaml.YAMLError as exc:
+        _raise_for(exc, text, name)
+    except RecursionError:  # the pure-Python composer; unreachable below MAX_DEPTH levels
+        raise _too_deep(name, None) from None
+    if _deeper_than(documents, MAX_DEPTH):  # deep only through aliases, or a recursive one
+        raise _too_deep(name, None)
+    return documents
+
+
+def _raise_for(exc: yaml.YAMLError, text: str, name: str) -> NoReturn:
+    """Re-raise a YAML library error as a one-line :class:`InputError`."""
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = _one_line(exc.problem or exc.context or "invalid YAML")
@@ -273,20 +311,12 @@ def load_yaml_documents(text: str, name: str) -> list[Any]:
             tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
             raise InputError(f"{name}: {where}unsupported YAML tag {tag}; remove it (run logs "
                              "are plain data)") from None
-        if "maximum nesting depth" in problem:
-            raise InputError(f"{name}: {where}nesting deeper than {LIBYAML_MAX_DEPTH:,} "
-                             "levels; run logs are flat records: remove the nesting") from None
         if "appears twice" in problem or "keys must be" in problem or "cannot read" in problem:
             raise InputError(f"{name}: {where}{problem}") from None
         raise InputError(f"{name}: {where}not valid YAML ({problem}); fix the syntax") from None
-    except yaml.reader.ReaderError as exc:
+    if isinstance(exc, yaml.reader.ReaderError):
         raise InputError(
             f"{name}: line {_line_of(text, exc.position)}: character U+{exc.character:04X} is "
             f"not allowed in YAML ({exc.reason}); remove it or re-save the file as text"
         ) from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{name}: not valid YAML ({_one_line(str(exc))}); fix the syntax") \
-            from None
-    except RecursionError:
-        raise InputError(f"{name}: nesting too deep; run logs are flat records: remove the "
-                         "nesting") from None
+    raise InputError(f"{name}: not valid YAML ({_one_line(str(exc))}); fix the syntax") from None

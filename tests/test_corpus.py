@@ -195,11 +195,11 @@ BAD_RUN_LOGS = [
      "alias_bomb.yaml: line 7: YAML aliases expand to more than 5,000,000 nodes (an alias "
      "bomb?); write the runs out plainly"),
     ("deep_nesting.yaml",
-     "deep_nesting.yaml: line 1, column 1004: nesting deeper than 1,000 levels; run logs are "
-     "flat records: remove the nesting"),
+     "deep_nesting.yaml: line 1: nesting deeper than 64 levels; run logs are flat records: "
+     "remove the nesting"),
     ("deep_with_anchor.yaml",
-     "deep_with_anchor.yaml: line 2: nesting deeper than 64 levels in a file with anchors (&); "
-     "run logs are flat records: remove the nesting"),
+     "deep_with_anchor.yaml: line 2: nesting deeper than 64 levels; run logs are flat records: "
+     "remove the nesting"),
     ("python_tag.yaml",
      "python_tag.yaml: line 2, column 9: unsupported YAML tag !!python/object/apply:os.system; "
      "remove it (run logs are plain data)"),
@@ -232,7 +232,7 @@ def test_the_documented_limits_are_the_limits() -> None:
                 f"| all run logs together | {format_bytes(runs.LIMITS['max_total_bytes'])} |",
                 f"| one YAML file | {format_bytes(yamlsafe.MAX_TEXT_CHARS)} |",
                 f"| runs (records read, before `--where`) | {runs.LIMITS['max_runs']:,} |",
-                f"| YAML nesting in a file with anchors (`&`) | {yamlsafe.MAX_DEPTH} levels |",
+                f"| YAML nesting | {yamlsafe.MAX_DEPTH} levels |",
                 f"expansion (\"billion laughs\") | {yamlsafe.MAX_EXPANDED_NODES:,} nodes |",
                 f"| echoed values in messages | {SHOWN_CHARS} characters |"):
         assert row in doc, row
@@ -390,3 +390,57 @@ def test_fit_files_from_a_newer_version_or_not_fit_files() -> None:
     assert fails("optimal", "--fit", "fit_not_a_fit.json", "-b", "1e24") == (
         "fit_not_a_fit.json: not a scaling-cli fit file; create one with `scaling fit RUNS -o "
         "fit_not_a_fit.json`")
+
+
+# The nesting limit is ours, not the YAML library's: libyaml before 0.2.5 has no limit (and
+# overflows the C stack composing ~100,000 levels), 0.2.5+ stops at 1,000, the pure-Python
+# loader at Python's recursion limit. CI once failed on exactly that difference.
+NESTING_CASES = [
+    ("id: " + "[" * 1003 + "]" * 1003, "line 1: nesting deeper than 64 levels"),
+    ("id: x\nmeta: " + "[" * 100 + "]" * 100, "line 2: nesting deeper than 64 levels"),
+    ("id: " + "[" * 100_000 + "]" * 100_000, "line 1: nesting deeper than 64 levels"),
+    ("id: x\n" + "".join("  " * i + f"k{i}:\n" for i in range(70)) + "  " * 70 + "v: 1\n",
+     "line 66: nesting deeper than 64 levels"),
+    ("id: x\nm: &a [*a]\n", "f.yaml: nesting deeper than 64 levels"),
+    ("a: &a " + "[" * 60 + "]" * 60 + "\nb: " + "[" * 10 + "*a" + "]" * 10,
+     "f.yaml: nesting deeper than 64 levels"),
+]
+
+_NESTING_PROBE = """
+import json, sys
+import yaml
+if sys.argv[1] == "pure-python":
+    del yaml.CSafeLoader  # what a PyYAML built without libyaml looks like
+from scaling_cli import yamlsafe
+from scaling_cli.errors import InputError
+out = []
+for text in json.loads(sys.stdin.read()):
+    try:
+        out.append(repr(yamlsafe.load_yaml_documents(text, "f.yaml")))
+    except InputError as exc:
+        out.append(str(exc))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "pure-python"])
+def test_nesting_limit_does_not_depend_on_the_yaml_build(loader: str) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if loader == "libyaml" and not hasattr(__import__("yaml"), "CSafeLoader"):
+        pytest.skip("this PyYAML was built without libyaml")
+    texts = [text for text, _ in NESTING_CASES] + ["id: x\ntags: [[a, b], {c: d}]\n"]
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONPATH": path}
+    done = subprocess.run([sys.executable, "-c", _NESTING_PROBE, loader], check=False, cwd=ROOT,
+                          env=env, input=json.dumps(texts), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]  # a crash would be a segfault here
+    got = json.loads(done.stdout)
+    for (_, expected), message in zip(NESTING_CASES, got, strict=False):
+        assert expected in message
+        assert message.endswith("run logs are flat records: remove the nesting")
+    assert got[-1] == repr([{"id": "x", "tags": [["a", "b"], {"c": "d"}]}])
