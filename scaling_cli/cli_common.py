@@ -178,6 +178,11 @@ def _number(flag: str, text: str, *, allow_zero: bool = False) -> float:
         raise UsageError(f"{flag}: {exc.problem}") from None
 
 
+# Each replicate is a fit (~1 ms on 240 runs): 100,000 take minutes and a few MB; more is a
+# typo (1e9 would ask for 37 GiB before failing) rather than extra precision.
+MAX_REPLICATES = 100_000
+
+
 def _count(flag: str, text: str) -> int:
     value = _number(flag, text, allow_zero=True)
     if value != int(value):
@@ -201,6 +206,13 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
 
     if workers < 0:
         raise UsageError("--workers must be 0 (every core) or a positive number")
+    if not 0 <= seed < 2**63:
+        raise UsageError(f"--seed: {seed} is out of range; give a whole number from 0 to "
+                         "2**63 - 1")
+    replicates = _count("--bootstrap", bootstrap)
+    if replicates > MAX_REPLICATES:
+        raise UsageError(f"--bootstrap: {bootstrap!r} is over the limit of {MAX_REPLICATES:,} "
+                         "replicates; 1,000 (the default) is enough for 95% intervals")
     if workers == 0:  # the cores this process may run on (affinity), at most 8
         import os
 
@@ -210,7 +222,7 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
         paths=tuple(runs or ()), law=law, fit_file=fit, columns=parse_columns(column or []),
         where=tuple(where or ()), input_format=input_format,
         flops_per_param_token=_number("--flops-per-param-token", k),
-        replicates=_count("--bootstrap", bootstrap), seed=seed, resample_by=resample_by,
+        replicates=replicates, seed=seed, resample_by=resample_by,
         workers=workers, allow_unverified=allow_unverified, method=method,
         fixed=parse_fixed(fix or []), tie_exponents=tie_exponents,
     )

@@ -200,7 +200,8 @@ def _map(job: _Job, batches: list[tuple[int, int]],
     # the parent should answer it (one message, exit 130). Leaving the `with` for any reason
     # terminates the workers at once (ProcessPoolExecutor's shutdown can hang after a
     # KeyboardInterrupt). imap keeps the chunks' order, so results do not depend on workers.
-    with get_context("fork").Pool(workers, initializer=signal.signal,
+    # No more processes than chunks: `--workers 10000` must not fork 10,000 processes.
+    with get_context("fork").Pool(min(workers, len(batches)), initializer=signal.signal,
                                   initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         yield from pool.imap(job, batches)
 

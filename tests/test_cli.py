@@ -159,6 +159,13 @@ def test_stdin() -> None:
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "--confidence", "95"],
          "Error: --confidence: '95' must be between 0 and 1, e.g. 0.95\n"),
         (["optimal", "nope/", "-b", "1e24"], "Error: nope/: no such file or directory\n"),
+        (["optimal", SAMPLE, "-b", "1e24", "--seed", "-3"],
+         "Error: --seed: -3 is out of range; give a whole number from 0 to 2**63 - 1\n"),
+        (["optimal", SAMPLE, "-b", "1e24", "--bootstrap", "1e9"],  # once a 37 GiB MemoryError
+         "Error: --bootstrap: '1e9' is over the limit of 100,000 replicates; 1,000 (the "
+         "default) is enough for 95% intervals\n"),
+        (["optimal", SAMPLE, "-b", "1e24", "--bootstrap", "1.5"],
+         "Error: --bootstrap: '1.5' is not a whole number\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "-q", "--field", "params_low"],
          "Error: --field params_low: no value here (intervals need bootstrap replicates, "
          "which a published --law does not have; unreachable targets and unknown costs have "

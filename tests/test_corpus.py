@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scaling_cli import __version__, runs, yamlsafe
+from scaling_cli import __version__, cli_common, runs, yamlsafe
 from scaling_cli.cli import app
 from scaling_cli.units import SHOWN_CHARS, format_bytes
 
@@ -234,7 +234,8 @@ def test_the_documented_limits_are_the_limits() -> None:
                 f"| runs (records read, before `--where`) | {runs.LIMITS['max_runs']:,} |",
                 f"| YAML nesting | {yamlsafe.MAX_DEPTH} levels |",
                 f"expansion (\"billion laughs\") | {yamlsafe.MAX_EXPANDED_NODES:,} nodes |",
-                f"| echoed values in messages | {SHOWN_CHARS} characters |"):
+                f"| echoed values in messages | {SHOWN_CHARS} characters |",
+                f"| `--bootstrap` replicates | {cli_common.MAX_REPLICATES:,} |"):
         assert row in doc, row
 
 

@@ -102,3 +102,25 @@ def test_resample_weights_are_the_bootstraps_draws() -> None:
     sampler = Resampler.make(50, None, 4)
     assert np.array_equal(w[32:64], sampler.chunk(1, 32))
     assert np.array_equal(w[64:], sampler.chunk(2, 6))
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def test_workers_are_capped_at_the_number_of_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing.context
+
+    from scaling_cli import resample
+
+    sizes: list[int] = []
+    pool = multiprocessing.context.BaseContext.Pool
+
+    def recording_pool(self, processes=None, *args, **kwargs):  # type: ignore[no-untyped-def]
+        sizes.append(processes)
+        return pool(self, processes, *args, **kwargs)
+
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "Pool", recording_pool)
+    batches = list(range(resample.MIN_CHUNKS_FOR_WORKERS))
+    assert list(resample._map(_square, batches, workers=10_000)) == [b * b for b in batches]
+    assert sizes == [len(batches)]  # not 10,000 forked processes
