@@ -172,7 +172,7 @@ def plan_hardware(plan: Plan) -> Hardware | None:
         usd_per_gpu_hour=None if hw.get("usd_per_gpu_hour") is None
         else _num(where, "usd_per_gpu_hour", hw["usd_per_gpu_hour"]),
         mfu=0.4 if hw.get("mfu") is None else _num(where, "mfu", hw["mfu"]),
-        gpus=None if gpus is None else int(gpus),
+        gpus=None if gpus is None else int(gpus), where=where,
     )
 
 

@@ -173,3 +173,21 @@ def test_target_csv_has_one_row_per_target() -> None:
     assert {"loss", "reachable", "compute_flops", "params", "tokens"} <= set(header)
     values = dict(zip(header, lines[1].split(","), strict=True))
     assert float(values["compute_flops"]) > 0 and np.isfinite(float(values["params"]))
+
+
+@pytest.mark.parametrize(("hardware", "message"), [
+    ("  gpu: h900\n  gpus: 8\n",
+     "plan.yaml: hardware: 'gpu' 'h900': unknown GPU; did you mean 'h200'? choose one of "
+     "a100, h100, h200 or give 'peak_tflops'"),
+    ("  gpu: h100\n  gpus: 8\n  mfu: 1.4\n",
+     "plan.yaml: hardware: 'mfu' 1.4: the model FLOPs utilisation must be in (0, 1], e.g. 0.4 "
+     "for 40% of peak"),
+])
+def test_plan_hardware_errors_name_the_plan_key_not_a_flag(tmp_path: Path, hardware: str,
+                                                           message: str) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: x\nparams: 30B\ntokens: 600B\nhardware:\n" + hardware
+                    + "limits:\n  max_days: 3\n")
+    code, out, err = run("check", str(plan), "--law", "epoch-2024")
+    assert (code, out) == (2, "")
+    assert err == f"Error: {message}\n".replace("plan.yaml", str(plan))
