@@ -34,6 +34,22 @@ def fmt(name: str, x: float | None) -> str:
     return format_number(x, digits=4)
 
 
+def new_table(title: str, columns: list[str | tuple[str, str]]) -> Table:
+    """A table in the house style: no edges, two spaces between columns, right-aligned
+    unless a column says ``(header, "left")``.
+
+    Compact so that the widest tables fit 80 columns with every value whole; long headers
+    are broken by hand (``"tokens/\\nparam"``) so no header is wider than its values
+    (rich would otherwise cut a header, or a value, to ``tokens/pa…``).
+    """
+    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False,
+                  padding=(0, 0, 0, 1))
+    for col in columns:
+        header, justify = (col, "right") if isinstance(col, str) else col
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    return table
+
+
 def value_cell(name: str, est: dict[str, Any]) -> Text:
     text = Text(fmt(name, est["value"]), style="bold")
     if est["low"] is not None:
@@ -66,11 +82,8 @@ def _heading(doc: dict[str, Any]) -> Text:
 
 def _law_table(doc: dict[str, Any]) -> Table:
     ci = ci_label(doc)
-    table = Table(title="Fitted law  L(N, D) = E + A/N^α + B/D^β", box=box.SIMPLE_HEAD,
-                  title_justify="left")
-    for col, justify in (("parameter", "left"), ("value", "right"), (ci, "right"),
-                         ("units", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = new_table("Fitted law  L(N, D) = E + A/N^α + B/D^β",
+                      [("parameter", "left"), "value", ci, ("units", "left")])
     for name, est in doc["law"].items():
         interval = "—" if est["low"] is None else (
             f"{fmt(name, est['low'])} – {fmt(name, est['high'])}")
@@ -93,16 +106,14 @@ def _budget_label(b: dict[str, Any]) -> Text:
 def _budget_table(doc: dict[str, Any]) -> Table:
     limited = doc["budgets"][0].get("data_constrained") is not None
     title = "Compute-optimal allocation" + (" with limited unique data" if limited else "")
-    table = Table(title=f"{title} (value, then {ci_label(doc)})", box=box.SIMPLE_HEAD,
-                  title_justify="left")
     band = doc["budgets"][0].get("band")
-    cols = ["budget (FLOPs)", "params N*", "tokens D*", "tokens/param", "loss (nats/token)"]
+    cols: list[str | tuple[str, str]] = [
+        "budget\n(FLOPs)", "params\nN*", "tokens\nD*", "tokens/\nparam", "loss\n(nats/token)"]
     if band is not None:
-        cols.append(f"sizes within {100 * band['tolerance']:g}% of best loss")
+        cols.append(f"sizes within\n{100 * band['tolerance']:g}% of best\nloss")
     if limited:
-        cols += ["epochs of unique data", "loss if data were unlimited"]
-    for col in cols:
-        table.add_column(col, justify="right")
+        cols += ["epochs of\nunique\ndata", "loss with\nunlimited\ndata"]
+    table = new_table(f"{title} (value, then {ci_label(doc)})", cols)
     for b in doc["budgets"]:
         row = [_budget_label(b), value_cell("params", b["params"]),
                value_cell("tokens", b["tokens"]),
@@ -121,10 +132,8 @@ def _budget_table(doc: dict[str, Any]) -> Table:
 
 
 def _predict_table(doc: dict[str, Any]) -> Table:
-    table = Table(title=f"Predicted loss of the fitted surface (value, then {ci_label(doc)})",
-                  box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("params N", "tokens D", "compute (FLOPs)", "loss (nats/token)"):
-        table.add_column(col, justify="right")
+    table = new_table(f"Predicted loss of the fitted surface (value, then {ci_label(doc)})",
+                      ["params N", "tokens D", "compute (FLOPs)", "loss (nats/token)"])
     for p in doc["predictions"]:
         table.add_row(format_count(p["params"]), format_count(p["tokens"]),
                       format_flops(p["compute_flops"]), value_cell("loss", p["loss"]))
@@ -132,12 +141,10 @@ def _predict_table(doc: dict[str, Any]) -> Table:
 
 
 def _compare_table(doc: dict[str, Any]) -> Table:
-    table = Table(title=f"N* at {format_flops(doc['compute_flops'])} FLOPs by fitting method "
-                        f"(value, then {ci_label(doc)})", box=box.SIMPLE_HEAD,
-                  title_justify="left")
-    for col, justify in (("method", "left"), ("params N*", "right"), ("tokens D*", "right"),
-                         ("a (N* ~ C^a)", "right"), ("note", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = new_table(f"N* at {format_flops(doc['compute_flops'])} FLOPs by fitting method "
+                      f"(value, then {ci_label(doc)})",
+                      [("method", "left"), "params N*", "tokens D*", "a (N* ~ C^a)",
+                       ("note", "left")])
     for m in doc["methods"]:
         if m["params"] is None:
             table.add_row(m["method"], "—", "—", "—", m["note"])
@@ -166,22 +173,18 @@ def _pct(x: float | None) -> str:
 
 def _backtest_tables(doc: dict[str, Any]) -> list[Any]:
     ci = ci_label(doc).replace(" interval", "")
-    folds = Table(title="Backtest: fit below a compute threshold, predict the runs above",
-                  box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("trained below (FLOPs)", "train runs", "held out", "median |error|",
-                "max |error|", f"covered by {ci} PI"):
-        folds.add_column(col, justify="right")
+    folds = new_table("Backtest: fit below a compute threshold, predict the runs above",
+                      ["trained below\n(FLOPs)", "train\nruns", "held\nout",
+                       "median\n|error|", "max\n|error|", f"covered by\n{ci} PI"])
     for f in doc["folds"]:
         folds.add_row(format_flops(f["threshold_flops"]), str(f["train_runs"]),
                       str(len(f["held_out"])), _pct(f["median_abs_relative_error"]),
                       _pct(f["max_abs_relative_error"]), _pct(f["coverage"]))
     worst = sorted((h for f in doc["folds"] for h in f["held_out"]),
                    key=lambda h: -abs(h["relative_error"]))[:8]
-    runs = Table(title="Largest errors (PI: prediction interval for one run's loss)",
-                 box=box.SIMPLE_HEAD, title_justify="left")
-    for col in ("run", "params", "tokens", "x largest train", "actual", "predicted",
-                f"{ci} PI", "error", "covered"):
-        runs.add_column(col, justify="left" if col == "run" else "right")
+    runs = new_table("Largest errors (PI: prediction interval for one run's loss)",
+                     [("run", "left"), "params", "tokens", "x largest\ntrain", "actual",
+                      "predicted", f"{ci} PI", "error", "covered"])
     for h in worst:
         pi = h["prediction_interval"]
         runs.add_row(h["id"], format_count(h["params"]), format_count(h["tokens"]),

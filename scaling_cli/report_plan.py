@@ -7,22 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .report import ci_label, fmt, value_cell
+from .report import ci_label, fmt, new_table, value_cell
 from .units import format_count, format_flops
 
 __all__ = ["check_table", "cost_table", "fixed_size_table", "target_table"]
-
-
-def _table(title: str, columns: list[str]) -> Table:
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left")
-    for col in columns:
-        table.add_column(col, justify="right")
-    return table
 
 
 def _pct(est: dict[str, Any]) -> Text:
@@ -36,13 +28,13 @@ def _pct(est: dict[str, Any]) -> Text:
 
 def fixed_size_table(doc: dict[str, Any]) -> Table:
     """One row per budget for a model size fixed in advance."""
-    table = _table(f"Fixed model size vs compute-optimal (value, then {ci_label(doc)})",
-                   ["budget (FLOPs)", "params N", "tokens D", "tokens/param",
-                    "loss (nats/token)", "optimal N*", "loss at N*", "loss penalty",
-                    "compute wasted"])
+    table = new_table(f"Fixed model size vs compute-optimal (value, then {ci_label(doc)})",
+                      ["budget\n(FLOPs)", "params\nN", "tokens\nD", "tokens/\nparam",
+                       "loss\n(nats/\ntoken)", "optimal\nN*", "loss at\nN*",
+                       "loss\npenalty", "compute\nwasted"])
     for b in doc["budgets"]:
         table.add_row(format_flops(b["compute_flops"]), format_count(b["params"]),
-                      format_count(b["tokens"]), f"{b['tokens_per_param']:.3g}",
+                      format_count(b["tokens"]), format_count(b["tokens_per_param"]),
                       value_cell("loss", b["loss"]),
                       value_cell("params", b["params_optimal"]),
                       value_cell("loss", b["loss_optimal"]),
@@ -61,9 +53,9 @@ def _pct_of_budget(est: dict[str, Any]) -> Text:
 
 def target_table(doc: dict[str, Any]) -> Group:
     """Least compute per target loss, and the inference-aware allocation when asked."""
-    table = _table(f"Least compute reaching a target loss (value, then {ci_label(doc)})",
-                   ["target loss", "compute (FLOPs)", "params N*", "tokens D*",
-                    "replicates unreachable"])
+    table = new_table(f"Least compute reaching a target loss (value, then {ci_label(doc)})",
+                      ["target\nloss", "compute\n(FLOPs)", "params\nN*", "tokens\nD*",
+                       "replicates\nunreachable"])
     inference = [t for t in doc["targets"] if t["inference_aware"] is not None]
     for t in doc["targets"]:
         unreachable = t["unreachable_fraction"]
@@ -78,10 +70,10 @@ def target_table(doc: dict[str, Any]) -> Group:
     if not inference:
         return Group(table)
     tokens = format_count(inference[0]["inference_aware"]["inference_tokens"])
-    inf = _table(f"Inference-aware sizing for {tokens} lifetime inference tokens "
-                 "(Sardana & Frankle 2024): least training + inference FLOPs",
-                 ["target loss", "params N", "tokens D", "training FLOPs", "inference FLOPs",
-                  "total FLOPs", "total at Chinchilla N*"])
+    inf = new_table(f"Inference-aware sizing for {tokens} lifetime inference tokens "
+                    "(Sardana & Frankle 2024): least training + inference FLOPs",
+                    ["target\nloss", "params\nN", "tokens\nD", "training\nFLOPs",
+                     "inference\nFLOPs", "total\nFLOPs", "total at\nChinchilla N*"])
     for t in inference:
         i = t["inference_aware"]
         if not t["reachable"]:
@@ -108,9 +100,9 @@ def cost_table(doc: dict[str, Any]) -> Table | Text:
     if hw is None:
         return Text("")
     gpus = f"{hw['gpus']:,} x " if hw["gpus"] else ""
-    table = _table(f"Cost on {gpus}{hw['title'] or hw['gpu']} ({hw['peak_tflops']:g} TFLOP/s "
-                   f"dense bf16 at MFU {hw['mfu']:.2f})",
-                   ["budget (FLOPs)", "GPU-hours", "days", "dollars"])
+    table = new_table(f"Cost on {gpus}{hw['title'] or hw['gpu']} ({hw['peak_tflops']:g} "
+                      f"TFLOP/s dense bf16 at MFU {hw['mfu']:.2f})",
+                      ["budget (FLOPs)", "GPU-hours", "days", "dollars"])
     if hw["usd_per_gpu_hour"]:
         table.caption = f"${hw['usd_per_gpu_hour']:g} per GPU-hour: {hw['price_note']}"
         table.caption_justify = "left"
@@ -135,12 +127,11 @@ def _unit_format(units: str) -> Any:
 def check_table(doc: dict[str, Any]) -> Group:
     """One row per limit: value (and interval), limit, verdict; then the overall result."""
     plan = doc["plan"]
-    table = _table(f"Checks for plan {plan['name']!r}: {format_count(plan['params'])} params, "
-                   f"{format_count(plan['tokens'])} tokens, {format_flops(plan['compute_flops'])}"
-                   f" FLOPs ({ci_label(doc)})",
-                   ["limit", "value", "interval", "limit value", "verdict", "note"])
-    table.columns[0].justify = "left"
-    table.columns[5].justify = "left"
+    table = new_table(f"Checks for plan {plan['name']!r}: {format_count(plan['params'])} "
+                      f"params, {format_count(plan['tokens'])} tokens, "
+                      f"{format_flops(plan['compute_flops'])} FLOPs ({ci_label(doc)})",
+                      [("limit", "left"), "value", "interval", "limit\nvalue", "verdict",
+                       ("note", "left")])
     style = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
     for c in doc["checks"]:
         show = _unit_format(c["units"])

@@ -33,10 +33,25 @@ def optimal_json() -> dict:
 def test_optimal_table_names_every_quantity_and_unit() -> None:
     code, out, err = run("optimal", SAMPLE, "--budget", "1e24", *FAST)
     assert code == 0, err
-    for text in ("law fitted to 49 runs, 1 excluded", "C = 6 * N * D", "params N*",
-                 "tokens D*", "tokens/param", "loss (nats/token)", "95% interval",
+    for text in ("law fitted to 49 runs, 1 excluded", "C = 6 * N * D", "95% interval",
                  "verified optimum", "200 bootstrap replicates by run", "nats/token"):
         assert text in out, text
+    # the allocation table's headers, broken over lines by hand
+    header = out[out.index("Compute-optimal allocation"):]
+    header = "\n".join(header.splitlines()[1:4])
+    for word in ("budget", "(FLOPs)", "params", "N*", "tokens", "D*", "tokens/", "param",
+                 "loss", "(nats/token)", "sizes within", "0.5% of best"):
+        assert word in header, header
+
+
+def test_optimal_table_fits_80_columns_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = run("optimal", SAMPLE, "--budget", "1e22", "--budget", "1e24", *FAST)
+    assert code == 0, err
+    table = out[out.index("Compute-optimal allocation"):out.index("fit (approach3)")]
+    assert "…" not in table  # no header cut short
+    assert all(len(line) <= 80 for line in table.splitlines())
+    assert not any(line.rstrip().endswith("–") for line in table.splitlines())  # nor a range
 
 
 def test_optimal_json_schema(optimal_json: dict) -> None:
