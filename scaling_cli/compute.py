@@ -20,10 +20,10 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .backend import namespace
 from .errors import InputError, UsageError
@@ -151,60 +151,53 @@ def make_hardware(
     gpu: str | None = None, *, peak_tflops: float | None = None,
     usd_per_gpu_hour: float | None = None, mfu: float = DEFAULT_MFU, gpus: int | None = None,
     presets: Mapping[str, GPU] | None = None, where: str | None = None,
-    named: Callable[[str], str] | None = None,
 ) -> Hardware:
     """A preset GPU (by name) with the user's overrides, or a custom one from ``peak_tflops``.
 
     User values win over the preset's and are recorded in ``source``/``price_note``.
-    Errors name each setting as its flag (``--mfu``), or, given ``where`` (e.g.
-    ``plan.yaml: hardware``), as that file's key (``plan.yaml: hardware: 'mfu' 1.4: ...``).
+    Settings are named as flags (``--mfu``, :class:`UsageError`), or, given ``where`` (e.g.
+    ``plan.yaml: hardware``), as that file's keys (``plan.yaml: hardware: 'mfu' 1.4: ...``,
+    :class:`InputError`).
     """
-    if where is not None:
-        try:
-            return make_hardware(gpu, peak_tflops=peak_tflops, usd_per_gpu_hour=usd_per_gpu_hour,
-                                 mfu=mfu, gpus=gpus, presets=presets, named=_key)
-        except UsageError as exc:
-            raise InputError(f"{where}: {exc}") from None
-    name = named or _flag
+    def name(field: str) -> str:
+        return repr(field) if where else "--" + field.replace("_", "-")
+
+    def fail(message: str) -> NoReturn:
+        raise (InputError(f"{where}: {message}") if where else UsageError(message))
+
+    def given(field: str) -> str:
+        return f"given with {where}: {field!r}" if where else f"given with {name(field)}"
+
     if not 0.0 < mfu <= 1.0:
-        raise UsageError(f"{name('mfu')} {mfu!r}: the model FLOPs utilisation must be in "
-                         "(0, 1], e.g. 0.4 for 40% of peak")
+        fail(f"{name('mfu')} {mfu!r}: the model FLOPs utilisation must be in (0, 1], e.g. 0.4 "
+             "for 40% of peak")
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 1):
-        raise UsageError(f"{name('gpus')} {gpus!r}: the GPU count must be a whole number >= 1")
+        fail(f"{name('gpus')} {gpus!r}: the GPU count must be a whole number >= 1")
     for field, value in (("peak_tflops", peak_tflops), ("usd_per_gpu_hour", usd_per_gpu_hour)):
         if value is not None and not (value > 0 and math.isfinite(value)):
-            raise UsageError(f"{name(field)} {value!r}: must be a positive number")
+            fail(f"{name(field)} {value!r}: must be a positive number")
     if gpu is None:
         if peak_tflops is None:
-            choose = f"{name('gpu')} NAME" if name is _flag else name("gpu")
-            raise UsageError(f"no GPU given: choose one with {choose} (a100, h100, h200) "
-                             f"or give its dense bf16 peak with {name('peak_tflops')}")
+            fail(f"no GPU given: choose one with {name('gpu')}{'' if where else ' NAME'} "
+                 f"(a100, h100, h200) or give its dense bf16 peak with {name('peak_tflops')}")
         chip = GPU("custom", peak_tflops, usd_per_gpu_hour, "custom GPU",
-                   "peak given with --peak-tflops",
-                   "given with --usd-per-gpu-hour" if usd_per_gpu_hour else "")
+                   f"peak {given('peak_tflops')}",
+                   given("usd_per_gpu_hour") if usd_per_gpu_hour else "")
         return Hardware(chip, mfu, gpus)
     presets = load_gpus() if presets is None else presets
     key = gpu.strip().lower()
     if key not in presets:
         close = difflib.get_close_matches(key, list(presets), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
-        raise UsageError(f"{name('gpu')} {gpu!r}: unknown GPU; {hint}choose one of "
-                         f"{', '.join(sorted(presets))} or give {name('peak_tflops')}")
+        fail(f"{name('gpu')} {gpu!r}: unknown GPU; {hint}choose one of "
+             f"{', '.join(sorted(presets))} or give {name('peak_tflops')}")
     chip = presets[key]
     if peak_tflops is not None:
-        chip = replace(chip, peak_tflops=peak_tflops, source="peak given with --peak-tflops")
+        chip = replace(chip, peak_tflops=peak_tflops, source=f"peak {given('peak_tflops')}")
     if usd_per_gpu_hour is not None:
         chip = replace(chip, usd_per_gpu_hour=usd_per_gpu_hour,
-                       price_note="given with --usd-per-gpu-hour")
+                       price_note=given("usd_per_gpu_hour"))
     return Hardware(chip, mfu, gpus)
-
-
-def _flag(field: str) -> str:
-    return "--" + field.replace("_", "-")
-
-
-def _key(field: str) -> str:
-    return repr(field)
 
 
 # --------------------------------------------------------------------------- conversions

@@ -296,7 +296,8 @@ def load_yaml_documents(text: str, name: str) -> list[Any]:
         _raise_for(exc, text, name)
     except RecursionError:  # the pure-Python composer; unreachable below MAX_DEPTH levels
         raise _too_deep(name, None) from None
-    if _deeper_than(documents, MAX_DEPTH):  # deep only through aliases, or a recursive one
+    # Built objects can be deeper than the events only through aliases (or a recursive one).
+    if "&" in text and _deeper_than(documents, MAX_DEPTH):
         raise _too_deep(name, None)
     return documents
 
