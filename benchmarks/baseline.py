@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.newton import BOUNDS
-from scaling_cli.objective import HUBER_DELTA, Data
+from scaling_cli.fit.newton import BOUNDS
+from scaling_cli.fit.objective import HUBER_DELTA, Data
 
 __all__ = [
     "HOFFMANN_GRID",

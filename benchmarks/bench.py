@@ -8,7 +8,7 @@
 Sections (``--sections``):
 
 * ``fit``: scipy L-BFGS-B from Hoffmann et al.'s 4,500 grid starts (a subset, timed and
-  scaled linearly; :mod:`benchmarks.baseline`) against :func:`scaling_cli.fit.fit_law` on
+  scaled linearly; :mod:`benchmarks.baseline`) against :func:`scaling_cli.fit.search.fit_law` on
   Epoch's 240 Chinchilla runs (``--data``, default ``$SCALING_SHARED_DATA`` or
   ``../shared/data``/chinchilla_epoch_svg.csv; skipped with a message when absent);
 * ``bootstrap``: 1,000 replicates with 1 and 2 workers (byte-identical?), and the careful

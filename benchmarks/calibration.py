@@ -4,8 +4,8 @@ Each *ladder* draws a true law and a design, simulates losses
 
     L_i = L_true(N_i, D_i) * exp(eps_i),     eps_i ~ N(0, sigma^2),
 
-runs the tool's global fit (:func:`scaling_cli.fit.fit_law`, default settings, as
-``scaling fit`` does) and its bootstrap (:func:`scaling_cli.resample.bootstrap`), and
+runs the tool's global fit (:func:`scaling_cli.fit.search.fit_law`, default settings, as
+``scaling fit`` does) and its bootstrap (:func:`scaling_cli.fit.bootstrap.bootstrap`), and
 records, for every interval *method* (a resampling scheme x an interval construction from
 the list below), whether the interval covers the true value of
 
@@ -75,11 +75,11 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit import FitResult, fit_law
+from scaling_cli.fit.search import FitResult, fit_law
 from scaling_cli.law import Law, optimal_allocation, predict_loss
-from scaling_cli.newton import polish
-from scaling_cli.objective import Data, huber, residuals
-from scaling_cli.resample import bootstrap, percentile_interval
+from scaling_cli.fit.newton import polish
+from scaling_cli.fit.objective import Data, huber, residuals
+from scaling_cli.fit.bootstrap import bootstrap, percentile_interval
 
 Array = npt.NDArray[np.float64]
 

@@ -42,12 +42,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit import fit_law
-from scaling_cli.isoflop import approach2 as isoflop_approach2
+from scaling_cli.fit.search import fit_law
+from scaling_cli.fit.approach2 import approach2 as isoflop_approach2
 from scaling_cli.model import build_model
-from scaling_cli.objective import Data
-from scaling_cli.resample import percentile_interval, resample_weights
-from scaling_cli.runs import runset_from_arrays
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.bootstrap import percentile_interval, resample_weights
+from scaling_cli.read.runs import runset_from_arrays
 
 Array = npt.NDArray[np.float64]
 
@@ -111,7 +111,7 @@ def approach3(points: Points, replicates: int, seed: int) -> Exponent:
 
 
 def isoflop_exponent(points: Points) -> float:
-    """a from the tool's Approach 2 (scaling_cli.isoflop): parabola vertices per budget."""
+    """a from the tool's Approach 2 (scaling_cli.fit.approach2): parabola vertices per budget."""
     point, _ = isoflop_approach2(points.params, points.loss, points.flops)
     return point.exponent
 

@@ -8,10 +8,10 @@ how far it got), each with the stage's wall seconds and the process's peak RSS s
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``; worker processes of the bootstrap are
 reported separately as ``children_peak_mb``):
 
-* ``load``: :func:`scaling_cli.runs.load_runs` on PATH;
+* ``load``: :func:`scaling_cli.read.runs.load_runs` on PATH;
 * ``fit``: :func:`scaling_cli.model.build_model` with ``replicates=0`` (validation, the
   global fit, verification and the model's summaries: everything but the bootstrap);
-* ``bootstrap``: :func:`scaling_cli.resample.bootstrap` with ``replicates`` replicates on
+* ``bootstrap``: :func:`scaling_cli.fit.bootstrap.bootstrap` with ``replicates`` replicates on
   the same fit (recomputed as stage ``refit``, as ``build_model`` does not hand it out;
   not part of the figures).
 
@@ -96,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(max(1, args.time_limit))
     began = time.perf_counter()
-    from scaling_cli.fit import fit_law
+    from scaling_cli.fit.search import fit_law
     from scaling_cli.model import build_model
-    from scaling_cli.objective import Data
-    from scaling_cli.resample import bootstrap
-    from scaling_cli.runs import load_runs
+    from scaling_cli.fit.objective import Data
+    from scaling_cli.fit.bootstrap import bootstrap
+    from scaling_cli.read.runs import load_runs
 
     _emit({"stage": "import", "seconds": time.perf_counter() - began, "peak_mb": _peak_mb()})
     runs = _stage("load", lambda: load_runs([args.path]), args.profile)

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit import FitResult, fit_law
+from scaling_cli.fit.search import FitResult, fit_law
 from scaling_cli.law import Law, optimal_allocation
-from scaling_cli.objective import Data, evaluate
-from scaling_cli.resample import BootstrapResult, bootstrap, percentile_interval, resample_weights
+from scaling_cli.fit.objective import Data, evaluate
+from scaling_cli.fit.bootstrap import BootstrapResult, bootstrap, percentile_interval, resample_weights
 
 from .baseline import HOFFMANN_GRID, BaselineRun, Tolerances, grid_subset, lbfgsb_fit
 from .measure import Report, Stat, timed, verdict
@@ -134,7 +134,7 @@ def baseline_section(data: Data, report: Report, *, stride: int, repeat: int,
 
 def fit_section(data: Data, report: Report, baseline: BaselineRun | None,
                 fastest_variant: float | None, *, repeat: int) -> tuple[FitResult, Stat]:
-    report.section("Fast point fit: scaling_cli.fit.fit_law on Epoch's 240 runs")
+    report.section("Fast point fit: scaling_cli.fit.search.fit_law on Epoch's 240 runs")
     stat, fit = timed(lambda: fit_law(data), max(repeat, 5))
     assert isinstance(fit, FitResult)
     reached = fit.objective <= BEST_KNOWN_OBJECTIVE

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .backend import namespace
-from .errors import InputError
+from scaling_cli.backend import namespace
+from scaling_cli.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np

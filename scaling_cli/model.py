@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import FitError, InputError
-from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, load_presets
+from scaling_cli.errors import FitError, InputError
+from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, load_presets
 
 if TYPE_CHECKING:  # numpy and the fitting stack load only when a fit is made (fast presets)
     import numpy as np
@@ -22,9 +22,9 @@ if TYPE_CHECKING:  # numpy and the fitting stack load only when a fit is made (f
 
     Array = npt.NDArray[np.float64]
 
-    from .constraints import Constraints
-    from .diagnostics import FitSummary
-    from .runs import RunSet
+    from scaling_cli.fit.constraints import Constraints
+    from scaling_cli.fit.health import FitSummary
+    from scaling_cli.read.runs import RunSet
 
 __all__ = [
     "BootstrapSummary",
@@ -143,11 +143,11 @@ def build_model(
     constraints: Constraints | None = None,
 ) -> Model:
     """Fit and bootstrap ``runs``; raise FitError when the optimum cannot be verified."""
-    from .constraints import Constraints
-    from .diagnostics import check_identifiable, summarise_fit
-    from .fit import METHODS, SearchSettings, fit_law
-    from .objective import Data
-    from .resample import bootstrap
+    from scaling_cli.fit.constraints import Constraints
+    from scaling_cli.fit.health import check_identifiable, summarise_fit
+    from scaling_cli.fit.search import METHODS, SearchSettings, fit_law
+    from scaling_cli.fit.objective import Data
+    from scaling_cli.fit.bootstrap import bootstrap
 
     if resample_by not in {"auto", "run", "group"}:
         raise InputError(f"--resample-by {resample_by!r}: use auto, run or group")

@@ -11,10 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import FitFileError, UsageError
+from scaling_cli.errors import FitFileError, UsageError
 
 if TYPE_CHECKING:
-    from .model import Model
+    from scaling_cli.model import Model
 
 __all__ = ["ModelRequest", "parse_columns", "parse_fixed", "resolve_model"]
 
@@ -42,7 +42,7 @@ class ModelRequest:
 
 def parse_fixed(items: Sequence[str]) -> dict[str, float]:
     """``["E=1.69", "alpha=0.34"]`` -> ``{"E": 1.69, "alpha": 0.34}`` (numbers via units)."""
-    from .units import QuantityError, parse_number
+    from scaling_cli.units import QuantityError, parse_number
 
     out = {}
     for item in items:
@@ -88,11 +88,11 @@ def resolve_model(
         raise UsageError("--method, --fix and --tie-exponents apply when fitting run logs, "
                          f"not to {given[0]}")
     if request.law is not None:
-        from .model import preset_model
+        from scaling_cli.model import preset_model
 
         return preset_model(request.law, flops_per_param_token=request.flops_per_param_token)
     if request.fit_file is not None:
-        from .documents import model_from_fit_document
+        from scaling_cli.render.documents import model_from_fit_document
 
         try:
             with open(request.fit_file, encoding="utf-8") as handle:
@@ -102,9 +102,9 @@ def resolve_model(
             raise FitFileError(f"{request.fit_file}: cannot read fit file ({reason})") from None
         return model_from_fit_document(text, request.fit_file,
                                        flops_per_param_token=request.flops_per_param_token)
-    from .constraints import Constraints
-    from .model import build_model
-    from .runs import load_runs
+    from scaling_cli.fit.constraints import Constraints
+    from scaling_cli.model import build_model
+    from scaling_cli.read.runs import load_runs
 
     runs = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
                      columns=request.columns, where=request.where)

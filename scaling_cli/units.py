@@ -7,7 +7,7 @@ Accepted forms (no spaces inside a number)::
 Suffixes are powers of ten and case-insensitive: ``k`` = 1e3, ``M`` = 1e6 (``m`` is
 *million*, as in "pythia-160m", never milli), ``B`` = 1e9, ``T`` = 1e12. Digits are ASCII
 only (``float`` would also take Arabic-Indic or full-width ones). Run logs hand every
-number over as text (:mod:`scaling_cli.yamlsafe`) and ``no``/``yes`` as booleans; this
+number over as text (:mod:`scaling_cli.read.yamlsafe`) and ``no``/``yes`` as booleans; this
 module is where each is turned into a float or rejected with a one-line message that says
 how to write the number instead (``'1.4 T' contains a space; write '1.4T' without
 spaces``), echoing at most ``SHOWN_CHARS`` characters of it.
@@ -22,7 +22,7 @@ import math
 import re
 import reprlib
 
-from .errors import InputError
+from scaling_cli.errors import InputError
 
 __all__ = [
     "SUFFIXES",

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from scaling_cli.backtest import backtest
+from scaling_cli.forecast.backtest import backtest
 from scaling_cli.errors import FitError, UsageError
-from scaling_cli.runs import runset_from_arrays
+from scaling_cli.read.runs import runset_from_arrays
 
 from .conftest import synthetic_ladder
 from .test_cli import SAMPLE, run
@@ -75,8 +75,8 @@ def test_backtest_cli_json_and_table() -> None:
 
 def test_plot_marks_the_held_out_runs(tmp_path) -> None:
     pytest.importorskip("matplotlib")
-    from scaling_cli.backtest import holdout_split
-    from scaling_cli.runs import load_runs
+    from scaling_cli.forecast.backtest import holdout_split
+    from scaling_cli.read.runs import load_runs
 
     out = tmp_path / "residuals.png"
     code, _, err = run("plot", SAMPLE, "--kind", "residuals", "--holdout-largest", "7",

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scaling_cli.compute import (
+from scaling_cli.forecast.costs import (
     DEFAULT_MFU,
     GPU,
     Hardware,

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scaling_cli import __version__, cli_common, runs, yamlsafe
+from scaling_cli import __version__
+from scaling_cli.cli import common as cli_common
+from scaling_cli.read import runs, yamlsafe
 from scaling_cli.cli import app
 from scaling_cli.units import SHOWN_CHARS, format_bytes
 
@@ -412,7 +414,7 @@ import json, sys
 import yaml
 if sys.argv[1] == "pure-python":
     del yaml.CSafeLoader  # what a PyYAML built without libyaml looks like
-from scaling_cli import yamlsafe
+from scaling_cli.read import yamlsafe
 from scaling_cli.errors import InputError
 out = []
 for text in json.loads(sys.stdin.read()):

@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import scaling_cli.fit
-from scaling_cli.atomic import atomic_path, write_atomic
+import scaling_cli.fit.search
+from scaling_cli.cli.output import atomic_path, write_atomic
 from scaling_cli.cli import app
 from scaling_cli.errors import InputError
-from scaling_cli.fit import fit_law
+from scaling_cli.fit.search import fit_law
 from scaling_cli.law import Law, load_presets, optimal_allocation, predict_loss
-from scaling_cli.objective import Data
+from scaling_cli.fit.objective import Data
 
 from .conftest import ROOT, synthetic_ladder
 
@@ -111,7 +111,7 @@ CHILD = """
 import signal, sys
 from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)
-import scaling_cli.resample as resample
+import scaling_cli.fit.bootstrap as resample
 marker = Path(sys.argv.pop(1))
 original = resample.bootstrap
 def bootstrap(*args, **kwargs):
@@ -321,13 +321,13 @@ def test_runs_that_cannot_identify_the_law_exit_2() -> None:
 
 
 def test_a_fit_whose_starts_do_not_converge_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = scaling_cli.fit.polish
+    original = scaling_cli.fit.search.polish
 
     def unconverged(*args: object, **kwargs: object) -> object:
         result = original(*args, **kwargs)  # type: ignore[arg-type]
         return dataclasses.replace(result, converged=np.zeros_like(result.converged))
 
-    monkeypatch.setattr(scaling_cli.fit, "polish", unconverged)
+    monkeypatch.setattr(scaling_cli.fit.search, "polish", unconverged)
     code, out, err = run("optimal", SAMPLE, "-b", "1e24", "--bootstrap", "0")
     assert (code, out) == (2, "")
     assert err.startswith("Error: the fit's optimum could not be verified (0 of 12 starts agree")

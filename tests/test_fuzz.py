@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scaling_cli.errors import ScalingError
-from scaling_cli.fit import fit_law
-from scaling_cli.objective import Data
-from scaling_cli.runs import _lines, load_runs
+from scaling_cli.fit.search import fit_law
+from scaling_cli.fit.objective import Data
+from scaling_cli.read.runs import _lines, load_runs
 from scaling_cli.units import QuantityError, format_count, format_number, parse_number
 
 from .conftest import synthetic_ladder
@@ -263,7 +263,7 @@ def _plainish(draw: st.DrawFn) -> str:
 def test_plain_fast_path_reads_what_the_full_loader_reads(text: str) -> None:
     import yaml
 
-    from scaling_cli import yamlsafe
+    from scaling_cli.read import yamlsafe
 
     fast = yamlsafe._plain_documents(text)
     if fast is None:
@@ -283,7 +283,7 @@ def test_the_fast_path_property_was_exercised() -> None:
 
 
 def test_plain_fast_path_takes_the_common_shapes() -> None:
-    from scaling_cli import yamlsafe
+    from scaling_cli.read import yamlsafe
 
     run_list = "runs:\n  - id: a\n    params: 7B\n    tokens: 1.4T\n    loss: 2.5\n"
     one_run = "# note\nid: a\nparams: 7B\ntokens: 1.4T\nloss: 2.5\ntags: [x, y]\n"

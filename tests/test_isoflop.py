@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.compare import compare_methods
-from scaling_cli.isoflop import approach2, budget_levels
-from scaling_cli.runs import runset_from_arrays
+from scaling_cli.forecast.compare import compare_methods
+from scaling_cli.fit.approach2 import approach2, budget_levels
+from scaling_cli.read.runs import runset_from_arrays
 
 from .conftest import synthetic_ladder
 

@@ -85,7 +85,7 @@ def test_replicate_arrays_broadcast_against_budgets() -> None:
 def test_plain_float_path_equals_the_array_path(law: Law, c: float) -> None:
     # One law with plain floats runs the same formulas on math (no numpy import); the
     # answers must be the array path's, to rounding.
-    from scaling_cli.band import near_optimal_band
+    from scaling_cli.forecast.band import near_optimal_band
 
     scalar = optimal_allocation(law, c)
     array = optimal_allocation(law, np.array([c]))

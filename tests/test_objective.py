@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import approx_fprime, check_grad
 
-from scaling_cli.objective import Data, evaluate, huber
+from scaling_cli.fit.objective import Data, evaluate, huber
 
 from .conftest import synthetic_ladder
 

@@ -13,7 +13,7 @@ from scipy.optimize import minimize_scalar
 
 from scaling_cli.errors import InputError, UsageError
 from scaling_cli.law import Law, optimal_allocation, predict_loss
-from scaling_cli.planning import (
+from scaling_cli.forecast.sizing import (
     R_D_STAR,
     censored_percentile_interval,
     data_constrained,
@@ -358,8 +358,8 @@ def test_effective_data_explains_repeated_runs_on_c4() -> None:
     With the paper's published base law (alpha = beta = 0.3527) the full data-constrained
     law L(N', D') gives 0.190 against 0.322 for L(N, D) and 0.262 for L(N, D').
     """
-    from scaling_cli.fit import fit_law
-    from scaling_cli.objective import Data
+    from scaling_cli.fit.search import fit_law
+    from scaling_cli.fit.objective import Data
 
     rows = [r for r in read_csv(shared_csv("datablations_c4.csv")) if r["unfinished"] == "0"]
     n, d, u, loss, epochs = (np.array([float(r[key]) for r in rows])

@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from scaling_cli import plot
+from scaling_cli.render import plot
 from scaling_cli.errors import DependencyError, UsageError
-from scaling_cli.isoflop import LEVEL_TOLERANCE_DEX
+from scaling_cli.fit.approach2 import LEVEL_TOLERANCE_DEX
 from scaling_cli.law import optimal_allocation, predict_loss
 from scaling_cli.model import Model, preset_model
-from scaling_cli.plan import compute_optimal
+from scaling_cli.forecast.answers import compute_optimal
 from scaling_cli.resolve import ModelRequest, resolve_model
 from scaling_cli.units import format_count
 
@@ -332,7 +332,7 @@ def test_colour_blind_safe_palette(model: Model) -> None:
 
 def test_runs_on_no_shared_budget_are_points_without_curves() -> None:
     from scaling_cli.model import build_model
-    from scaling_cli.runs import runset_from_arrays
+    from scaling_cli.read.runs import runset_from_arrays
 
     compute = 10 ** (17 + 0.1 * np.arange(40))  # 0.1 decades apart: no two share a budget
     n = 10 ** (7 + 2 * (np.arange(40) * 0.618 % 1))

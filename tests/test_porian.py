@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.isoflop import approach2
+from scaling_cli.fit.approach2 import approach2
 from scaling_cli.model import build_model
-from scaling_cli.resample import percentile_interval, resample_weights
-from scaling_cli.runs import load_runs
+from scaling_cli.fit.bootstrap import percentile_interval, resample_weights
+from scaling_cli.read.runs import load_runs
 
 from .conftest import shared_csv
 

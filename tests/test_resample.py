@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.fit import fit_law
+from scaling_cli.fit.search import fit_law
 from scaling_cli.law import Law
-from scaling_cli.objective import Data
-from scaling_cli.resample import bootstrap, percentile_interval, resample_weights
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.bootstrap import bootstrap, percentile_interval, resample_weights
 
 from .conftest import synthetic_ladder
 
@@ -85,7 +85,7 @@ def test_large_data_path_matches_per_replicate_global_search(
     # Above LARGE_DATA_RUNS replicates start from the full-data optimum alone and escalate
     # only when their own screen finds a better basin; force that path on small data and
     # hold it to the complete search on every replicate.
-    import scaling_cli.resample as resample
+    import scaling_cli.fit.bootstrap as resample
 
     monkeypatch.setattr(resample, "LARGE_DATA_RUNS", 10)
     data, fit = noisy
@@ -96,7 +96,7 @@ def test_large_data_path_matches_per_replicate_global_search(
 
 
 def test_resample_weights_are_the_bootstraps_draws() -> None:
-    from scaling_cli.resample import Resampler
+    from scaling_cli.fit.bootstrap import Resampler
 
     w = resample_weights(50, None, 70, seed=4)  # three chunks: 32 + 32 + 6
     sampler = Resampler.make(50, None, 4)
@@ -111,7 +111,7 @@ def _square(x: int) -> int:
 def test_workers_are_capped_at_the_number_of_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     import multiprocessing.context
 
-    from scaling_cli import resample
+    from scaling_cli.fit import bootstrap as resample
 
     sizes: list[int] = []
     pool = multiprocessing.context.BaseContext.Pool

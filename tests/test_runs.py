@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scaling_cli.errors import InputError
-from scaling_cli.runs import load_runs
+from scaling_cli.read.runs import load_runs
 
 RUN = "id: {id}\nparams: {params}\ntokens: {tokens}\nloss: {loss}\n"
 

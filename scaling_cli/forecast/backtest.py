@@ -1,7 +1,7 @@
 """Backtests: fit on the smaller-compute runs, score the forecast on the larger ones.
 
 *Rolling origin.* Runs are grouped into compute levels (isoFLOP slices, see
-:func:`scaling_cli.isoflop.budget_levels`). For a threshold between two levels, the law
+:func:`scaling_cli.fit.approach2.budget_levels`). For a threshold between two levels, the law
 is fitted (with its bootstrap) on every run below it and predicts every run above it.
 Thresholds whose training runs cannot identify the law, or hold fewer than a quarter of
 the runs (a forecast from a sliver of the ladder says little), are skipped; of the rest, up to
@@ -24,15 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from .constraints import Constraints
-from .diagnostics import check_identifiable
-from .errors import FitError, UsageError
-from .isoflop import budget_levels
-from .law import predict_loss
-from .model import Model, build_model
-from .plan import Estimate, estimate
-from .resample import percentile_interval
-from .runs import RunSet
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.health import check_identifiable
+from scaling_cli.errors import FitError, UsageError
+from scaling_cli.fit.approach2 import budget_levels
+from scaling_cli.law import predict_loss
+from scaling_cli.model import Model, build_model
+from scaling_cli.forecast.answers import Estimate, estimate
+from scaling_cli.fit.bootstrap import percentile_interval
+from scaling_cli.read.runs import RunSet
 
 __all__ = ["MIN_TRAIN_FRACTION", "Backtest", "Fold", "HeldOut", "backtest", "holdout_split"]
 

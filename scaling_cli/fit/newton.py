@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .constraints import Constraints
-from .objective import HUBER_DELTA, Data, evaluate
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.objective import HUBER_DELTA, Data, evaluate
 
 __all__ = ["BOUNDS", "CONVERGED_RTOL", "Polished", "free_hessian", "polish"]
 

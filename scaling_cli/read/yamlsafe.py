@@ -30,8 +30,8 @@ from typing import Any, ClassVar, NoReturn
 
 import yaml
 
-from .errors import InputError
-from .units import format_bytes
+from scaling_cli.errors import InputError
+from scaling_cli.units import format_bytes
 
 __all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "MAX_TEXT_CHARS", "load_yaml_documents"]
 

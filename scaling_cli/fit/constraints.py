@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .errors import UsageError
+from scaling_cli.errors import UsageError
 
 __all__ = ["NAMES", "Constraints"]
 

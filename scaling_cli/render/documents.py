@@ -18,12 +18,12 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .diagnostics import FitSummary
-from .errors import FitFileError
-from .law import Law
-from .model import BootstrapSummary, InputSummary, Model, RunData
-from .plan import (
+from scaling_cli import __version__
+from scaling_cli.fit.health import FitSummary
+from scaling_cli.errors import FitFileError
+from scaling_cli.law import Law
+from scaling_cli.model import BootstrapSummary, InputSummary, Model, RunData
+from scaling_cli.forecast.answers import (
     BudgetForecast,
     Cost,
     Estimate,
@@ -34,11 +34,11 @@ from .plan import (
 )
 
 if TYPE_CHECKING:
-    from .backtest import Backtest, Fold
-    from .check import CheckReport
-    from .compare import Comparison
-    from .compute import Budget, Hardware
-    from .runs import RunSet
+    from scaling_cli.forecast.backtest import Backtest, Fold
+    from scaling_cli.forecast.checks import CheckReport
+    from scaling_cli.forecast.compare import Comparison
+    from scaling_cli.forecast.costs import Budget, Hardware
+    from scaling_cli.read.runs import RunSet
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -321,7 +321,7 @@ def _fold(f: Fold) -> dict[str, Any]:
 
 def check_document(model: Model, report: CheckReport, *, fail_on: str) -> dict[str, Any]:
     """``scaling check``: every limit with value, interval and verdict (for CI annotations)."""
-    from .check import plan_hardware
+    from scaling_cli.forecast.checks import plan_hardware
 
     doc = _envelope("check", model, report.confidence)
     plan = report.plan

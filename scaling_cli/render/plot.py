@@ -15,7 +15,7 @@ Four pictures, each drawn from a :class:`~scaling_cli.model.Model` and nothing e
 ``confidence`` over the replicate laws, computed per x value (as ``scaling optimal`` does).
 
 isoFLOP budgets are found in the data: runs sorted by log10 C join a budget while within
-0.05 decades of its first run (:func:`scaling_cli.isoflop.budget_levels`, shared with the
+0.05 decades of its first run (:func:`scaling_cli.fit.approach2.budget_levels`, shared with the
 backtest); a budget needs ``MIN_RUNS`` runs. Other runs are drawn
 as points on no budget. A published law (no runs) draws curves at the requested budget
 and 1-3 decades below; panels that need runs or replicates say so (a UsageError for that
@@ -41,12 +41,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .errors import DependencyError, UsageError
-from .isoflop import budget_levels
-from .law import Law, optimal_allocation, predict_loss
-from .model import Model, RunData
-from .resample import percentile_interval
-from .units import format_count, format_flops, format_number
+from scaling_cli.errors import DependencyError, UsageError
+from scaling_cli.fit.approach2 import budget_levels
+from scaling_cli.law import Law, optimal_allocation, predict_loss
+from scaling_cli.model import Model, RunData
+from scaling_cli.fit.bootstrap import percentile_interval
+from scaling_cli.units import format_count, format_flops, format_number
 
 __all__ = [
     "FORMATS",
@@ -125,7 +125,7 @@ def image_format(path: str) -> str:
 def isoflop_budgets(compute_flops: npt.ArrayLike, *, min_runs: int = MIN_RUNS
                     ) -> tuple[Array, npt.NDArray[np.intp]]:
     """The budgets the runs share (geometric-mean FLOPs, ascending): the budget levels of
-    :func:`scaling_cli.isoflop.budget_levels` holding at least ``min_runs`` runs; and each
+    :func:`scaling_cli.fit.approach2.budget_levels` holding at least ``min_runs`` runs; and each
     run's budget index (-1 for a run on no shared budget)."""
     levels, centres = budget_levels(compute_flops)
     counts = np.bincount(levels, minlength=len(centres))

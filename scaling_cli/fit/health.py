@@ -1,6 +1,6 @@
 """Fit health: can the runs identify the law, and should the fit be trusted?
 
-Everything here is computed from a :class:`~scaling_cli.fit.FitResult` and the runs, and
+Everything here is computed from a :class:`~scaling_cli.fit.search.FitResult` and the runs, and
 lands in every output (briefly in the table, fully in JSON):
 
 - verification: converged (Newton decrement), agreement across starts, failed starts;
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import FitError
+from scaling_cli.errors import FitError
 
 if TYPE_CHECKING:
-    from .fit import FitResult
+    from scaling_cli.fit.search import FitResult
 
 __all__ = ["MIN_DISTINCT", "WARN_DISTINCT", "FitSummary", "check_identifiable", "summarise_fit"]
 

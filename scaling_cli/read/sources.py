@@ -2,7 +2,7 @@
 
 Paths may be files, directories (searched recursively for ``*.yaml``, ``*.yml``, ``*.csv``;
 hidden entries skipped), globs, or ``-`` for standard input. What is read is bounded
-(``LIMITS``: bytes per input and in all; runs are counted by :mod:`scaling_cli.runs`), and
+(``LIMITS``: bytes per input and in all; runs are counted by :mod:`scaling_cli.read.runs`), and
 text must be UTF-8 without NUL or control characters; every refusal names the file (and the
 line) and says how to fix it. docs/input-errors.md lists the limits.
 """
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError
-from .units import format_bytes
+from scaling_cli.errors import InputError
+from scaling_cli.units import format_bytes
 
 __all__ = ["CONTROL_CHARACTERS", "LIMITS", "Source", "decode_input", "read_sources"]
 

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constraints import Constraints
-from .fit import METHODS
-from .isoflop import BIAS_NOTE, approach2
-from .model import Model, RunData, build_model
-from .plan import Estimate, compute_optimal, estimate
-from .resample import resample_weights
-from .runs import RunSet
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.search import METHODS
+from scaling_cli.fit.approach2 import BIAS_NOTE, approach2
+from scaling_cli.model import Model, RunData, build_model
+from scaling_cli.forecast.answers import Estimate, compute_optimal, estimate
+from scaling_cli.fit.bootstrap import resample_weights
+from scaling_cli.read.runs import RunSet
 
 __all__ = ["Comparison", "MethodRow", "compare_methods"]
 

@@ -1,6 +1,6 @@
 """Planning documents -> rich tables: fixed sizes, target losses, compute costs.
 
-Companion of :mod:`scaling_cli.report`; pure functions of the result documents.
+Companion of :mod:`scaling_cli.render.tables`; pure functions of the result documents.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from .report import ci_label, fmt, new_table, value_cell
-from .units import format_count, format_flops
+from scaling_cli.render.tables import ci_label, fmt, new_table, value_cell
+from scaling_cli.units import format_count, format_flops
 
 __all__ = ["check_table", "cost_table", "fixed_size_table", "target_table"]
 

@@ -1,8 +1,8 @@
 """What every `scaling` command shares: the Typer app, option types, error mapping, output.
 
-Commands live in :mod:`scaling_cli.cli_plan` (optimal, target, check),
-:mod:`scaling_cli.cli_fit` (fit, predict, backtest, laws, schema) and
-:mod:`scaling_cli.cli_plot` (plot). Each parses its options, makes one core call, renders,
+Commands live in :mod:`scaling_cli.cli.plan` (optimal, target, check),
+:mod:`scaling_cli.cli.fit` (fit, predict, backtest, laws, schema) and
+:mod:`scaling_cli.cli.plot` (plot). Each parses its options, makes one core call, renders,
 and lets :func:`_handled` map the tool's errors to exit codes. Heavy modules (numpy, rich)
 are imported inside the commands so that ``scaling --help`` and preset answers start fast.
 """
@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from . import __version__
-from .errors import EXIT_INTERRUPTED, ScalingError, UsageError
-from .units import QuantityError, parse_number
+from scaling_cli import __version__
+from scaling_cli.errors import EXIT_INTERRUPTED, ScalingError, UsageError
+from scaling_cli.units import QuantityError, parse_number
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .compute import Budget, Hardware
-    from .model import Model
-    from .resolve import ModelRequest
+    from scaling_cli.forecast.costs import Budget, Hardware
+    from scaling_cli.model import Model
+    from scaling_cli.resolve import ModelRequest
 
 app = typer.Typer(
     name="scaling",
@@ -149,7 +149,7 @@ def _hardware(gpu: str | None, gpus: int | None, mfu: str, peak: str | None,
             raise UsageError("--gpus and --usd-per-gpu-hour need a GPU: add --gpu NAME "
                              "(a100, h100, h200) or --peak-tflops")
         return None
-    from .compute import make_hardware
+    from scaling_cli.forecast.costs import make_hardware
 
     return make_hardware(
         gpu, peak_tflops=None if peak is None else _number("--peak-tflops", peak),
@@ -160,7 +160,7 @@ def _hardware(gpu: str | None, gpus: int | None, mfu: str, peak: str | None,
 def _budgets(texts: list[str], steps: int,
              hardware: "Hardware | None") -> "list[Budget]":
     """Every --budget, expanded: ``1e21..1e25`` ranges take --steps log-spaced values."""
-    from .compute import budget_range, parse_budget
+    from scaling_cli.forecast.costs import budget_range, parse_budget
 
     out: list[Budget] = []
     for text in texts:
@@ -202,7 +202,7 @@ def _request(runs: list[str] | None, law: str | None, fit: str | None,
              bootstrap: str, seed: int, resample_by: str, workers: int,
              allow_unverified: bool, *, method: str = "approach3",
              fix: list[str] | None = None, tie_exponents: bool = False) -> "ModelRequest":
-    from .resolve import ModelRequest, parse_columns, parse_fixed
+    from scaling_cli.resolve import ModelRequest, parse_columns, parse_fixed
 
     if workers < 0:
         raise UsageError("--workers must be 0 (every core) or a positive number")
@@ -239,13 +239,13 @@ def _stdin_text(paths: tuple[str, ...]) -> str | None:
     """Standard input when ``-`` is among the run logs: bytes, bounded, decoded like a file's."""
     if "-" not in paths:
         return None
-    from .runs import LIMITS, decode_input
+    from scaling_cli.read.runs import LIMITS, decode_input
 
     return decode_input("<stdin>", sys.stdin.buffer.read(LIMITS["max_file_bytes"] + 1))
 
 
 def _model(request: "ModelRequest", quiet: bool) -> "Model":
-    from .resolve import resolve_model
+    from scaling_cli.resolve import resolve_model
 
     stdin_text = _stdin_text(request.paths)
     show = (not quiet and request.replicates > 0 and not request.law and not request.fit_file
@@ -262,23 +262,23 @@ def _model(request: "ModelRequest", quiet: bool) -> "Model":
 
 def _emit(doc: dict[str, Any], fmt: OutputFormat, field: str | None, quiet: bool) -> None:
     if not quiet and doc.get("warnings"):
-        from .report import render_warnings
+        from scaling_cli.render.tables import render_warnings
 
         render_warnings(doc["warnings"], _console(stderr=True))
     if field is not None:
-        from .fields import render_field
+        from scaling_cli.render.fields import render_field
 
         sys.stdout.write(render_field(doc, field))
     elif fmt is OutputFormat.json:
-        from .documents import dumps
+        from scaling_cli.render.documents import dumps
 
         sys.stdout.write(dumps(doc))
     elif fmt is OutputFormat.csv:
-        from .fields import render_csv
+        from scaling_cli.render.fields import render_csv
 
         sys.stdout.write(render_csv(doc))
     else:
-        from .report import render_table
+        from scaling_cli.render.tables import render_table
 
         render_table(doc, _console())
 

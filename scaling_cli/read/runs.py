@@ -10,7 +10,7 @@ echoed values are cut to 40 characters.
 
 Run logs are untrusted: ``LIMITS`` bounds what is read (bytes per input and in all, runs),
 inputs must be UTF-8 text without NUL or control characters, and YAML goes through
-:mod:`scaling_cli.yamlsafe`. docs/input-errors.md lists every limit and message.
+:mod:`scaling_cli.read.yamlsafe`. docs/input-errors.md lists every limit and message.
 
 The schema (``FIELDS``) is printed by ``scaling schema`` and documented in the README.
 """
@@ -26,10 +26,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InputError
-from .sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
-from .units import QuantityError, format_flops, parse_number, shown
-from .yamlsafe import load_yaml_documents
+from scaling_cli.errors import InputError
+from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
+from scaling_cli.units import QuantityError, format_flops, parse_number, shown
+from scaling_cli.read.yamlsafe import load_yaml_documents
 
 __all__ = [
     "FIELDS",

@@ -11,7 +11,7 @@
    with the non-negativity handled exactly by trying every support subset (7 of them).
    This profiles the 5-D objective onto the (alpha, beta) plane cheaply and vectorised.
 2. *Polish.* The best cells and every local minimum of the profile start a batched exact
-   Newton minimisation of the full 5-parameter objective (:mod:`scaling_cli.newton`).
+   Newton minimisation of the full 5-parameter objective (:mod:`scaling_cli.fit.newton`).
 3. *Verify.* The optimum is accepted only if it is a converged local minimum (small
    gradient, positive-definite Hessian) that at least two independent starts reached.
 
@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .constraints import NAMES, Constraints
-from .law import Law
-from .newton import BOUNDS, Polished, free_hessian, polish
-from .objective import HUBER_DELTA, Data, huber, residuals
+from scaling_cli.fit.constraints import NAMES, Constraints
+from scaling_cli.law import Law
+from scaling_cli.fit.newton import BOUNDS, Polished, free_hessian, polish
+from scaling_cli.fit.objective import HUBER_DELTA, Data, huber, residuals
 
 __all__ = [
     "METHODS",

@@ -3,8 +3,8 @@
 Every answer is computed twice: from the point law (the value), and from every bootstrap
 replicate law (the interval is the equal-tailed percentile interval of those). A model
 without replicates (a published preset) gives values with no interval. The mathematics of
-each answer lives in :mod:`scaling_cli.law` and :mod:`scaling_cli.planning`; compute
-units in :mod:`scaling_cli.compute`. This module pairs point and replicates and packages
+each answer lives in :mod:`scaling_cli.law` and :mod:`scaling_cli.forecast.sizing`; compute
+units in :mod:`scaling_cli.forecast.costs`. This module pairs point and replicates and packages
 the results:
 
 - :func:`compute_optimal`: N*, D*, D*/N*, loss at budgets, the near-optimal band of model
@@ -23,13 +23,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .law import Law, optimal_allocation, predict_loss
+from scaling_cli.law import Law, optimal_allocation, predict_loss
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    from .compute import Hardware
-    from .model import Model
+    from scaling_cli.forecast.costs import Hardware
+    from scaling_cli.model import Model
 
 __all__ = [
     "Band",
@@ -182,11 +182,11 @@ def estimate(value: float, samples: npt.ArrayLike | None, confidence: float, *,
     if samples is None:
         return Estimate(float(value))
     if censored:
-        from .planning import censored_percentile_interval
+        from scaling_cli.forecast.sizing import censored_percentile_interval
 
         low, high = censored_percentile_interval(samples, confidence)
     else:
-        from .resample import percentile_interval
+        from scaling_cli.fit.bootstrap import percentile_interval
 
         low, high = percentile_interval(samples, confidence)
     return Estimate(float(value), low, high)
@@ -247,7 +247,7 @@ def cost_of(flops: float, hardware: Hardware | None) -> Cost | None:
     """GPU-hours, days and dollars for ``flops`` on ``hardware`` (None without hardware)."""
     if hardware is None or not math.isfinite(flops):
         return None
-    from .compute import compute_cost
+    from scaling_cli.forecast.costs import compute_cost
 
     c = compute_cost(flops, hardware)
     return Cost(float(c.gpu_hours), None if c.days is None else float(c.days),
@@ -289,13 +289,13 @@ def compute_optimal(
         pick = _Answers(model, lambda law, x: optimal_allocation(
             law, x, flops_per_param_token=k), budgets, confidence)
     else:
-        from .planning import data_constrained
+        from scaling_cli.forecast.sizing import data_constrained
 
         pick = _Answers(model, lambda law, x: data_constrained(
             law, x, unique_tokens, flops_per_param_token=k), budgets, confidence)
     band = None
     if band_tolerance is not None and unique_tokens is None:
-        from .band import near_optimal_band
+        from scaling_cli.forecast.band import near_optimal_band
 
         band = _Answers(model, lambda law, x: near_optimal_band(
             law, x, tolerance=band_tolerance, flops_per_param_token=k), budgets, confidence)
@@ -329,7 +329,7 @@ def fixed_size(
     hardware: Hardware | None = None,
 ) -> tuple[FixedSizeForecast, ...]:
     """A fixed model size on each budget: its loss and what it costs versus the optimum."""
-    from . import planning
+    from scaling_cli.forecast import sizing as planning
 
     k = model.flops_per_param_token
     pick = _Answers(model, lambda law, x: planning.fixed_size(
@@ -349,7 +349,7 @@ def target(
 ) -> tuple[TargetForecast, ...]:
     """Least compute (and its N*, D*) reaching each loss; with ``inference_tokens`` also the
     allocation minimising training + inference FLOPs for that loss."""
-    from . import planning
+    from scaling_cli.forecast import sizing as planning
 
     k = model.flops_per_param_token
     pick = _Answers(model, lambda law, x: planning.target_loss(

@@ -28,15 +28,15 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .band import (
+from scaling_cli.forecast.band import (
     DEFAULT_BAND_TOLERANCE,
     NearOptimalBand,
     bisect_root,
     log_reducible,
     near_optimal_band,
 )
-from .errors import InputError, UsageError
-from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation, predict_loss
+from scaling_cli.errors import InputError, UsageError
+from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation, predict_loss
 
 __all__ = [
     "DEFAULT_BAND_TOLERANCE",

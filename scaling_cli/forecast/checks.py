@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import InputError, UsageError
-from .law import optimal_allocation, predict_loss
-from .plan import Estimate, cost_of, estimate
-from .units import QuantityError, parse_number
+from scaling_cli.errors import InputError, UsageError
+from scaling_cli.law import optimal_allocation, predict_loss
+from scaling_cli.forecast.answers import Estimate, cost_of, estimate
+from scaling_cli.units import QuantityError, parse_number
 
 if TYPE_CHECKING:
-    from .compute import Hardware
-    from .model import Model
+    from scaling_cli.forecast.costs import Hardware
+    from scaling_cli.model import Model
 
 __all__ = ["LIMITS", "CheckReport", "CheckResult", "Plan", "load_plan", "run_checks"]
 
@@ -123,7 +123,7 @@ def _num(where: str, key: str, value: object) -> float:
 
 def load_plan(text: str, name: str) -> Plan:
     """Parse and validate a plan file's text (YAML); errors name the file and the key."""
-    from .yamlsafe import load_yaml_documents
+    from scaling_cli.read.yamlsafe import load_yaml_documents
 
     docs = [d for d in load_yaml_documents(text, name) if d is not None]
     if len(docs) != 1 or not isinstance(docs[0], Mapping):
@@ -159,7 +159,7 @@ def plan_hardware(plan: Plan) -> Hardware | None:
     hw = plan.hardware
     if not hw.get("gpu") and hw.get("peak_tflops") is None:
         return None
-    from .compute import make_hardware
+    from scaling_cli.forecast.costs import make_hardware
 
     where = f"{plan.source}: hardware"
     gpus = None if hw.get("gpus") is None else _num(where, "gpus", hw["gpus"])
@@ -211,7 +211,7 @@ def run_checks(model: Model, plan: Plan, confidence: float) -> CheckReport:
     k = model.flops_per_param_token
     n = plan.params
     if plan.budget is not None:
-        from .compute import parse_budget
+        from scaling_cli.forecast.costs import parse_budget
 
         compute = parse_budget(plan.budget, hardware).compute_flops
         tokens = compute / (k * n)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from .cli_common import (
+from scaling_cli.cli.common import (
     BootOpt,
     ColumnOpt,
     ConfOpt,
@@ -40,7 +40,7 @@ from .cli_common import (
     _request,
     app,
 )
-from .errors import EXIT_CHECK_FAILED, UsageError
+from scaling_cli.errors import EXIT_CHECK_FAILED, UsageError
 
 __all__ = ["check", "optimal", "target"]
 
@@ -84,8 +84,8 @@ def optimal(
 
     Example: scaling optimal sample_runs/ --budget 1e24
     """
-    from .documents import fixed_size_document, optimal_document
-    from .plan import compute_optimal, fixed_size
+    from scaling_cli.render.documents import fixed_size_document, optimal_document
+    from scaling_cli.forecast.answers import compute_optimal, fixed_size
 
     if not budget:
         raise UsageError("--budget is required, e.g. --budget 1e24")
@@ -136,8 +136,8 @@ def target(
 
     Example: scaling target sample_runs/ --loss 2.1 --inference-tokens 2T --gpu h100
     """
-    from .documents import target_document
-    from .plan import target as plan_target
+    from scaling_cli.render.documents import target_document
+    from scaling_cli.forecast.answers import target as plan_target
 
     if not loss:
         raise UsageError("--loss is required, e.g. --loss 2.1")
@@ -198,8 +198,8 @@ def check(
 
     Example: scaling check configs/example_plan.yaml --runs sample_runs/
     """
-    from .check import Plan, load_plan, run_checks
-    from .documents import check_document
+    from scaling_cli.forecast.checks import Plan, load_plan, run_checks
+    from scaling_cli.render.documents import check_document
 
     if fail_on not in {"fail", "inconclusive"}:
         raise UsageError(f"--fail-on {fail_on!r}: use fail or inconclusive")

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import InputError
+from scaling_cli.errors import InputError
 
 __all__ = ["atomic_path", "write_atomic"]
 

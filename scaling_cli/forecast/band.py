@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .backend import SCALAR, namespace
-from .errors import InputError, UsageError
-from .law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation
+from scaling_cli.backend import SCALAR, namespace
+from scaling_cli.errors import InputError, UsageError
+from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation
 
 __all__ = [
     "DEFAULT_BAND_TOLERANCE",

@@ -12,7 +12,7 @@ global minimiser of sum_i w_ri huber(r_i). Each replicate is searched, not just 
    basin in play) the next ``escalate`` screened candidates are polished too; a replicate
    where still no start converged gets the complete global fit of its own.
 
-``reference=True`` instead runs the complete global fit (:func:`scaling_cli.fit.fit_law`)
+``reference=True`` instead runs the complete global fit (:func:`scaling_cli.fit.search.fit_law`)
 on every replicate: slow, and the yardstick the fast path is tested against.
 
 Failed replicates (no converged start) are counted, kept as NaN rows, and left out of
@@ -28,10 +28,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .constraints import Constraints
-from .fit import FitResult, SearchSettings, degenerate_mask, fit_law
-from .newton import polish
-from .objective import RUN_BLOCK, Data, huber, residuals
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
+from scaling_cli.fit.newton import polish
+from scaling_cli.fit.objective import RUN_BLOCK, Data, huber, residuals
 
 __all__ = [
     "BootstrapResult",

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli_common import (
+from scaling_cli.cli.common import (
     BootOpt,
     ColumnOpt,
     ConfOpt,
@@ -36,10 +36,10 @@ from .cli_common import (
     _stdin_text,
     app,
 )
-from .errors import UsageError
+from scaling_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from .resolve import ModelRequest
+    from scaling_cli.resolve import ModelRequest
 
 __all__ = ["backtest", "fit", "laws", "predict", "schema"]
 
@@ -67,8 +67,8 @@ def fit(
 
     Example: scaling fit sample_runs/ -o fit.json && scaling optimal --fit fit.json -b 1e24
     """
-    from .atomic import write_atomic
-    from .documents import dumps, fit_document
+    from scaling_cli.cli.output import write_atomic
+    from scaling_cli.render.documents import dumps, fit_document
 
     level = _confidence(confidence)
     request = _request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
@@ -88,10 +88,10 @@ def fit(
 
 def _compare(request: "ModelRequest", budget: str | None, level: float, fmt: OutputFormat,
              field: str | None, quiet: bool, output: str | None) -> None:
-    from .compare import compare_methods
-    from .constraints import Constraints
-    from .documents import compare_document
-    from .runs import load_runs
+    from scaling_cli.forecast.compare import compare_methods
+    from scaling_cli.fit.constraints import Constraints
+    from scaling_cli.render.documents import compare_document
+    from scaling_cli.read.runs import load_runs
 
     if budget is None:
         raise UsageError("--compare needs --budget, e.g. --compare --budget 1e24")
@@ -130,8 +130,8 @@ def predict(
 
     Example: scaling predict sample_runs/ --params 70B --tokens 1.4T
     """
-    from .documents import predict_document
-    from .plan import predict as predict_loss
+    from scaling_cli.render.documents import predict_document
+    from scaling_cli.forecast.answers import predict as predict_loss
 
     if not params or len(params) != len(tokens):
         raise UsageError("give --params and --tokens in pairs, e.g. --params 70B --tokens 1.4T")
@@ -164,10 +164,10 @@ def backtest(
 
     Example: scaling backtest sample_runs/ --holdout-largest 7
     """
-    from .backtest import backtest as run_backtest
-    from .constraints import Constraints
-    from .documents import backtest_document
-    from .runs import load_runs
+    from scaling_cli.forecast.backtest import backtest as run_backtest
+    from scaling_cli.fit.constraints import Constraints
+    from scaling_cli.render.documents import backtest_document
+    from scaling_cli.read.runs import load_runs
 
     level = _confidence(confidence)
     request = _request(runs, None, None, column, where, input_format, k, bootstrap, seed,
@@ -197,11 +197,11 @@ def laws(fmt: FormatOpt = OutputFormat.table) -> None:
 
     Example: scaling laws
     """
-    from .law import load_presets
+    from scaling_cli.law import load_presets
 
     presets = load_presets()
     if fmt is OutputFormat.json:
-        from .documents import dumps
+        from scaling_cli.render.documents import dumps
 
         sys.stdout.write(dumps({name: {"E": p.law.E, "A": p.law.A, "B": p.law.B,
                                        "alpha": p.law.alpha, "beta": p.law.beta,
@@ -224,10 +224,10 @@ def schema(fmt: FormatOpt = OutputFormat.table) -> None:
 
     Example: scaling schema --format json
     """
-    from .runs import FIELDS
+    from scaling_cli.read.runs import FIELDS
 
     if fmt is OutputFormat.json:
-        from .documents import dumps
+        from scaling_cli.render.documents import dumps
 
         sys.stdout.write(dumps({"fields": [
             {"name": f.name, "required": f.required, "kind": f.kind, "description": f.doc}

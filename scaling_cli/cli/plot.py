@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .cli_common import (
+from scaling_cli.cli.common import (
     BootOpt,
     ColumnOpt,
     ConfOpt,
@@ -29,12 +29,12 @@ from .cli_common import (
     _stdin_text,
     app,
 )
-from .errors import UsageError
+from scaling_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from .model import Model
-    from .plot import HeldOutRuns
-    from .resolve import ModelRequest
+    from scaling_cli.model import Model
+    from scaling_cli.render.plot import HeldOutRuns
+    from scaling_cli.resolve import ModelRequest
 
 __all__ = ["PlotKind", "plot"]
 
@@ -52,10 +52,10 @@ def _holdout(request: "ModelRequest", largest: int,
     """Fit without the ``largest`` biggest runs; the model keeps every run for drawing."""
     import dataclasses
 
-    from .backtest import holdout_split
-    from .model import RunData
-    from .plot import held_out_from_ids
-    from .runs import load_runs
+    from scaling_cli.forecast.backtest import holdout_split
+    from scaling_cli.model import RunData
+    from scaling_cli.render.plot import held_out_from_ids
+    from scaling_cli.read.runs import load_runs
 
     if not request.paths:
         raise UsageError("--holdout-largest needs run logs (RUNS), not --fit or --law")
@@ -103,8 +103,8 @@ def plot(
 
     Example: scaling plot sample_runs/ --budget 1e24 -o forecast.png
     """
-    from .atomic import write_atomic
-    from .plot import figure, image_format, render, require_matplotlib
+    from scaling_cli.cli.output import write_atomic
+    from scaling_cli.render.plot import figure, image_format, render, require_matplotlib
 
     if not output:
         raise UsageError("--output is required, e.g. -o forecast.png (.png, .svg or .pdf)")
@@ -125,7 +125,7 @@ def plot(
                    fmt, dpi=dpi)
     write_atomic(output, image)
     if not quiet:
-        from .report import render_warnings
+        from scaling_cli.render.tables import render_warnings
 
         console = _console(stderr=True)
         render_warnings(model.warnings, console)

@@ -1,6 +1,6 @@
 """The `scaling` command-line entry point.
 
-The app and what commands share live in :mod:`scaling_cli.cli_common`; importing the
+The app and what commands share live in :mod:`scaling_cli.cli.common`; importing the
 command modules below registers their commands, in the order ``--help`` lists them.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from .cli_common import app
-from .errors import EXIT_INTERRUPTED
+from scaling_cli.cli.common import app
+from scaling_cli.errors import EXIT_INTERRUPTED
 
 # isort: off
-from . import cli_plan  # noqa: F401  (optimal, target, check)
-from . import cli_fit  # noqa: F401  (fit, predict, backtest, laws, schema)
-from . import cli_plot  # noqa: F401  (plot)
+from scaling_cli.cli import plan as cli_plan  # noqa: F401  (optimal, target, check)
+from scaling_cli.cli import fit as cli_fit  # noqa: F401  (fit, predict, backtest, laws, schema)
+from scaling_cli.cli import plot as cli_plot  # noqa: F401  (plot)
 # isort: on
 
 __all__ = ["app", "main"]

@@ -25,10 +25,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from .backend import namespace
-from .errors import InputError, UsageError
-from .law import config_dir
-from .units import QuantityError, parse_number
+from scaling_cli.backend import namespace
+from scaling_cli.errors import InputError, UsageError
+from scaling_cli.law import config_dir
+from scaling_cli.units import QuantityError, parse_number
 
 __all__ = [
     "BUDGET_UNITS",

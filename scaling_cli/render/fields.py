@@ -6,7 +6,7 @@ under key ``k`` becomes columns ``k``, ``k_low``, ``k_high``; a nested section (
 ``cost``, ``data_constrained``, ``inference_aware``) prefixes its keys (``cost_gpu_hours``).
 The law's parameters (E, A, B, alpha, beta and their bounds) are appended to every row.
 
-Kept apart from the rich tables (:mod:`scaling_cli.report`) so that
+Kept apart from the rich tables (:mod:`scaling_cli.render.tables`) so that
 ``scaling optimal ... -q --field params`` never imports rich.
 """
 
@@ -16,7 +16,7 @@ import csv
 import io
 from typing import Any
 
-from .errors import UsageError
+from scaling_cli.errors import UsageError
 
 __all__ = ["fields_of", "render_csv", "render_field"]
 

@@ -1,7 +1,7 @@
 """Result documents -> rich tables for people.
 
-Pure functions of the documents built by :mod:`scaling_cli.documents`; the CSV and
-``--field`` renderings (:mod:`scaling_cli.fields`) read the same documents, so the table,
+Pure functions of the documents built by :mod:`scaling_cli.render.documents`; the CSV and
+``--field`` renderings (:mod:`scaling_cli.render.fields`) read the same documents, so the table,
 the CSV, the bare numbers and the JSON cannot disagree.
 """
 
@@ -15,7 +15,7 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from .units import format_count, format_flops, format_number
+from scaling_cli.units import format_count, format_flops, format_number
 
 __all__ = ["ci_label", "fmt", "render_table", "render_warnings", "value_cell"]
 
@@ -239,17 +239,17 @@ def render_table(doc: dict[str, Any], console: Console) -> None:
     if "law" in doc:
         parts.append(_law_table(doc))
     if "budgets" in doc:
-        from .report_plan import cost_table, fixed_size_table
+        from scaling_cli.render.tables_plan import cost_table, fixed_size_table
 
         parts.append(fixed_size_table(doc) if doc["schema"].endswith("fixed-size")
                      else _budget_table(doc))
         parts.append(cost_table(doc))
     if "targets" in doc:
-        from .report_plan import target_table
+        from scaling_cli.render.tables_plan import target_table
 
         parts.append(target_table(doc))
     if "checks" in doc:
-        from .report_plan import check_table
+        from scaling_cli.render.tables_plan import check_table
 
         parts.append(check_table(doc))
     if "predictions" in doc:
