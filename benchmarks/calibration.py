@@ -75,11 +75,12 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit.search import FitResult, fit_law
-from scaling_cli.law import Law, optimal_allocation, predict_loss
+from scaling_cli.fit.bootstrap import bootstrap
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import Data, huber, residuals
-from scaling_cli.fit.bootstrap import bootstrap, percentile_interval
+from scaling_cli.fit.search import FitResult, fit_law
+from scaling_cli.forecast.intervals import percentile_interval
+from scaling_cli.law import Law, optimal_allocation, predict_loss
 
 Array = npt.NDArray[np.float64]
 

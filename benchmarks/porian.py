@@ -5,7 +5,7 @@ resamples whole training runs (``train_run_key``: with a constant learning rate 
 contributes points at several budgets, so rows are not independent):
 
 * **Approach 3 (the tool).** Fit L(N, D) = E + A/N^alpha + B/D^beta with the tool
-  (:func:`scaling_cli.model.build_model`, groups = ``train_run_key``) and report
+  (:func:`scaling_cli.fit.build.fit_runs`, groups = ``train_run_key``) and report
   a = beta / (alpha + beta), from the point law and from every replicate law.
 * **Approach 2 (isoFLOP parabolas, a cross-check).** At each budget C fit
   L = c0 + c1 x + c2 x^2 with x = log N by least squares, take the vertex
@@ -42,11 +42,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit.search import fit_law
 from scaling_cli.fit.approach2 import approach2 as isoflop_approach2
-from scaling_cli.model import build_model
+from scaling_cli.fit.bootstrap import resample_weights
+from scaling_cli.fit.build import FitSettings, fit_runs
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.bootstrap import percentile_interval, resample_weights
+from scaling_cli.fit.search import fit_law
+from scaling_cli.forecast.intervals import percentile_interval
 from scaling_cli.read.runs import runset_from_arrays
 
 Array = npt.NDArray[np.float64]
@@ -100,7 +101,8 @@ def load(path: Path, config_id: str) -> Points:
 def approach3(points: Points, replicates: int, seed: int) -> Exponent:
     runs = runset_from_arrays(points.params.tolist(), points.tokens.tolist(),
                               points.loss.tolist(), groups=points.groups)
-    model = build_model(runs, replicates=replicates, seed=seed, resample_by="group", workers=1)
+    model = fit_runs(runs, FitSettings(replicates=replicates, seed=seed, resample_by="group",
+                                         workers=1))
     assert model.sample_law is not None
     a = np.asarray(model.sample_law.compute_exponent, dtype=float)
     low, high = percentile_interval(a, 0.95)

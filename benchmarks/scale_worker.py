@@ -9,10 +9,10 @@ how far it got), each with the stage's wall seconds and the process's peak RSS s
 reported separately as ``children_peak_mb``):
 
 * ``load``: :func:`scaling_cli.read.runs.load_runs` on PATH;
-* ``fit``: :func:`scaling_cli.model.build_model` with ``replicates=0`` (validation, the
+* ``fit``: :func:`scaling_cli.fit.build.fit_runs` with ``replicates=0`` (validation, the
   global fit, verification and the model's summaries: everything but the bootstrap);
 * ``bootstrap``: :func:`scaling_cli.fit.bootstrap.bootstrap` with ``replicates`` replicates on
-  the same fit (recomputed as stage ``refit``, as ``build_model`` does not hand it out;
+  the same fit (recomputed as stage ``refit``, as ``fit_runs`` does not hand it out;
   not part of the figures).
 
 After ``--time-limit`` seconds (SIGALRM) the running stage stops with ``"timeout": true``.
@@ -96,16 +96,16 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(max(1, args.time_limit))
     began = time.perf_counter()
-    from scaling_cli.fit.search import fit_law
-    from scaling_cli.model import build_model
-    from scaling_cli.fit.objective import Data
     from scaling_cli.fit.bootstrap import bootstrap
+    from scaling_cli.fit.build import FitSettings, fit_runs
+    from scaling_cli.fit.objective import Data
+    from scaling_cli.fit.search import fit_law
     from scaling_cli.read.runs import load_runs
 
     _emit({"stage": "import", "seconds": time.perf_counter() - began, "peak_mb": _peak_mb()})
     runs = _stage("load", lambda: load_runs([args.path]), args.profile)
     _emit({"stage": "runs", "count": len(runs)})
-    _stage("fit", lambda: build_model(runs, replicates=0), args.profile)
+    _stage("fit", lambda: fit_runs(runs, FitSettings(replicates=0)), args.profile)
     data = Data.from_arrays([r.params for r in runs.runs], [r.tokens for r in runs.runs],
                             [r.loss for r in runs.runs])
     fit = _stage("refit", lambda: fit_law(data), False)  # untimed: the bootstrap's input

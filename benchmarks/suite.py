@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit.search import FitResult, fit_law
-from scaling_cli.law import Law, optimal_allocation
+from scaling_cli.fit.bootstrap import BootstrapResult, bootstrap, resample_weights
 from scaling_cli.fit.objective import Data, evaluate
-from scaling_cli.fit.bootstrap import BootstrapResult, bootstrap, percentile_interval, resample_weights
+from scaling_cli.fit.search import FitResult, fit_law
+from scaling_cli.forecast.intervals import percentile_interval
+from scaling_cli.law import Law, optimal_allocation
 
 from .baseline import HOFFMANN_GRID, BaselineRun, Tolerances, grid_subset, lbfgsb_fit
 from .measure import Report, Stat, timed, verdict

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from scaling_cli.forecast.backtest import backtest
 from scaling_cli.errors import FitError, UsageError
+from scaling_cli.fit.build import FitSettings
+from scaling_cli.forecast.backtest import backtest
 from scaling_cli.read.runs import runset_from_arrays
 
 from .conftest import synthetic_ladder
@@ -23,7 +24,7 @@ def ladder():
 
 
 def test_rolling_folds_train_below_and_predict_above(ladder) -> None:
-    result = backtest(ladder, replicates=60, folds=3)
+    result = backtest(ladder, FitSettings(replicates=60), folds=3)
     assert 1 <= len(result.folds) <= 3
     for fold in result.folds:
         assert all(h.compute_flops >= fold.threshold_flops for h in fold.held_out)
@@ -36,14 +37,14 @@ def test_rolling_folds_train_below_and_predict_above(ladder) -> None:
 
 
 def test_holdout_largest_is_one_fold(ladder) -> None:
-    result = backtest(ladder, holdout_largest=6, replicates=60)
+    result = backtest(ladder, FitSettings(replicates=60), holdout_largest=6)
     assert len(result.folds) == 1 and len(result.folds[0].held_out) == 6
     with pytest.raises(UsageError):
-        backtest(ladder, holdout_largest=30, replicates=10)
+        backtest(ladder, FitSettings(replicates=40), holdout_largest=30)
 
 
 def test_prediction_interval_contains_the_surface_interval(ladder) -> None:
-    fold = backtest(ladder, holdout_largest=6, replicates=100).folds[0]
+    fold = backtest(ladder, FitSettings(replicates=100), holdout_largest=6).folds[0]
     for h in fold.held_out:
         assert h.prediction_low <= h.predicted_loss.low <= h.predicted_loss.value
         assert h.predicted_loss.value <= h.predicted_loss.high <= h.prediction_high
@@ -53,7 +54,7 @@ def test_prediction_interval_contains_the_surface_interval(ladder) -> None:
 def test_no_identifiable_fold_is_an_error() -> None:
     n, d, loss = synthetic_ladder(sizes=3, budgets=(1e18, 1e19, 1e20))
     with pytest.raises(FitError, match="no backtest fold has enough smaller-compute runs"):
-        backtest(runset_from_arrays(n, d, loss), replicates=10)
+        backtest(runset_from_arrays(n, d, loss), FitSettings(replicates=40))
 
 
 def test_backtest_cli_json_and_table() -> None:
@@ -80,11 +81,11 @@ def test_plot_marks_the_held_out_runs(tmp_path) -> None:
 
     out = tmp_path / "residuals.png"
     code, _, err = run("plot", SAMPLE, "--kind", "residuals", "--holdout-largest", "7",
-                       "--bootstrap", "30", "-o", str(out))
+                       "--bootstrap", "40", "-o", str(out))
     assert code == 0, err
     assert out.stat().st_size > 20_000 and "wrote" in err
     runs = load_runs([SAMPLE])
-    model, fold = holdout_split(runs, 7, replicates=30)
+    model, fold = holdout_split(runs, 7, FitSettings(replicates=40))
     assert model.inputs.runs_used == 42 and len(fold.held_out) == 7
     assert {h.run_id for h in fold.held_out} == {r.run_id for r in runs.runs
                                                  if 6 * r.params * r.tokens > 9e20}

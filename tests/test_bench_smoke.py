@@ -11,8 +11,8 @@ from benchmarks.baseline import HOFFMANN_GRID, grid_subset, lbfgsb_fit, value_an
 from benchmarks.ladders import isoflop_ladder, write_per_run_dir, write_runs_list
 from benchmarks.processes import import_tree, measure_scale
 from benchmarks.suite import compare_intervals
-from scaling_cli.fit.search import fit_law
 from scaling_cli.fit.objective import Data, evaluate
+from scaling_cli.fit.search import fit_law
 from scaling_cli.read.runs import load_runs
 
 from .conftest import synthetic_ladder

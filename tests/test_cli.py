@@ -44,14 +44,17 @@ def test_optimal_table_names_every_quantity_and_unit() -> None:
         assert word in header, header
 
 
-def test_optimal_table_fits_80_columns_whole(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("COLUMNS", "80")
+def test_optimal_table_keeps_every_value_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Whatever the terminal says its width is, no value is cut or wrapped: the text is the
+    # same on a terminal, in a pipe and in a file (the widest table stays within 100 columns).
+    monkeypatch.setenv("COLUMNS", "40")
     code, out, err = run("optimal", SAMPLE, "--budget", "1e22", "--budget", "1e24", *FAST)
     assert code == 0, err
     table = out[out.index("Compute-optimal allocation"):out.index("fit (approach3)")]
-    assert "…" not in table  # no header cut short
-    assert all(len(line) <= 80 for line in table.splitlines())
+    assert "…" not in table  # no header or value cut short
+    assert all(len(line) <= 100 for line in table.splitlines())
     assert not any(line.rstrip().endswith("–") for line in table.splitlines())  # nor a range
+    assert "1e24" in table and "C 998x" in table  # the reach beyond the runs, per budget
 
 
 def test_optimal_json_schema(optimal_json: dict) -> None:
@@ -165,10 +168,10 @@ def test_stdin() -> None:
         (["optimal", SAMPLE, "--law", "epoch-2024", "-b", "1e24"],
          "Error: --law and RUNS cannot be combined; give only one\n"),
         (["optimal", "--law", "nope", "-b", "1e24"],
-         "Error: --law 'nope': unknown law; choose one of epoch-2024, hoffmann-2022, "
+         "Error: --law: 'nope': unknown law; choose one of epoch-2024, hoffmann-2022, "
          "hoffmann-2022-unrounded (see `scaling laws`)\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24pflops"],
-         "Error: budget '1e24pflops': unknown unit; write a budget as 1e24 (FLOPs), "
+         "Error: --budget: '1e24pflops': unknown unit; write a budget as 1e24 (FLOPs), "
          "2e6gpu-hours, 30days, 5e6usd or $5M\n"),
         (["optimal", "--law", "epoch-2024"], "Error: --budget is required, e.g. --budget 1e24\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "--confidence", "95"],
@@ -177,13 +180,19 @@ def test_stdin() -> None:
         (["optimal", SAMPLE, "-b", "1e24", "--seed", "-3"],
          "Error: --seed: -3 is out of range; give a whole number from 0 to 2**63 - 1\n"),
         (["optimal", SAMPLE, "-b", "1e24", "--bootstrap", "1e9"],  # once a 37 GiB MemoryError
-         "Error: --bootstrap: '1e9' is over the limit of 100,000 replicates; 1,000 (the "
-         "default) is enough for 95% intervals\n"),
+         "Error: --bootstrap: 1,000,000,000 is over the limit of 100,000 replicates; 1,000 "
+         "(the default) is enough for 95% intervals\n"),
+        (["optimal", SAMPLE, "-b", "1e24", "--bootstrap", "1"],  # once an interval without
+         "Error: --bootstrap: 1 is too few for an interval (at least 40); give 0 for no "
+         "intervals, or 1,000 (the default)\n"),  # its own point
+        (["optimal", "--law", "epoch-2024", "-b", "1e24", "--bootstrap", "200"],
+         "Error: --bootstrap shape a fit of run logs; with --law nothing is refitted, so they "
+         "would change nothing: drop them\n"),
         (["optimal", SAMPLE, "-b", "1e24", "--bootstrap", "1.5"],
          "Error: --bootstrap: '1.5' is not a whole number\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "-q", "--field", "params_low"],
-         "Error: --field params_low: no value here (intervals need bootstrap replicates, "
-         "which a published --law does not have; unreachable targets and unknown costs have "
+         "Error: --field: params_low: no value here (intervals need bootstrap replicates, "
+         "which a published law does not have; unreachable targets and unknown costs have "
          "none either)\n"),
     ],
 )
@@ -201,7 +210,7 @@ def test_too_few_runs_to_identify_the_law(tmp_path: Path) -> None:
     assert code == 2
     assert err == ("Error: too few runs to identify the law: 9 runs with 9 distinct model "
                    "sizes and 1 distinct token counts; need at least 8 runs and 3 of each "
-                   "(add runs, or use --law NAME)\n")
+                   "(add runs, or use a published --law)\n")
 
 
 def test_bad_fit_files(tmp_path: Path) -> None:
@@ -214,7 +223,7 @@ def test_bad_fit_files(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"schema": "scaling-cli/fit", "schema_version": 99,
                                "tool_version": "9.0"}))
     code, _, err = run("optimal", "--fit", str(bad), "-b", "1e24")
-    assert code == 2 and "fit file format 99 was written by scaling-cli 9.0" in err
+    assert code == 2 and "fit file format 99 was written by scaling-cli 9.0;" in err
 
 
 def test_help_documents_every_command_with_an_example() -> None:

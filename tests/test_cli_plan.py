@@ -44,7 +44,7 @@ def test_budget_in_gpu_hours_needs_hardware() -> None:
     assert b["compute_flops"] == pytest.approx(2e6 * 3600 * 989e12 * 0.4)
     assert b["budget_given"] == {"text": "2e6gpu-hours", "amount": 2e6, "unit": "gpu-hours"}
     code, out, err = run("optimal", *EPOCH, "-b", "2e6gpu-hours")
-    assert code == 2 and out == "" and err.startswith("Error: budget '2e6gpu-hours'")
+    assert code == 2 and out == "" and err.startswith("Error: --budget: '2e6gpu-hours'")
     assert "--gpu" in err
 
 
@@ -144,10 +144,10 @@ def test_check_with_flags_only_and_hardware_limits(tmp_path: Path) -> None:
         ("", [], "Error: {p}: no limits to check; add limits: (max_flops, max_gpu_hours, "
                  "max_usd, max_days, max_loss, max_params_ratio)\n"),
         ("limits:\n  max_usd: 1e6\n", [],
-         "Error: {p}: limit max_usd needs hardware: usd_per_gpu_hour (or a preset with a "
-         "price) (or the matching --gpu, --gpus, --usd-per-gpu-hour flag)\n"),
+         "Error: {p}: limit max_usd needs hardware: usd_per_gpu_hour in the plan (or "
+         "--usd-per-gpu-hour)\n"),
         ("limits:\n  max_loss: 2\n", ["--fail-on", "maybe"],
-         "Error: --fail-on 'maybe': use fail or inconclusive\n"),
+         "Error: --fail-on: 'maybe': use fail or inconclusive\n"),
     ],
 )
 def test_check_plan_errors(tmp_path: Path, body: str, args: list[str], message: str) -> None:
@@ -177,11 +177,11 @@ def test_target_csv_has_one_row_per_target() -> None:
 
 @pytest.mark.parametrize(("hardware", "message"), [
     ("  gpu: h900\n  gpus: 8\n",
-     "plan.yaml: hardware: 'gpu' 'h900': unknown GPU; did you mean 'h200'? choose one of "
-     "a100, h100, h200 or give 'peak_tflops'"),
+     "plan.yaml: hardware: 'gpu': 'h900': unknown GPU; did you mean 'h200'? choose one of "
+     "a100, h100, h200 or give hardware: 'peak_tflops'"),
     ("  gpu: h100\n  gpus: 8\n  mfu: 1.4\n",
-     "plan.yaml: hardware: 'mfu' 1.4: the model FLOPs utilisation must be in (0, 1], e.g. 0.4 "
-     "for 40% of peak"),
+     "plan.yaml: hardware: 'mfu': 1.4 is outside (0, 1]: the model FLOPs utilisation is "
+     "achieved / peak, e.g. 0.4 for 40% of peak"),
 ])
 def test_plan_hardware_errors_name_the_plan_key_not_a_flag(tmp_path: Path, hardware: str,
                                                            message: str) -> None:

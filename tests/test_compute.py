@@ -10,19 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scaling_cli.forecast.costs import (
+from scaling_cli.cli.base import flag
+from scaling_cli.errors import InputError, UsageError
+from scaling_cli.forecast.costs import compute_cost, flops_to_gpu_hours, gpu_hours_to_flops
+from scaling_cli.read.hardware import (
     DEFAULT_MFU,
-    GPU,
     Hardware,
     budget_range,
-    compute_cost,
-    flops_to_gpu_hours,
-    gpu_hours_to_flops,
-    load_gpus,
     make_hardware,
     parse_budget,
 )
-from scaling_cli.errors import InputError, UsageError
+from scaling_cli.read.presets import GPU, load_gpus
 
 H100 = make_hardware("h100", gpus=1024)
 
@@ -86,20 +84,23 @@ def test_budget_spellings(text: str, unit: str, flops: float) -> None:
 @pytest.mark.parametrize(
     ("text", "hardware", "error", "message"),
     [
-        ("2e6 gpu-hours", H100, InputError, "budget '2e6 gpu-hours' contains a space; "
+        ("2e6 gpu-hours", H100, InputError, "--budget: '2e6 gpu-hours' contains a space; "
                                             "write '2e6gpu-hours'"),
-        ("2e6hours", H100, InputError, "budget '2e6hours': unknown unit; write a budget as "
+        ("2e6hours", H100, InputError, "--budget: '2e6hours': unknown unit; write a budget as "
                                        "1e24 (FLOPs), 2e6gpu-hours, 30days, 5e6usd or $5M"),
-        ("abc", None, InputError, "budget 'abc': not a number; write a budget as 1e24 (FLOPs), "
-                                  "2e6gpu-hours, 30days, 5e6usd or $5M"),
-        ("-1e24", None, InputError, "budget '-1e24': '-1e24' is negative; it must be positive"),
+        ("abc", None, InputError, "--budget: 'abc': not a number; write a budget as 1e24 "
+                                  "(FLOPs), 2e6gpu-hours, 30days, 5e6usd or $5M"),
+        ("-1e24", None, InputError, "--budget: '-1e24': '-1e24' is negative; it must be "
+                                    "positive"),
+        ("1", None, InputError, "--budget: '1' is 1 FLOPs, implausibly small for a training "
+                                "budget (from 1e+06 to 1e+35 FLOPs); check the units"),
         ("2e6gpu-hours", None, UsageError,
-         "budget '2e6gpu-hours': converting it to FLOPs needs the GPU: add --gpu NAME (a100, "
+         "--budget: '2e6gpu-hours': converting it to FLOPs needs the GPU: add --gpu (a100, "
          "h100, h200) or --peak-tflops, and optionally --mfu (default 0.4)"),
         ("30days", make_hardware("a100"), UsageError,
-         "budget '30days': days of wall clock need the GPU count: add --gpus K"),
+         "--budget: '30days': days of wall clock need the GPU count: add --gpus"),
         ("$1M", make_hardware(peak_tflops=100.0), UsageError,
-         "budget '$1M': dollars need a price for custom: add --usd-per-gpu-hour PRICE"),
+         "--budget: '$1M': dollars need a price for custom: add --usd-per-gpu-hour"),
     ],
 )
 def test_budget_errors_say_how_to_fix(
@@ -107,7 +108,8 @@ def test_budget_errors_say_how_to_fix(
 ) -> None:
     with pytest.raises(error) as info:
         parse_budget(text, hardware)
-    assert str(info.value) == message
+    assert info.value.field == "budget"  # the library names the setting; the CLI its flag
+    assert info.value.render(flag) == message
 
 
 def test_budget_range_is_log_spaced_and_inclusive() -> None:
@@ -123,7 +125,9 @@ def test_budget_range_is_log_spaced_and_inclusive() -> None:
     ("text", "steps", "error", "message"),
     [
         ("1e21..1e25", 1, UsageError, "from 2 to 1000"),
-        ("1e21-1e25", 5, InputError, "write LOW..HIGH"),
+        ("1e21-1e25", 5, InputError, "write a range as LOW..HIGH"),
+        ("1e21...1e25", 5, InputError, "write a range as LOW..HIGH with two dots"),
+        ("1e21..1e23..1e25", 5, InputError, "write a range as LOW..HIGH with two dots"),
         ("1e25..1e21", 5, InputError, "the low end must be below the high end"),
         ("1e21..5days", 5, InputError, "both ends need the same unit"),
     ],
@@ -137,28 +141,31 @@ def test_user_overrides_win_and_are_recorded() -> None:
     hw = make_hardware("H100", peak_tflops=800.0, usd_per_gpu_hour=1.9, mfu=0.35, gpus=8)
     assert (hw.gpu.peak_tflops, hw.gpu.usd_per_gpu_hour, hw.mfu, hw.gpus) == (800.0, 1.9,
                                                                                0.35, 8)
-    assert "--peak-tflops" in hw.gpu.source and "--usd-per-gpu-hour" in hw.gpu.price_note
+    assert "peak_tflops" in hw.gpu.source and "usd_per_gpu_hour" in hw.gpu.price_note
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"gpu": "h10"}, "--gpu 'h10': unknown GPU; did you mean 'h100'? choose one of a100, "
+        ({"gpu": "h10"}, "--gpu: 'h10': unknown GPU; did you mean 'h100'? choose one of a100, "
                          "h100, h200 or give --peak-tflops"),
-        ({}, "no GPU given: choose one with --gpu NAME (a100, h100, h200) or give its dense "
+        ({}, "no GPU given: choose one with --gpu (a100, h100, h200) or give its dense "
              "bf16 peak with --peak-tflops"),
-        ({"gpu": "h100", "mfu": 0.0}, "--mfu 0.0: the model FLOPs utilisation must be in "
-                                      "(0, 1], e.g. 0.4 for 40% of peak"),
-        ({"gpu": "h100", "mfu": 40.0}, "--mfu 40.0: the model FLOPs utilisation must be in "
-                                       "(0, 1], e.g. 0.4 for 40% of peak"),
-        ({"gpu": "h100", "gpus": 0}, "--gpus 0: the GPU count must be a whole number >= 1"),
-        ({"gpu": "h100", "peak_tflops": -1.0}, "--peak-tflops -1.0: must be a positive number"),
+        ({"gpu": "h100", "mfu": 0.0}, "--mfu: 0.0 is outside (0, 1]: the model FLOPs "
+                                      "utilisation is achieved / peak, e.g. 0.4 for 40% of peak"),
+        ({"gpu": "h100", "mfu": 40.0}, "--mfu: 40.0 is outside (0, 1]: the model FLOPs "
+                                       "utilisation is achieved / peak, e.g. 0.4 for 40% of "
+                                       "peak"),
+        ({"gpu": "h100", "gpus": 0}, "--gpus: 0 is not a GPU count: give a whole number from 1 "
+                                     "to 1e9"),
+        ({"gpu": "h100", "peak_tflops": -1.0}, "--peak-tflops: -1.0 is not plausible: give a "
+                                               "positive number from 0.001 to 1e+06"),
     ],
 )
 def test_hardware_errors(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError) as info:
         make_hardware(**kwargs)  # type: ignore[arg-type]
-    assert str(info.value) == message
+    assert info.value.render(flag) == message
 
 
 def test_custom_preset_file(tmp_path: Path) -> None:

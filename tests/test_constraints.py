@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.fit.constraints import Constraints
 from scaling_cli.errors import UsageError
-from scaling_cli.fit.search import fit_law
-from scaling_cli.fit.objective import Data
 from scaling_cli.fit.bootstrap import bootstrap
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import fit_law
 
 from .conftest import synthetic_ladder
 

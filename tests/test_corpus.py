@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from scaling_cli import __version__
-from scaling_cli.cli import common as cli_common
-from scaling_cli.read import runs, yamlsafe
 from scaling_cli.cli import app
+from scaling_cli.fit import build as cli_common
+from scaling_cli.read import runs, yamlsafe
 from scaling_cli.units import SHOWN_CHARS, format_bytes
+from scaling_cli.version import __version__
 
 from .conftest import ROOT
 
@@ -211,7 +211,7 @@ BAD_RUN_LOGS = [
     # the fit itself
     ("too_few_sizes.yaml",
      "too few runs to identify the law: 10 runs with 2 distinct model sizes and 5 distinct "
-     "token counts; need at least 8 runs and 3 of each (add runs, or use --law NAME)"),
+     "token counts; need at least 8 runs and 3 of each (add runs, or use a published --law)"),
 ]
 
 

@@ -19,12 +19,13 @@ import pytest
 from typer.testing import CliRunner
 
 import scaling_cli.fit.search
-from scaling_cli.cli.output import atomic_path, write_atomic
 from scaling_cli.cli import app
+from scaling_cli.cli.output import atomic_path, write_atomic
 from scaling_cli.errors import InputError
-from scaling_cli.fit.search import fit_law
-from scaling_cli.law import Law, load_presets, optimal_allocation, predict_loss
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import fit_law
+from scaling_cli.law import Law, optimal_allocation, predict_loss
+from scaling_cli.read.presets import load_presets
 
 from .conftest import ROOT, synthetic_ladder
 
@@ -278,9 +279,13 @@ def test_the_cli_answers_at_1e6_and_1e30_flops() -> None:
     budgets = json.loads(out)["budgets"]
     assert [b["compute_flops"] for b in budgets] == [1e6, 1e30]
     assert all(b[k]["value"] > 0 for b in budgets for k in ("params", "tokens", "loss"))
+    code, out, err = run("predict", "--law", "epoch-2024", "--params", "1e15", "--tokens",
+                         "1e18", "-q", "--field", "loss")
+    assert code == 0 and float(out) == pytest.approx(1.8172, rel=1e-2), err
     code, out, err = run("predict", "--law", "epoch-2024", "--params", "1e30", "--tokens",
-                         "1e30", "-q", "--field", "loss")
-    assert code == 0 and float(out) == pytest.approx(1.8172, rel=1e-4), err
+                         "1e30")  # what a run log would refuse, a flag refuses too
+    assert (code, out) == (2, "") and err == ("Error: --params: 1e+30 is implausibly large "
+                                              "(from 1000 to 1e+15); check the units\n")
 
 
 @pytest.mark.parametrize("budgets", [(1e26, 1e27, 1e28, 1e29, 1e30), (1e9, 1e10, 1e11, 1e12)],
@@ -339,7 +344,7 @@ def test_a_fit_whose_starts_do_not_converge_exits_2(monkeypatch: pytest.MonkeyPa
 @pytest.fixture(scope="module")
 def fit_doc(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("fit") / "fit.json"
-    code, _, err = run("fit", SAMPLE, "-o", str(out), "--bootstrap", "8", "-q")
+    code, _, err = run("fit", SAMPLE, "-o", str(out), "--bootstrap", "40", "-q")
     assert code == 0, err
     doc: dict = json.loads(out.read_text())
     return doc
@@ -366,7 +371,7 @@ def test_fit_file_with_a_missing_section(tmp_path: Path, fit_doc: dict) -> None:
     doc = {k: v for k, v in fit_doc.items() if k != "law"}
     message = fit_file_error(tmp_path, json.dumps(doc))
     assert message.startswith("FIT: corrupted fit file (")
-    assert message.endswith("'law'); recreate it with `scaling fit RUNS -o FIT`")
+    assert message.endswith("field 'law' is missing); recreate it with `scaling fit RUNS -o FIT`")
 
 
 def test_fit_file_from_a_newer_version(tmp_path: Path, fit_doc: dict) -> None:
@@ -382,14 +387,14 @@ def test_fit_file_with_wrong_replicate_shapes(tmp_path: Path, fit_doc: dict) -> 
     # 5 rows of 8 numbers would silently be read as 8 rows of 5
     doc = {**fit_doc, "replicates": [[*row, 0.1, 0.2, 0.3] for row in fit_doc["replicates"][:5]]}
     assert fit_file_error(tmp_path, json.dumps(doc)) == (
-        "FIT: corrupted fit file (field 'replicates': row 1 has 8 values, expected 5); "
+        "FIT: corrupted fit file (field 'replicates[1]' has 8 values, expected 5); "
         "recreate it with `scaling fit RUNS -o FIT`")
 
 
 def test_fit_file_with_runs_of_unequal_lengths(tmp_path: Path, fit_doc: dict) -> None:
     doc = {**fit_doc, "runs": {**fit_doc["runs"], "params": fit_doc["runs"]["params"][:-1]}}
     assert fit_file_error(tmp_path, json.dumps(doc)) == (
-        "FIT: corrupted fit file (field 'runs': 'params' has 48 values but 'ids' has 49); "
+        "FIT: corrupted fit file (field 'runs.params' has 48 values, expected 49); "
         "recreate it with `scaling fit RUNS -o FIT`")
 
 
@@ -412,7 +417,7 @@ def test_fit_file_with_a_version_that_is_not_a_version(tmp_path: Path, fit_doc: 
 def test_fit_file_with_impossible_replicates(tmp_path: Path, fit_doc: dict) -> None:
     reps = [[*row[:3], -1.0, row[4]] for row in fit_doc["replicates"]]  # alpha < 0
     assert fit_file_error(tmp_path, json.dumps({**fit_doc, "replicates": reps})) == (
-        "FIT: corrupted fit file (field 'replicates': row 1 has an exponent outside [0, 10]); "
+        "FIT: corrupted fit file (field 'replicates[1].alpha' is -1.0, outside 0 to 10); "
         "recreate it with `scaling fit RUNS -o FIT`")
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.fit.search import fit_law
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import fit_law
 
 from .conftest import synthetic_ladder
 

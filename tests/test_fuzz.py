@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scaling_cli.errors import ScalingError
-from scaling_cli.fit.search import fit_law
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import fit_law
 from scaling_cli.read.runs import _lines, load_runs
 from scaling_cli.units import QuantityError, format_count, format_number, parse_number
 

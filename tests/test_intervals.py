@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.calibration import acceleration, basic_interval, bca_interval, bias_correction
-from scaling_cli.fit.bootstrap import percentile_interval
+from scaling_cli.forecast.intervals import percentile_interval
 
 values = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=5, max_size=60)
 

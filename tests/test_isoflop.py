@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.forecast.compare import compare_methods
 from scaling_cli.fit.approach2 import approach2, budget_levels
+from scaling_cli.fit.build import FitSettings
+from scaling_cli.forecast.compare import compare_methods
 from scaling_cli.read.runs import runset_from_arrays
 
 from .conftest import synthetic_ladder
@@ -39,7 +40,7 @@ def test_approach2_skips_slices_without_an_interior_minimum() -> None:
 def test_compare_methods_agree_on_clean_data_and_report_spread() -> None:
     n, d, loss = synthetic_ladder(noise=0.003, sizes=7, seed=2,
                                   budgets=(1e18, 1e19, 1e20, 1e21))
-    cmp = compare_methods(runset_from_arrays(n, d, loss), 1e23, replicates=60, seed=0)
+    cmp = compare_methods(runset_from_arrays(n, d, loss), 1e23, FitSettings(replicates=60))
     methods = [r.method for r in cmp.rows]
     assert methods == ["approach3", "lsq", "approach2"]
     assert all(r.params is not None and r.params.low < r.params.value < r.params.high

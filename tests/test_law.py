@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
-from scaling_cli.law import Law, load_presets, optimal_allocation, predict_loss
+from scaling_cli.law import Law, optimal_allocation, predict_loss
+from scaling_cli.read.presets import load_presets
 
 laws = st.builds(
     Law,
@@ -74,7 +75,7 @@ def test_presets_reproduce_published_tokens_per_param() -> None:
 def test_replicate_arrays_broadcast_against_budgets() -> None:
     law = Law(np.array([1.7, 1.8]), np.array([400.0, 500.0]), np.array([400.0, 2000.0]),
               np.array([0.34, 0.35]), np.array([0.28, 0.37]))
-    a = optimal_allocation(law.as_column(), np.array([[1e22, 1e24]]))
+    a = optimal_allocation(Law.stacked(law, None), np.array([[1e22, 1e24]]))
     assert a.params.shape == (2, 2)
     single = optimal_allocation(Law(1.8, 500.0, 2000.0, 0.35, 0.37), 1e24)
     assert a.params[1, 1] == pytest.approx(single.params, rel=1e-12)
@@ -83,30 +84,31 @@ def test_replicate_arrays_broadcast_against_budgets() -> None:
 @settings(max_examples=60)
 @given(laws, budgets)
 def test_plain_float_path_equals_the_array_path(law: Law, c: float) -> None:
-    # One law with plain floats runs the same formulas on math (no numpy import); the
-    # answers must be the array path's, to rounding.
+    # There is one numeric path: a scalar budget and a one-element array give the same bits.
     from scaling_cli.forecast.band import near_optimal_band
 
     scalar = optimal_allocation(law, c)
     array = optimal_allocation(law, np.array([c]))
-    assert isinstance(scalar.params, float)
     for field in ("params", "tokens", "loss"):
-        assert getattr(scalar, field) == pytest.approx(getattr(array, field)[0], rel=1e-12)
+        assert float(getattr(scalar, field)) == float(getattr(array, field)[0])
     band_s, band_a = near_optimal_band(law, c), near_optimal_band(law, np.array([c]))
     assert band_s.params_smallest == pytest.approx(band_a.params_smallest[0], rel=1e-9)
     assert band_s.params_largest == pytest.approx(band_a.params_largest[0], rel=1e-9)
 
 
-def test_a_preset_answer_does_not_import_numpy() -> None:
-    # numpy's import is most of the start-up time; `scaling optimal --law ...` must not pay it.
-    import subprocess
-    import sys
+@settings(max_examples=60, deadline=None)
+@given(st.floats(1.0, 3.0), st.floats(10.0, 5e3), st.floats(10.0, 5e4), st.floats(0.05, 1.5),
+       st.floats(0.05, 1.5), st.floats(1e18, 1e28))
+def test_a_point_is_the_same_number_with_or_without_replicates(
+        e: float, a: float, b: float, alpha: float, beta: float, c: float) -> None:
+    # One numeric path: the point of a stacked evaluation (row 0) is bit for bit the point
+    # computed alone, so a preset's answer and a fitted model's point never differ by rounding.
+    from scaling_cli.forecast.answers import optimal
+    from scaling_cli.model import Model
 
-    code = ("import sys; sys.argv = ['scaling', 'optimal', '--law', 'epoch-2024', '-b', "
-            "'1e24', '-q', '--field', 'params']\n"
-            "from scaling_cli.cli import main\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print('numpy' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ["95860654045.68208", "False"]
+    law = Law(e, a, b, alpha, beta)
+    replicates = np.array([[np.log(e), np.log(a), np.log(b), alpha, beta]] * 50)
+    alone = optimal(Model(law, None, "test", 6.0), [c]).rows[0]
+    paired = optimal(Model(law, replicates * (1 + 1e-3), "test", 6.0), [c]).rows[0]
+    for name in ("params", "tokens", "tokens_per_param", "loss"):
+        assert getattr(alone, name).value == getattr(paired, name).value, name

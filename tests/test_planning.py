@@ -12,20 +12,17 @@ from hypothesis import strategies as st
 from scipy.optimize import minimize_scalar
 
 from scaling_cli.errors import InputError, UsageError
-from scaling_cli.law import Law, optimal_allocation, predict_loss
-from scaling_cli.forecast.sizing import (
+from scaling_cli.forecast.band import near_optimal_band
+from scaling_cli.forecast.data_limits import (
     R_D_STAR,
-    censored_percentile_interval,
     data_constrained,
     effective_data,
     effective_params,
-    fixed_size,
-    inference_aware,
-    near_optimal_band,
     predict_loss_data_constrained,
-    target_loss,
-    tokens_to_reach,
 )
+from scaling_cli.forecast.intervals import percentile_interval
+from scaling_cli.forecast.sizing import fixed_size, inference_aware, target_loss, tokens_to_reach
+from scaling_cli.law import Law, optimal_allocation, predict_loss
 
 from .conftest import read_csv, shared_csv
 
@@ -289,7 +286,7 @@ def test_data_constrained_repeats_more_than_chinchilla_would() -> None:
 def test_bad_decay_constants_and_inputs_are_refused() -> None:
     with pytest.raises(UsageError, match="R\\*_D must be positive"):
         effective_data(1e9, 1e8, r_star=0.0)
-    with pytest.raises(InputError, match="unique tokens must be positive"):
+    with pytest.raises(InputError, match="unique_tokens: must be positive"):
         data_constrained(EPOCH, 1e24, -1.0)
 
 
@@ -332,14 +329,14 @@ def test_replicate_columns_match_scalar_loops() -> None:
 
 def test_censored_interval_treats_inf_as_unreachable() -> None:
     finite = np.arange(1.0, 101.0)
-    assert censored_percentile_interval(finite, 0.9) == pytest.approx(
+    assert percentile_interval(finite, 0.9, censored=True) == pytest.approx(
         tuple(np.percentile(finite, [5, 95])))
     some = np.concatenate([finite, [np.inf] * 3, [np.nan]])
-    low, high = censored_percentile_interval(some, 0.9)
+    low, high = percentile_interval(some, 0.9, censored=True)
     assert math.isfinite(high) and low == pytest.approx(np.percentile(some[:103], 5))
     many = np.concatenate([finite, [np.inf] * 10])
-    assert censored_percentile_interval(many, 0.9)[1] == math.inf
-    assert all(math.isnan(v) for v in censored_percentile_interval([np.nan], 0.9))
+    assert percentile_interval(many, 0.9, censored=True)[1] == math.inf
+    assert all(math.isnan(v) for v in percentile_interval([np.nan], 0.9, censored=True))
 
 
 # --------------------------------------------------------------------------- real data
@@ -358,8 +355,8 @@ def test_effective_data_explains_repeated_runs_on_c4() -> None:
     With the paper's published base law (alpha = beta = 0.3527) the full data-constrained
     law L(N', D') gives 0.190 against 0.322 for L(N, D) and 0.262 for L(N, D').
     """
-    from scaling_cli.fit.search import fit_law
     from scaling_cli.fit.objective import Data
+    from scaling_cli.fit.search import fit_law
 
     rows = [r for r in read_csv(shared_csv("datablations_c4.csv")) if r["unfinished"] == "0"]
     n, d, u, loss, epochs = (np.array([float(r[key]) for r in rows])

@@ -12,13 +12,16 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from scaling_cli.render import plot
 from scaling_cli.errors import DependencyError, UsageError
 from scaling_cli.fit.approach2 import LEVEL_TOLERANCE_DEX
+from scaling_cli.fit.build import FitSettings, fit_runs
+from scaling_cli.forecast.answers import optimal
 from scaling_cli.law import optimal_allocation, predict_loss
-from scaling_cli.model import Model, preset_model
-from scaling_cli.forecast.answers import compute_optimal
-from scaling_cli.resolve import ModelRequest, resolve_model
+from scaling_cli.model import Model
+from scaling_cli.read.fitfile import read_fit_file
+from scaling_cli.read.presets import published_model as preset_model
+from scaling_cli.read.runs import load_runs
+from scaling_cli.render import plot
 from scaling_cli.units import format_count
 
 from .conftest import ROOT
@@ -30,7 +33,7 @@ BUDGETS = [1e18, 3e18, 1e19, 3e19, 1e20, 3e20, 1e21]  # scripts/make_sample_runs
 
 
 def sample_model(replicates: int = REPS) -> Model:
-    return resolve_model(ModelRequest(paths=(SAMPLE,), replicates=replicates))
+    return fit_runs(load_runs([SAMPLE]), FitSettings(replicates=replicates))
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +139,7 @@ def data_of(fig: Any) -> dict[str, list[Any]]:
 
 @pytest.mark.parametrize("kind", plot.KINDS)
 def test_a_fit_file_draws_what_its_runs_draw(model: Model, fit_file: Path, kind: str) -> None:
-    fitted = resolve_model(ModelRequest(fit_file=str(fit_file)))
+    fitted = read_fit_file(str(fit_file))
     from_runs = data_of(plot.figure(model, kind, budget=1e24))
     from_file = data_of(plot.figure(fitted, kind, budget=1e24))
     assert from_file.keys() == from_runs.keys() and len(from_runs) >= 4
@@ -152,7 +155,8 @@ def test_the_cli_writes_the_image_from_a_fit_file(fit_file: Path, tmp_path: Path
     out = tmp_path / "forecast.svg"
     code, stdout, err = run("plot", "--fit", str(fit_file), "-b", "1e24", "-o", str(out))
     assert (code, stdout) == (0, ""), err
-    assert err == f"wrote {out} (summary, {out.stat().st_size:,} bytes)\n"
+    assert err.endswith(f"wrote {out} (summary, {out.stat().st_size:,} bytes)\n")
+    assert "1e24 FLOPs is 998x beyond the largest run's compute" in err  # its reach, warned
     text = out.read_text()
     assert text.startswith("<?xml") and "<svg" in text and len(text) > 100_000
 
@@ -192,7 +196,7 @@ def test_isoflop_draws_the_runs_the_fitted_curves_and_their_closed_form_minima(
         np.testing.assert_allclose(loss, predict_loss(model.law, n, c / (6 * n)), rtol=1e-12)
         step = n[1] / n[0]
         assert 1 / step <= n[np.argmin(loss)] / n_star <= step  # the curve bottoms out at N*
-    forecast = compute_optimal(model, [1e24], 0.95)[0]
+    forecast = optimal(model, [1e24], confidence=0.95).rows[0]
     star = points(fig, "forecast-point")
     np.testing.assert_allclose(star, [[forecast.params.value, forecast.loss.value]], rtol=1e-12)
     (text,) = drawn(fig, "forecast-text")
@@ -216,7 +220,7 @@ def test_title_names_the_runs_the_law_and_the_convention(model: Model) -> None:
 
 
 def test_title_of_a_fit_file_names_it_and_its_runs(fit_file: Path) -> None:
-    fitted = resolve_model(ModelRequest(fit_file=str(fit_file)))
+    fitted = read_fit_file(str(fit_file))
     title = plot.figure(fitted, "allocation", budget=1e24).get_suptitle()
     assert "49 runs (1 excluded) from" in title and f" via {fit_file}"[-40:] in title
     assert "95% bootstrap bands: 100 replicates by run, seed 0" in title
@@ -240,7 +244,7 @@ def test_allocation_lines_and_bands_are_the_closed_form_and_the_replicate_percen
         ys = vertices[np.isclose(vertices[:, 0], cs[j], rtol=1e-12), 1]
         assert ys.min() == pytest.approx(low, rel=1e-12)
         assert ys.max() == pytest.approx(high, rel=1e-12)
-    forecast = compute_optimal(model, [1e24], 0.9)[0]
+    forecast = optimal(model, [1e24], confidence=0.9).rows[0]
     for field in ("params", "tokens"):
         est = getattr(forecast, field)
         (bar,) = [a for a in drawn(fig, f"budget-{field}-interval")
@@ -265,7 +269,7 @@ def test_bootstrap_cloud_is_the_replicates_allocation(model: Model) -> None:
     assert len(cloud) == len(model.samples) == REPS
     np.testing.assert_allclose(cloud, np.column_stack([reps.params, reps.tokens]), rtol=1e-12)
     np.testing.assert_allclose(6 * cloud[:, 0] * cloud[:, 1], 1e24, rtol=1e-9)
-    forecast = compute_optimal(model, [1e24], 0.95)[0]
+    forecast = optimal(model, [1e24], confidence=0.95).rows[0]
     (span,) = drawn(fig, "bootstrap-params-interval")
     assert x_extent(span) == pytest.approx((forecast.params.low, forecast.params.high))
     texts = " ".join(t.get_text() for t in fig.axes[0].texts)
@@ -331,14 +335,14 @@ def test_colour_blind_safe_palette(model: Model) -> None:
 
 
 def test_runs_on_no_shared_budget_are_points_without_curves() -> None:
-    from scaling_cli.model import build_model
+    from scaling_cli.fit.build import FitSettings, fit_runs
     from scaling_cli.read.runs import runset_from_arrays
 
     compute = 10 ** (17 + 0.1 * np.arange(40))  # 0.1 decades apart: no two share a budget
     n = 10 ** (7 + 2 * (np.arange(40) * 0.618 % 1))
     d = compute / (6 * n)
     loss = 1.85 + 520 / n**0.34 + 1900 / d**0.36
-    sweep = build_model(runset_from_arrays(n, d, loss), replicates=20)
+    sweep = fit_runs(runset_from_arrays(n, d, loss), FitSettings(replicates=40))
     assert plot.isoflop_budgets(6 * n * d)[0].size == 0
     for kind in plot.KINDS:
         fig = plot.figure(sweep, kind, budget=1e23)
@@ -366,7 +370,7 @@ def test_without_replicates_the_summary_says_why_the_cloud_is_missing() -> None:
     assert len(fig.axes) == 4 and not drawn(fig, "bootstrap-cloud")
     assert not drawn(fig, "forecast-band") and not drawn(fig, "allocation-params-band")
     note = fig.axes[3].texts[0].get_text().replace("\n", " ")
-    assert note.startswith("the cloud needs bootstrap replicates: give run logs with")
+    assert note.startswith("the bootstrap cloud needs bootstrap replicates: give run logs")
 
 
 @pytest.mark.parametrize(
@@ -374,18 +378,17 @@ def test_without_replicates_the_summary_says_why_the_cloud_is_missing() -> None:
     [
         (["--law", "epoch-2024", "-b", "1e24", "--kind", "residuals"],
          "Error: --kind residuals needs the runs behind a fit: give run logs or a fit file "
-         "(a published --law has no runs)\n"),
+         "(a published law has no runs)\n"),
         (["--law", "epoch-2024", "-b", "1e24", "--kind", "bootstrap"],
-         "Error: --kind bootstrap needs bootstrap replicates: give run logs with --bootstrap N "
-         "(N > 0) or a fit file that has them (a published --law has none)\n"),
+         "Error: --kind bootstrap needs bootstrap replicates: give run logs with --bootstrap "
+         "of 40 or more, or a fit file that has them (a published law has none)\n"),
         (["--law", "epoch-2024"],
-         "Error: --kind summary needs --budget (the compute to forecast), e.g. --budget 1e24\n"),
+         "Error: --kind summary needs --budget (the compute to forecast), e.g. 1e24\n"),
         (["--law", "epoch-2024", "--kind", "isoflop"],
-         "Error: --kind isoflop with a published law (no runs) needs --budget, e.g. "
-         "--budget 1e24\n"),
-        (["--law", "epoch-2024", "-b", "1e24flops"],
-         "Error: --budget: '1e24flops' has a unit; write the bare number 1e24 (FLOPs are "
-         "implied)\n"),
+         "Error: --kind isoflop with a published law (no runs) needs --budget, e.g. 1e24\n"),
+        (["--law", "epoch-2024", "-b", "1e24pflops"],
+         "Error: --budget: '1e24pflops': unknown unit; write a budget as 1e24 (FLOPs), "
+         "2e6gpu-hours, 30days, 5e6usd or $5M\n"),
     ],
 )
 def test_what_a_kind_needs_is_a_clear_error(tmp_path: Path, args: list[str],
@@ -444,5 +447,5 @@ def test_missing_matplotlib_names_the_extra(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_unknown_kind_in_the_library() -> None:
-    with pytest.raises(UsageError, match="--kind 'pie': choose one of summary, isoflop"):
+    with pytest.raises(UsageError, match="`kind` 'pie': choose one of summary, isoflop"):
         plot.figure(preset_model("epoch-2024"), "pie", budget=1e24)

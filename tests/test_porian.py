@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from scaling_cli.fit.approach2 import approach2
-from scaling_cli.model import build_model
-from scaling_cli.fit.bootstrap import percentile_interval, resample_weights
+from scaling_cli.fit.bootstrap import resample_weights
+from scaling_cli.fit.build import FitSettings, fit_runs
+from scaling_cli.forecast.intervals import percentile_interval
 from scaling_cli.read.runs import load_runs
 
 from .conftest import shared_csv
@@ -23,7 +24,7 @@ def test_published_exponent_inside_both_approaches_intervals(config: str,
     path = shared_csv("porian_isoflop.csv")
     runs = load_runs([str(path)], where=[f"config_id=={config}"],
                      columns={"group": "train_run_key"})
-    model = build_model(runs, replicates=400, seed=0, workers=1)
+    model = fit_runs(runs, FitSettings(replicates=400, seed=0, workers=1))
     assert model.boot is not None and model.boot.resample_by == "group"
     assert model.sample_law is not None
     low, high = percentile_interval(model.sample_law.compute_exponent, 0.95)

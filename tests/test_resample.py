@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaling_cli.fit.search import fit_law
-from scaling_cli.law import Law
+from scaling_cli.fit.bootstrap import bootstrap, resample_weights
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.bootstrap import bootstrap, percentile_interval, resample_weights
+from scaling_cli.fit.search import fit_law
+from scaling_cli.forecast.intervals import percentile_interval
+from scaling_cli.law import Law
 
 from .conftest import synthetic_ladder
 

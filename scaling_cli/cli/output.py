@@ -1,11 +1,22 @@
-"""Write files atomically: a reader (or an interrupted run) never sees a truncated file.
+"""Where output goes: files written atomically by a documented rule, and standard streams
+that may be closed, full or a closed pipe.
+
+``-o PATH`` follows one rule (docs/input-errors.md, "Output files"):
+
+- a path that does not exist: created atomically (a temporary file beside it, fsynced and
+  renamed), with the permissions a new file gets;
+- a regular file: replaced atomically, keeping its permissions;
+- a symbolic link: the file it points to is written by these same rules; the link stays;
+- a FIFO or a character device (``/dev/null``, a pipe, a terminal): written through (opened
+  and written, never replaced or created);
+- a directory, a block device or a socket: refused; nothing is written;
+- ``-``: standard output;
+- one of the command's inputs (the same file, by device and inode): refused.
 
 The data go to a temporary file in the target's directory (``.NAME.XXXX.tmp.EXT``, hidden,
-so run-log discovery skips it), which is flushed and fsynced, given the permissions a
-new file would get (or the replaced file's), and renamed over the target: a rename within
-one directory is atomic on POSIX and Windows. On any failure, including KeyboardInterrupt
-(Ctrl-C), the temporary file is removed and the target is left as it was. Only SIGKILL or a
-power cut can leave a stray ``.NAME.*.tmp.*`` file behind; never a truncated target.
+so run-log discovery skips it). On any failure, including KeyboardInterrupt, the temporary
+file is removed and the target is left as it was. Only SIGKILL or a power cut can leave a
+stray ``.NAME.*.tmp.*`` file behind; never a truncated target.
 """
 
 from __future__ import annotations
@@ -13,13 +24,103 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from scaling_cli.errors import InputError
+from scaling_cli.errors import InputError, UsageError
 
-__all__ = ["atomic_path", "write_atomic"]
+__all__ = ["OutputTarget", "atomic_path", "output_target", "write_atomic", "write_stream"]
+
+
+class OutputTarget:
+    """A checked ``-o`` destination: standard output, a device written through, or a file
+    written atomically."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        self.path = path
+        self.kind = kind  # "stdout", "through" or "atomic"
+
+    def write(self, data: str | bytes) -> None:
+        payload = data.encode("utf-8") if isinstance(data, str) else data
+        if self.kind == "stdout":
+            write_stream(sys.stdout, payload)
+        elif self.kind == "through":
+            try:
+                with open(self.path, "wb") as handle:
+                    handle.write(payload)
+            except OSError as exc:
+                raise _cannot_write(Path(self.path), exc) from None
+        else:
+            write_atomic(self.path, payload)
+
+
+def output_target(path: str, *, inputs: Iterable[str] = ()) -> OutputTarget:
+    """Check ``path`` against the rule in the module doc before anything is computed."""
+    if path == "-":
+        return OutputTarget(path, "stdout")
+    if "\n" in path or "\r" in path:
+        raise UsageError(f"{path!r} contains a line break; choose another output path",
+                         field="output")
+    target = Path(path)
+    if target.is_symlink():
+        target = Path(os.path.realpath(target))
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    if info is not None:
+        for name in inputs:
+            try:
+                other = os.stat(name)
+            except OSError:
+                continue
+            if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+                raise UsageError(f"{path} is also an input ({name}); writing it would destroy "
+                                 "that input: choose another output path", field="output")
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{path}: is a directory; give a file name for the output")
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+            return OutputTarget(str(target), "through")
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{path} is not a regular file (a block device or a socket); "
+                             "choose another output path", field="output")
+    if not target.parent.is_dir():
+        raise UsageError(f"{path}: directory {target.parent} does not exist; create it or "
+                         "choose another output path")
+    return OutputTarget(str(target), "atomic")
+
+
+def write_stream(stream: object, payload: bytes) -> None:
+    """Write to standard output or error, whatever state it is in: closed (``>&-``) or full
+    (``> /dev/full``) is an error naming the stream; a reader that went away (``| head``)
+    ends the output quietly."""
+    name = "standard error" if stream is sys.stderr else "standard output"
+    buffer = getattr(stream, "buffer", None)
+    if stream is None or buffer is None:
+        raise InputError(f"cannot write the result: {name} is closed")
+    try:
+        stream.flush()  # type: ignore[attr-defined]
+        buffer.write(payload)
+        buffer.flush()
+    except BrokenPipeError:
+        _silence(stream)
+    except OSError as exc:
+        _silence(stream)
+        raise InputError(f"cannot write the result to {name} ({exc.strerror or exc})") from None
+
+
+def _silence(stream: object) -> None:
+    """Point the stream's file descriptor at /dev/null so the interpreter's final flush
+    cannot fail again (and print a traceback) at exit."""
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())  # type: ignore[attr-defined]
+        os.close(devnull)
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
@@ -33,8 +134,8 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds, move it over ``path``.
 
-    For writers that want a file name rather than bytes (``figure.savefig(tmp)``): the
-    temporary name keeps the target's extension, so format detection still works.
+    For writers that want a file name rather than bytes: the temporary name keeps the
+    target's extension, so format detection still works.
     """
     target = Path(path)
     directory = target.parent

@@ -4,7 +4,8 @@ from typing import Annotated
 
 import typer
 
-from scaling_cli.cli.common import (
+from scaling_cli.cli.base import app, handled, say
+from scaling_cli.cli.options import (
     BootOpt,
     ColumnOpt,
     ConfOpt,
@@ -26,53 +27,52 @@ from scaling_cli.cli.common import (
     ResampleOpt,
     RunsArg,
     SeedOpt,
+    StepsOpt,
     TieOpt,
     UnverifiedOpt,
     WhereOpt,
     WorkersOpt,
-    _budgets,
-    _confidence,
-    _emit,
-    _handled,
-    _hardware,
-    _model,
-    _number,
-    _request,
-    app,
+    budgets,
+    confidence,
+    emit,
+    hardware,
+    law_request,
+    number,
+    output_request,
 )
 from scaling_cli.errors import EXIT_CHECK_FAILED, UsageError
 
 __all__ = ["check", "optimal", "target"]
 
-
 BudgetOpt = Annotated[list[str], typer.Option(
     "--budget", "-b", help="Training compute: 1e24 (FLOPs), 2e6gpu-hours, 30days, 5e6usd, "
-                           "or a range 1e21..1e25 (repeatable).", show_default=False)]
-StepsOpt = Annotated[int, typer.Option(
-    "--steps", help="Budgets in each LOW..HIGH range (log-spaced, ends included).")]
+                           "or a range 1e21..1e25 (repeatable).", show_default=False,
+    metavar="BUDGET")]
 
 
 @app.command()
-@_handled
+@handled
 def optimal(
+    ctx: typer.Context,
     runs: RunsArg = None,
     budget: BudgetOpt = [],  # noqa: B006 - typer needs a literal default
     steps: StepsOpt = 5,
     band: Annotated[str, typer.Option(
         "--band", help="Show model sizes whose loss is within this fraction of the optimum "
-                       "(0 to hide).", rich_help_panel="Planning")] = "0.005",
+                       "(0 to hide).", metavar="FRACTION", rich_help_panel="Planning")] = "0.005",
     params: Annotated[str | None, typer.Option(
         "--params", "-N", help="Fix the model size (e.g. 7B): tokens, loss and the penalty "
-                               "versus compute-optimal.", rich_help_panel="Planning")] = None,
+                               "versus compute-optimal.", metavar="COUNT",
+        rich_help_panel="Planning")] = None,
     unique_tokens: Annotated[str | None, typer.Option(
         "--unique-tokens", help="Unique training tokens available (e.g. 500B): plan with "
-                                "repeated data (Muennighoff et al. 2023).",
+                                "repeated data (Muennighoff et al. 2023).", metavar="COUNT",
         rich_help_panel="Planning")] = None,
-    gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = "0.4", peak_tflops: PeakOpt = None,
+    gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = None, peak_tflops: PeakOpt = None,
     usd_per_gpu_hour: PriceOpt = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
-    seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
+    seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
@@ -84,50 +84,46 @@ def optimal(
 
     Example: scaling optimal sample_runs/ --budget 1e24
     """
+    from scaling_cli.forecast.answers import fixed_size
+    from scaling_cli.forecast.answers import optimal as plan_optimal
     from scaling_cli.render.documents import fixed_size_document, optimal_document
-    from scaling_cli.forecast.answers import compute_optimal, fixed_size
 
-    if not budget:
-        raise UsageError("--budget is required, e.g. --budget 1e24")
     if params is not None and unique_tokens is not None:
         raise UsageError("--params and --unique-tokens cannot be combined; use one")
-    hardware = _hardware(gpu, gpus, mfu, peak_tflops, usd_per_gpu_hour)
-    given = _budgets(budget, steps, hardware)
-    flops = [b.compute_flops for b in given]
-    level = _confidence(confidence)
-    tolerance = _number("--band", band, allow_zero=True)
-    unique = None if unique_tokens is None else _number("--unique-tokens", unique_tokens)
-    model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified, method=method, fix=fix,
-                            tie_exponents=tie_exponents), quiet)
-    if params is not None:
-        size = _number("--params", params)
-        doc = fixed_size_document(model, fixed_size(model, flops, size, level,
-                                                    hardware=hardware),
-                                  level, hardware=hardware, given=given)
+    hw = hardware(ctx.params)
+    given = budgets(budget, steps, hw)
+    tolerance = number("band", band, allow_zero=True)
+    unique = None if unique_tokens is None else number("unique_tokens", unique_tokens)
+    size = None if params is None else number("params", params)
+    conf = confidence(level)
+    out = output_request(ctx)
+    model = law_request(ctx).model()
+    if size is not None:
+        doc = fixed_size_document(fixed_size(model, given, size, confidence=conf, hardware=hw))
     else:
-        forecasts = compute_optimal(model, flops, level, band_tolerance=tolerance or None,
-                                    unique_tokens=unique, hardware=hardware)
-        doc = optimal_document(model, forecasts, level, hardware=hardware, given=given)
-    _emit(doc, fmt, field, quiet)
+        doc = optimal_document(plan_optimal(model, given, confidence=conf,
+                                            band=tolerance or None, unique_tokens=unique,
+                                            hardware=hw))
+    emit(doc, out)
 
 
 @app.command()
-@_handled
+@handled
 def target(
+    ctx: typer.Context,
     runs: RunsArg = None,
     loss: Annotated[list[str], typer.Option(
-        "--loss", "-L", help="Target loss in nats/token (repeatable).",
+        "--loss", "-L", help="Target loss in nats/token (repeatable).", metavar="LOSS",
         show_default=False)] = [],  # noqa: B006
     inference_tokens: Annotated[str | None, typer.Option(
         "--inference-tokens", help="Lifetime inference tokens (e.g. 2T): size for training + "
-                                   "inference FLOPs (Sardana & Frankle 2024).",
+                                   "inference FLOPs (Sardana & Frankle 2024).", metavar="COUNT",
         rich_help_panel="Planning")] = None,
-    gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = "0.4", peak_tflops: PeakOpt = None,
+    gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = None, peak_tflops: PeakOpt = None,
     usd_per_gpu_hour: PriceOpt = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
-    seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
+    seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
@@ -136,57 +132,66 @@ def target(
 
     Example: scaling target sample_runs/ --loss 2.1 --inference-tokens 2T --gpu h100
     """
-    from scaling_cli.render.documents import target_document
     from scaling_cli.forecast.answers import target as plan_target
+    from scaling_cli.render.documents import target_document
 
     if not loss:
-        raise UsageError("--loss is required, e.g. --loss 2.1")
-    losses = [_number("--loss", x) for x in loss]
-    tokens = None if inference_tokens is None else _number("--inference-tokens",
-                                                           inference_tokens, allow_zero=True)
-    hardware = _hardware(gpu, gpus, mfu, peak_tflops, usd_per_gpu_hour)
-    level = _confidence(confidence)
-    model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, allow_unverified, method=method, fix=fix,
-                            tie_exponents=tie_exponents), quiet)
-    forecasts = plan_target(model, losses, level, inference_tokens=tokens, hardware=hardware)
-    _emit(target_document(model, forecasts, level, hardware=hardware), fmt, field, quiet)
+        raise UsageError("is required, e.g. --loss 2.1", field="loss")
+    losses = [number("loss", x) for x in loss]
+    tokens = None if inference_tokens is None else number("inference_tokens", inference_tokens,
+                                                          allow_zero=True)
+    hw = hardware(ctx.params)
+    conf = confidence(level)
+    out = output_request(ctx)
+    model = law_request(ctx).model()
+    emit(target_document(plan_target(model, losses, confidence=conf, inference_tokens=tokens,
+                                     hardware=hw)), out)
 
 
 @app.command()
-@_handled
+@handled
 def check(
+    ctx: typer.Context,
     plan_file: Annotated[str | None, typer.Argument(
         help="Plan file (YAML): params, tokens or budget, hardware, limits "
-             "(configs/example_plan.yaml).", show_default=False)] = None,
+             "(configs/example_plan.yaml).", show_default=False, metavar="PLAN")] = None,
     runs: Annotated[list[str] | None, typer.Option(
         "--runs", help="Run logs to fit (files, directories, globs; repeatable).",
-        rich_help_panel="Law source")] = None,
+        metavar="PATH", rich_help_panel="Law source")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Plan name.")] = None,
-    params: Annotated[str | None, typer.Option("--params", "-N", help="Model size.")] = None,
-    tokens: Annotated[str | None, typer.Option("--tokens", "-D", help="Training tokens.")] = None,
+    params: Annotated[str | None, typer.Option(
+        "--params", "-N", help="Model size, e.g. 30B.", metavar="COUNT")] = None,
+    tokens: Annotated[str | None, typer.Option(
+        "--tokens", "-D", help="Training tokens, e.g. 600B.", metavar="COUNT")] = None,
     budget: Annotated[str | None, typer.Option(
         "--budget", "-b", help="Budget instead of tokens: 6e23, 2e5gpu-hours, 30days, "
-                               "5e6usd.")] = None,
-    max_flops: Annotated[str | None, typer.Option("--max-flops", rich_help_panel="Limits")] = None,
+                               "5e6usd.", metavar="BUDGET")] = None,
+    max_flops: Annotated[str | None, typer.Option(
+        "--max-flops", help="Training compute must stay below (FLOPs).", metavar="FLOPS",
+        rich_help_panel="Limits")] = None,
     max_gpu_hours: Annotated[str | None, typer.Option(
-        "--max-gpu-hours", rich_help_panel="Limits")] = None,
-    max_usd: Annotated[str | None, typer.Option("--max-usd", rich_help_panel="Limits")] = None,
-    max_days: Annotated[str | None, typer.Option("--max-days", rich_help_panel="Limits")] = None,
+        "--max-gpu-hours", help="GPU-hours must stay below (needs a GPU).", metavar="HOURS",
+        rich_help_panel="Limits")] = None,
+    max_usd: Annotated[str | None, typer.Option(
+        "--max-usd", help="Dollars must stay below (needs a price).", metavar="DOLLARS",
+        rich_help_panel="Limits")] = None,
+    max_days: Annotated[str | None, typer.Option(
+        "--max-days", help="Wall-clock days must stay below (needs --gpus).", metavar="DAYS",
+        rich_help_panel="Limits")] = None,
     max_loss: Annotated[str | None, typer.Option(
-        "--max-loss", help="Predicted loss must stay below (nats/token).",
+        "--max-loss", help="Predicted loss must stay below (nats/token).", metavar="LOSS",
         rich_help_panel="Limits")] = None,
     max_params_ratio: Annotated[str | None, typer.Option(
         "--max-params-ratio", help="N within this factor of the compute-optimal N*.",
-        rich_help_panel="Limits")] = None,
+        metavar="RATIO", rich_help_panel="Limits")] = None,
     fail_on: Annotated[str, typer.Option(
         "--fail-on", help="fail: only failed checks fail the job; inconclusive: intervals "
-                          "that straddle a limit fail it too.")] = "fail",
-    gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt | None = None,
+                          "that straddle a limit fail it too.", metavar="VERDICT")] = "fail",
+    gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = None,
     peak_tflops: PeakOpt = None, usd_per_gpu_hour: PriceOpt = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
-    seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
+    seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, method: MethodOpt = "approach3", fix: FixOpt = None,
     tie_exponents: TieOpt = False,
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
@@ -194,40 +199,40 @@ def check(
     """Check a planned run against the forecast; exit 1 if a limit fails (for CI).
 
     Exit codes: 0 every check passed, 1 a check failed (or was inconclusive with
-    --fail-on inconclusive), 2 usage, input or fit error.
+    --fail-on inconclusive), 2 usage, input or fit error. Every failed or inconclusive limit
+    is also named on stderr, whatever the format.
 
     Example: scaling check configs/example_plan.yaml --runs sample_runs/
     """
-    from scaling_cli.forecast.checks import Plan, load_plan, run_checks
+    from scaling_cli.forecast.checks import check_plan
+    from scaling_cli.read.hardware import HardwareSpec
+    from scaling_cli.read.planfile import Plan, check_plausible, read_plan_file
     from scaling_cli.render.documents import check_document
 
-    if fail_on not in {"fail", "inconclusive"}:
-        raise UsageError(f"--fail-on {fail_on!r}: use fail or inconclusive")
-    plan = Plan(source="flags")
-    if plan_file is not None:
-        try:
-            with open(plan_file, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise UsageError(f"{plan_file}: cannot read the plan ({reason})") from None
-        plan = load_plan(text, plan_file)
-    limits = {key: _number(f"--{key.replace('_', '-')}", value) for key, value in (
+    plan = Plan() if plan_file is None else read_plan_file(plan_file)
+    limits = {key: number(key, value) for key, value in (
         ("max_flops", max_flops), ("max_gpu_hours", max_gpu_hours), ("max_usd", max_usd),
         ("max_days", max_days), ("max_loss", max_loss), ("max_params_ratio", max_params_ratio),
     ) if value is not None}
-    hardware = {key: value for key, value in (
-        ("gpu", gpu), ("gpus", gpus), ("peak_tflops", peak_tflops),
-        ("usd_per_gpu_hour", usd_per_gpu_hour), ("mfu", mfu)) if value is not None}
+    flags = HardwareSpec(
+        gpu=gpu, gpus=gpus, mfu=None if mfu is None else number("hardware.mfu", mfu),
+        peak_tflops=None if peak_tflops is None else number("hardware.peak_tflops",
+                                                            peak_tflops),
+        usd_per_gpu_hour=None if usd_per_gpu_hour is None
+        else number("hardware.usd_per_gpu_hour", usd_per_gpu_hour))
     plan = plan.merged(Plan(
-        name=name or "", params=None if params is None else _number("--params", params),
-        tokens=None if tokens is None else _number("--tokens", tokens), budget=budget,
-        hardware=hardware, limits=limits))
-    level = _confidence(confidence)
-    model = _model(_request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                            resample_by, workers, False, method=method, fix=fix,
-                            tie_exponents=tie_exponents), quiet)
-    report = run_checks(model, plan, level)
-    _emit(check_document(model, report, fail_on=fail_on), fmt, field, quiet)
-    if report.failed(fail_on):
+        name=name or "",
+        params=None if params is None else check_plausible("params", number("params", params)),
+        tokens=None if tokens is None else check_plausible("tokens", number("tokens", tokens)),
+        budget=budget, hardware=flags, limits=limits))
+    conf = confidence(level)
+    out = output_request(ctx)
+    model = law_request(ctx).model()
+    report = check_plan(model, plan, confidence=conf, fail_on=fail_on)
+    emit(check_document(report), out)
+    for c in report.not_passed:
+        say(f"Check {c.verdict.upper()}: {c.limit_name} {c.value:.4g} {c.units} vs limit "
+            f"{c.limit:.4g}" + ("" if c.low is None else f" (interval {c.low:.4g} – "
+                                                         f"{c.high:.4g})"))
+    if report.failed:
         raise typer.Exit(EXIT_CHECK_FAILED)

@@ -1,11 +1,13 @@
 """`scaling plot`: the forecast and its uncertainty as a PNG, SVG or PDF (see docs/plots.md)."""
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scaling_cli.cli.common import (
+from scaling_cli.cli.base import app, handled, say
+from scaling_cli.cli.options import (
     BootOpt,
     ColumnOpt,
     ConfOpt,
@@ -13,28 +15,24 @@ from scaling_cli.cli.common import (
     InputFormatOpt,
     KOpt,
     LawOpt,
+    LawRequest,
     QuietOpt,
     ResampleOpt,
     RunsArg,
     SeedOpt,
+    StepsOpt,
     UnverifiedOpt,
     WhereOpt,
     WorkersOpt,
-    _confidence,
-    _console,
-    _handled,
-    _model,
-    _number,
-    _request,
-    _stdin_text,
-    app,
+    budgets,
+    confidence,
+    law_request,
 )
 from scaling_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from scaling_cli.model import Model
     from scaling_cli.render.plot import HeldOutRuns
-    from scaling_cli.resolve import ModelRequest
 
 __all__ = ["PlotKind", "plot"]
 
@@ -47,55 +45,32 @@ class PlotKind(StrEnum):
     bootstrap = "bootstrap"
 
 
-def _holdout(request: "ModelRequest", largest: int,
-             level: float) -> "tuple[Model, HeldOutRuns]":
-    """Fit without the ``largest`` biggest runs; the model keeps every run for drawing."""
-    import dataclasses
-
-    from scaling_cli.forecast.backtest import holdout_split
-    from scaling_cli.model import RunData
-    from scaling_cli.render.plot import held_out_from_ids
-    from scaling_cli.read.runs import load_runs
-
-    if not request.paths:
-        raise UsageError("--holdout-largest needs run logs (RUNS), not --fit or --law")
-    stdin_text = _stdin_text(request.paths)
-    loaded = load_runs(request.paths, stdin_text=stdin_text, input_format=request.input_format,
-                       columns=request.columns, where=request.where)
-    model, fold = holdout_split(
-        loaded, largest, confidence=level, flops_per_param_token=request.flops_per_param_token,
-        replicates=request.replicates, seed=request.seed, resample_by=request.resample_by,
-        workers=request.workers)
-    model = dataclasses.replace(model, runs=RunData.from_runset(
-        loaded, request.flops_per_param_token))
-    assert model.runs is not None
-    held = held_out_from_ids(model.runs, [h.run_id for h in fold.held_out],
-                             [h.predicted_loss.value for h in fold.held_out])
-    return model, held
-
-
 @app.command()
-@_handled
+@handled
 def plot(
+    ctx: typer.Context,
     runs: RunsArg = None,
     output: Annotated[str, typer.Option(
         "--output", "-o", help="Image file to write (atomically): .png, .svg or .pdf.",
-        show_default=False, rich_help_panel="Output")] = "",
+        metavar="FILE", show_default=False, rich_help_panel="Output")] = "",
     kind: Annotated[PlotKind, typer.Option(
         "--kind", help="summary (all four on one page), isoflop, allocation, residuals or "
                        "bootstrap.", rich_help_panel="Output")] = PlotKind.summary,
-    budget: Annotated[str | None, typer.Option(
-        "--budget", "-b", help="Compute to forecast and mark, in FLOPs, e.g. 1e24 (needed by "
-                               "summary and bootstrap).", show_default=False)] = None,
+    budget: Annotated[list[str], typer.Option(
+        "--budget", "-b", help="Compute to forecast and mark, in FLOPs (e.g. 1e24, or a range "
+                               "1e22..1e25: the largest is forecast, all are marked; needed by "
+                               "summary and bootstrap).", metavar="FLOPS",
+        show_default=False)] = [],  # noqa: B006
+    steps: StepsOpt = 5,
     dpi: Annotated[int, typer.Option(
         "--dpi", help="Resolution of a PNG (dots per inch).", rich_help_panel="Output")] = 150,
     holdout_largest: Annotated[int | None, typer.Option(
         "--holdout-largest", help="Backtest: fit without the K runs with the most compute and "
-                                  "mark them in the residual panel.",
+                                  "mark them in the residual panel.", metavar="K",
         show_default=False)] = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
-    seed: SeedOpt = 0, confidence: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
+    seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Draw the forecast with its uncertainty: isoFLOP profiles, N*/D* vs compute, residuals
@@ -103,30 +78,52 @@ def plot(
 
     Example: scaling plot sample_runs/ --budget 1e24 -o forecast.png
     """
-    from scaling_cli.cli.output import write_atomic
+    from scaling_cli.cli.output import output_target
+    from scaling_cli.forecast.answers import optimal
     from scaling_cli.render.plot import figure, image_format, render, require_matplotlib
 
     if not output:
-        raise UsageError("--output is required, e.g. -o forecast.png (.png, .svg or .pdf)")
+        raise UsageError("is required, e.g. -o forecast.png (.png, .svg or .pdf)",
+                         field="output")
     fmt = image_format(output)
     if not 10 <= dpi <= 1200:
-        raise UsageError(f"--dpi {dpi}: give a resolution between 10 and 1200, e.g. 150")
-    target = None if budget is None else _number("--budget", budget)
-    level = _confidence(confidence)
+        raise UsageError(f"`dpi` {dpi}: give a resolution between 10 and 1200, e.g. 150")
+    marked = [b.compute_flops for b in budgets(budget, steps, None)] if budget else []
+    conf = confidence(level)
     require_matplotlib()  # before a long fit, not after it
-    request = _request(runs, law, fit_file, column, where, input_format, k, bootstrap, seed,
-                       resample_by, workers, allow_unverified)
+    request = law_request(ctx)
+    target = output_target(output, inputs=request.inputs)
     held = None
     if holdout_largest is None:
-        model = _model(request, quiet)
+        model = request.model()
     else:
-        model, held = _holdout(request, holdout_largest, level)
-    image = render(figure(model, kind.value, budget=target, confidence=level, held_out=held),
+        model, held = _holdout(request, holdout_largest, conf)
+    largest = max(marked) if marked else None
+    image = render(figure(model, kind.value, budget=largest, confidence=conf, held_out=held),
                    fmt, dpi=dpi)
-    write_atomic(output, image)
+    warnings = list(model.warnings)
+    if marked:
+        warnings = list(optimal(model, marked, confidence=conf).warnings)
+    target.write(image)
     if not quiet:
-        from scaling_cli.render.tables import render_warnings
+        for w in warnings:
+            say(f"Warning: {w}")
+        say(f"wrote {output} ({kind.value}, {len(image):,} bytes)")
 
-        console = _console(stderr=True)
-        render_warnings(model.warnings, console)
-        console.print(f"wrote {output} ({kind.value}, {len(image):,} bytes)", markup=False)
+
+def _holdout(request: LawRequest, largest: int,
+             level: float) -> "tuple[Model, HeldOutRuns]":
+    """Fit without the ``largest`` biggest runs; the model keeps every run for drawing."""
+    from scaling_cli.fit.build import FitSettings
+    from scaling_cli.forecast.backtest import holdout_split
+    from scaling_cli.render.plot import held_out_from_ids
+
+    if not request.paths:
+        raise UsageError("needs run logs (RUNS), not --fit or --law", field="holdout_largest")
+    loaded = request.runs()
+    settings = request.settings or FitSettings()
+    model, fold = holdout_split(loaded, largest, settings, confidence=level)
+    every_run = loaded.columns(settings.flops_per_param_token)
+    held = held_out_from_ids(every_run, [h.run_id for h in fold.held_out],
+                             [h.predicted_loss.value for h in fold.held_out])
+    return replace(model, runs=every_run), held

@@ -29,15 +29,14 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit.constraints import Constraints
-from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import RUN_BLOCK, Data, huber, residuals
+from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
 
 __all__ = [
     "BootstrapResult",
     "Resampler",
     "bootstrap",
-    "percentile_interval",
     "resample_weights",
 ]
 
@@ -123,17 +122,6 @@ def resample_weights(
     return np.vstack([sampler.chunk(j, b - a) for j, (a, b) in enumerate(_chunks(replicates))])
 
 
-def percentile_interval(values: npt.ArrayLike, confidence: float) -> tuple[float, float]:
-    """Equal-tailed percentile interval of the finite ``values`` (NaN if there are none)."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return (float("nan"), float("nan"))
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(v, [tail, 100 - tail])
-    return float(low), float(high)
-
-
 def bootstrap(
     data: Data,
     fit: FitResult,
@@ -193,7 +181,6 @@ def _map(job: _Job, batches: list[tuple[int, int]],
     if workers <= 1 or len(batches) < MIN_CHUNKS_FOR_WORKERS:
         yield from (job(w) for w in batches)
         return
-    import signal
     from multiprocessing import get_context
 
     # Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group and only
@@ -201,9 +188,21 @@ def _map(job: _Job, batches: list[tuple[int, int]],
     # terminates the workers at once (ProcessPoolExecutor's shutdown can hang after a
     # KeyboardInterrupt). imap keeps the chunks' order, so results do not depend on workers.
     # No more processes than chunks: `--workers 10000` must not fork 10,000 processes.
-    with get_context("fork").Pool(min(workers, len(batches)), initializer=signal.signal,
-                                  initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+    with get_context("fork").Pool(min(workers, len(batches)),
+                                  initializer=_worker_signals) as pool:
         yield from pool.imap(job, batches)
+
+
+def _worker_signals() -> None:
+    """A worker ignores Ctrl-C (the parent answers it) and dies quietly on SIGTERM/SIGHUP
+    (the parent's pool sends SIGTERM when it stops: a handler inherited from the parent
+    would turn that into an exception and keep the worker alive)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 @dataclass(frozen=True)
@@ -222,12 +221,11 @@ class _Job:
 
     def __call__(self, chunk: tuple[int, int]) -> tuple[Array, npt.NDArray[np.bool_]]:
         weights = self.sampler.chunk(*chunk)
-        if self.reference:
+        if self.reference or self.screen is None:
             fits = [fit_law(self.data, weights=w, settings=self.settings,
                             constraints=self.fit.constraints) for w in weights]
             return (np.array([f.theta for f in fits]),
                     np.array([f.starts_converged > 0 for f in fits]))
-        assert self.screen is not None
         return _fast_chunk(self.data, self.fit, weights, self.settings, self.starts,
                            self.escalate, self.candidates, self.screen)
 

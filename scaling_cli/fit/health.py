@@ -16,44 +16,32 @@ lands in every output (briefly in the table, fully in JSON):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from scaling_cli.errors import FitError
+from scaling_cli.model import FitSummary
 
 if TYPE_CHECKING:
     from scaling_cli.fit.search import FitResult
 
-__all__ = ["MIN_DISTINCT", "WARN_DISTINCT", "FitSummary", "check_identifiable", "summarise_fit"]
+__all__ = [
+    "MIN_DISTINCT",
+    "WARN_DISTINCT",
+    "check_identifiable",
+    "fit_warnings",
+    "summarise_fit",
+]
 
 MIN_DISTINCT = 3
 WARN_DISTINCT = 5
 LARGE_RESIDUAL_FLOOR = 0.02
 
 
-@dataclass(frozen=True)
-class FitSummary:
-    method: str
-    objective: float
-    huber_delta: float
-    verified: bool
-    gradient_max: float
-    newton_decrement: float
-    condition_number: float
-    flat_direction: dict[str, float]  # unit eigenvector of the smallest Hessian eigenvalue
-    starts: int
-    starts_converged: int
-    starts_agreeing: int
-    at_bounds: tuple[str, ...]
-    residual_mad: float  # median |log residual| across runs
-    large_residuals: tuple[tuple[str, float], ...]  # (run id, log residual), worst first
-    constraints: dict[str, object]
-
-
-def check_identifiable(params: Sequence[float], tokens: Sequence[float],
+def check_identifiable(params: Iterable[float], tokens: Iterable[float],
                        free_params: int = 5) -> list[str]:
     """Raise FitError if the runs cannot identify the law; return warnings if barely can."""
+    params, tokens = list(params), list(tokens)
     n_runs = len(params)
     n_distinct, d_distinct = len(set(params)), len(set(tokens))
     need = free_params + 3
@@ -61,7 +49,7 @@ def check_identifiable(params: Sequence[float], tokens: Sequence[float],
         raise FitError(
             f"too few runs to identify the law: {n_runs} runs with {n_distinct} "
             f"distinct model sizes and {d_distinct} distinct token counts; need at least "
-            f"{need} runs and {MIN_DISTINCT} of each (add runs, or use --law NAME)"
+            f"{need} runs and {MIN_DISTINCT} of each (add runs, or use a published `law`)"
         )
     warnings = []
     if n_distinct < WARN_DISTINCT or d_distinct < WARN_DISTINCT:
@@ -100,3 +88,20 @@ def _flat_direction(fit: FitResult) -> dict[str, float]:
     labels = {"E": "log_E", "A": "log_A", "B": "log_B", "beta": "beta",
               "alpha": "alpha=beta" if fit.constraints.tie_exponents else "alpha"}
     return {labels[n]: round(float(v), 6) for n, v in zip(names, ev, strict=True)}
+
+
+def fit_warnings(summary: FitSummary) -> list[str]:
+    """What a user must know about the fit before trusting a forecast from it."""
+    out = []
+    if not summary.verified:
+        out.append("the fit's optimum is NOT verified (`allow_unverified`): do not trust it")
+    if summary.at_bounds:
+        out.append(f"degenerate fit: {', '.join(summary.at_bounds)} at the edge of the search "
+                   "box (a power-law term vanished); the forecast extrapolates a different law")
+    if summary.large_residuals:
+        shown = ", ".join(f"{rid} ({r:+.3f})" for rid, r in summary.large_residuals[:3])
+        more = len(summary.large_residuals) - 3
+        out.append(f"{len(summary.large_residuals)} run(s) with large log residuals: {shown}"
+                   f"{f' and {more} more' if more > 0 else ''}; check them for bugs or "
+                   "divergence (exclude: true keeps them out)")
+    return out

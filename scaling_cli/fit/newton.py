@@ -190,9 +190,8 @@ class _Space:
     def evaluate(self, phi: Array, data: Data, w: Array, delta: float,
                  order: int = 2) -> tuple[Array, Array, Array]:
         f, g, h = evaluate(self.to_theta(phi), data, w, order=order, delta=delta)
-        if order < 2:
+        if g is None or h is None:  # order < 2: the value alone
             return f, np.empty(0), np.empty(0)
-        assert g is not None and h is not None
         return f, g @ self.p, np.einsum("ki,skl,lj->sij", self.p, h, self.p)
 
 

@@ -26,9 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit.constraints import NAMES, Constraints
-from scaling_cli.law import Law
 from scaling_cli.fit.newton import BOUNDS, Polished, free_hessian, polish
 from scaling_cli.fit.objective import HUBER_DELTA, Data, huber, residuals
+from scaling_cli.law import Law
 
 __all__ = [
     "METHODS",

@@ -1,14 +1,15 @@
-"""Planning answers from a :class:`~scaling_cli.model.Model`, each with its bootstrap interval.
+"""Planning answers from a :class:`~scaling_cli.model.Model`, each with its interval, its reach
+beyond the data and its warnings.
 
-Every answer is computed twice: from the point law (the value), and from every bootstrap
-replicate law (the interval is the equal-tailed percentile interval of those). A model
-without replicates (a published preset) gives values with no interval. The mathematics of
-each answer lives in :mod:`scaling_cli.law` and :mod:`scaling_cli.forecast.sizing`; compute
-units in :mod:`scaling_cli.forecast.costs`. This module pairs point and replicates and packages
-the results:
+Every answer is one evaluation on the stacked law (point law in row 0, bootstrap replicate
+laws below; :class:`~scaling_cli.forecast.intervals.Paired`): row 0 is the value, the
+percentile interval of the rest is the interval. A model without replicates (a published
+preset) gives values with no interval. The mathematics lives in :mod:`scaling_cli.law`,
+:mod:`~scaling_cli.forecast.band`, :mod:`~scaling_cli.forecast.sizing` and
+:mod:`~scaling_cli.forecast.data_limits`; this module pairs, packages and decides warnings:
 
-- :func:`compute_optimal`: N*, D*, D*/N*, loss at budgets, the near-optimal band of model
-  sizes, optionally under a unique-data limit (Muennighoff et al. 2023), with costs;
+- :func:`optimal`: N*, D*, D*/N*, loss at budgets, the near-optimal band, optionally under
+  a unique-data limit (Muennighoff et al. 2023), with costs;
 - :func:`fixed_size`: a model size fixed in advance (over-training): tokens, loss, and the
   loss and compute penalties versus the compute-optimal choice;
 - :func:`target`: the least compute reaching a loss, optionally inference-aware
@@ -18,60 +19,37 @@ the results:
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from types import SimpleNamespace
 
-from scaling_cli.law import Law, optimal_allocation, predict_loss
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
-
-    from scaling_cli.forecast.costs import Hardware
-    from scaling_cli.model import Model
+from scaling_cli.errors import UsageError
+from scaling_cli.forecast.costs import Cost, cost_of
+from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
+from scaling_cli.forecast.intervals import Estimate, Paired, percentile_interval
+from scaling_cli.law import PARAMETER_NAMES, optimal_allocation, predict_loss
+from scaling_cli.model import Model
+from scaling_cli.read.hardware import Budget, Hardware
+from scaling_cli.units import format_flops
 
 __all__ = [
     "Band",
     "BudgetForecast",
-    "Cost",
     "DataLimit",
-    "Estimate",
     "FixedSizeForecast",
+    "FixedSizeRow",
     "InferencePlan",
     "LossPrediction",
+    "OptimalForecast",
+    "PredictionForecast",
     "TargetForecast",
-    "compute_optimal",
-    "cost_of",
-    "estimate",
+    "TargetRow",
     "fixed_size",
     "law_estimates",
+    "optimal",
     "predict",
     "target",
 ]
-
-PARAMETER_NAMES = ("E", "A", "B", "alpha", "beta")
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A value with its interval (``low``/``high`` are None when there are no replicates).
-
-    Infinite bounds mean "unreachable" (a target loss below a replicate's E).
-    """
-
-    value: float
-    low: float | None = None
-    high: float | None = None
-
-
-@dataclass(frozen=True)
-class Cost:
-    """What a number of FLOPs costs on the given hardware (None where it needs more facts)."""
-
-    gpu_hours: float
-    days: float | None  # wall clock on the hardware's GPU count
-    usd: float | None
 
 
 @dataclass(frozen=True)
@@ -101,29 +79,47 @@ class DataLimit:
 class BudgetForecast:
     """Compute-optimal allocation at one budget under C = k N D.
 
-    ``extrapolation`` is C over the largest run's compute; ``params_spread`` is the N*
+    ``reach``: how far N*, D* and C lie beyond the fitted runs. ``params_spread`` is the N*
     interval's high/low ratio here and ``params_spread_at_data`` the same ratio at the
     largest run's compute, so the widening from extrapolating is explicit.
     """
 
-    compute_flops: float
+    budget: Budget
     params: Estimate
     tokens: Estimate
     tokens_per_param: Estimate
     loss: Estimate
-    extrapolation: float | None = None
-    params_spread: float | None = None
+    reach: Reach | None = None
     params_spread_at_data: float | None = None
     band: Band | None = None
     data: DataLimit | None = None
     cost: Cost | None = None
 
+    @property
+    def compute_flops(self) -> float:
+        return self.budget.compute_flops
+
+    @property
+    def params_spread(self) -> float | None:
+        return self.params.spread
+
 
 @dataclass(frozen=True)
-class FixedSizeForecast:
+class OptimalForecast:
+    """``optimal``: one row per budget, the model it came from, and every warning."""
+
+    model: Model
+    confidence: float
+    rows: tuple[BudgetForecast, ...]
+    hardware: Hardware | None
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FixedSizeRow:
     """A model size chosen in advance, trained on the whole budget."""
 
-    compute_flops: float
+    budget: Budget
     params: float
     tokens: float
     loss: Estimate
@@ -132,7 +128,21 @@ class FixedSizeForecast:
     loss_penalty: Estimate  # nats/token above the compute-optimal loss
     compute_equivalent_flops: Estimate  # least compute reaching the same loss
     compute_penalty: Estimate  # C / C_equivalent - 1: the share of the budget wasted
+    reach: Reach | None = None
     cost: Cost | None = None
+
+    @property
+    def compute_flops(self) -> float:
+        return self.budget.compute_flops
+
+
+@dataclass(frozen=True)
+class FixedSizeForecast:
+    model: Model
+    confidence: float
+    rows: tuple[FixedSizeRow, ...]
+    hardware: Hardware | None
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,7 @@ class InferencePlan:
 
 
 @dataclass(frozen=True)
-class TargetForecast:
+class TargetRow:
     """The least compute that reaches ``loss``, and its allocation."""
 
     loss: float
@@ -159,7 +169,17 @@ class TargetForecast:
     params: Estimate
     tokens: Estimate
     inference: InferencePlan | None = None
+    reach: Reach | None = None
     cost: Cost | None = None
+
+
+@dataclass(frozen=True)
+class TargetForecast:
+    model: Model
+    confidence: float
+    rows: tuple[TargetRow, ...]
+    hardware: Hardware | None
+    warnings: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -168,197 +188,170 @@ class LossPrediction:
     tokens: float
     compute_flops: float  # k N D
     loss: Estimate
+    reach: Reach | None = None
+
+
+@dataclass(frozen=True)
+class PredictionForecast:
+    model: Model
+    confidence: float
+    rows: tuple[LossPrediction, ...]
+    warnings: tuple[str, ...]
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def estimate(value: float, samples: npt.ArrayLike | None, confidence: float, *,
-             censored: bool = False) -> Estimate:
-    """``value`` with the percentile interval of ``samples`` (if any).
-
-    ``censored``: +inf in ``samples`` means "unreachable" and is ranked, not dropped.
-    """
-    if samples is None:
-        return Estimate(float(value))
-    if censored:
-        from scaling_cli.forecast.sizing import censored_percentile_interval
-
-        low, high = censored_percentile_interval(samples, confidence)
-    else:
-        from scaling_cli.fit.bootstrap import percentile_interval
-
-        low, high = percentile_interval(samples, confidence)
-    return Estimate(float(value), low, high)
-
-
-class _Answers:
-    """One answer function evaluated on the point law and on every replicate law, read per
-    input. With no replicates (a published preset) everything stays plain floats, so the
-    answer needs no numpy (a preset's `scaling optimal` starts as fast as numpy imports)."""
-
-    def __init__(self, model: Model, fn: Callable[[Law, Any], Any], inputs: Sequence[float],
-                 confidence: float) -> None:
-        self.confidence = confidence
-        samples = model.sample_law
-        self.points: list[Any] | None = None
-        self.point: Any = None
-        self.reps: Any = None
-        if samples is None:
-            self.points = [fn(model.law, float(x)) for x in inputs]
-            return
-        import numpy as np
-
-        row = np.asarray(inputs, dtype=float)
-        self.point, self.reps = fn(model.law, row), fn(samples.as_column(), row[None])
-
-    def value(self, field: str, j: int) -> Any:
-        if self.points is not None:
-            return getattr(self.points[j], field)
-        import numpy as np
-
-        return np.asarray(getattr(self.point, field))[j]
-
-    def draws(self, field: str, j: int) -> Any:
-        if self.reps is None:
-            return None
-        import numpy as np
-
-        return np.asarray(getattr(self.reps, field))[:, j]
-
-    def __call__(self, field: str, j: int, *, censored: bool = False) -> Estimate:
-        return estimate(float(self.value(field, j)), self.draws(field, j), self.confidence,
-                        censored=censored)
-
-    def total(self, fields: Sequence[str], j: int) -> Estimate:
-        """The sum of ``fields``, where +inf means unreachable."""
-        value = sum(float(self.value(f, j)) for f in fields)
-        draws = [self.draws(f, j) for f in fields]
-        summed = None if draws[0] is None else sum(draws[1:], draws[0])
-        return estimate(value, summed, self.confidence, censored=True)
-
-    def ratio(self, numerator: str, denominator: str, j: int) -> Estimate:
-        top, bottom = self.draws(numerator, j), self.draws(denominator, j)
-        return estimate(float(self.value(numerator, j) / self.value(denominator, j)),
-                        None if top is None else top / bottom, self.confidence)
-
-
-def cost_of(flops: float, hardware: Hardware | None) -> Cost | None:
-    """GPU-hours, days and dollars for ``flops`` on ``hardware`` (None without hardware)."""
-    if hardware is None or not math.isfinite(flops):
-        return None
-    from scaling_cli.forecast.costs import compute_cost
-
-    c = compute_cost(flops, hardware)
-    return Cost(float(c.gpu_hours), None if c.days is None else float(c.days),
-                None if c.usd is None else float(c.usd))
-
-
 def law_estimates(model: Model, confidence: float) -> dict[str, Estimate]:
     """E, A, B, alpha, beta with intervals, by name."""
-    point = model.law.as_tuple()
     samples = model.sample_law
     out = {}
-    for i, name in enumerate(PARAMETER_NAMES):
-        draws = None if samples is None else getattr(samples, name)
-        out[name] = estimate(point[i], draws, confidence)
+    for name, value in zip(PARAMETER_NAMES, model.law.as_tuple(), strict=True):
+        if samples is None:
+            out[name] = Estimate(value)
+        else:
+            out[name] = Estimate(value, *percentile_interval(getattr(samples, name),
+                                                             confidence))
     return out
 
 
-def _spread(e: Estimate) -> float | None:
-    if e.low is None or e.high is None or not e.low > 0:
-        return None
-    return float(e.high / e.low)
+def _as_budgets(budgets: Sequence[float | Budget]) -> list[Budget]:
+    out = []
+    for b in budgets:
+        if isinstance(b, Budget):
+            out.append(b)
+        else:
+            out.append(Budget(repr(float(b)), float(b), "flops", float(b)))
+    if not out:
+        raise UsageError("give at least one budget, e.g. 1e24", field="budget")
+    return out
+
+
+def _paired(model: Model, fn: object, inputs: Sequence[float], confidence: float) -> Paired:
+    return Paired(model.law, model.sample_law, fn, inputs, confidence)  # type: ignore[arg-type]
+
+
+def _collect(model: Model, *groups: Sequence[str]) -> tuple[str, ...]:
+    """The model's warnings, then each forecast's, without repeats, in order."""
+    return tuple(dict.fromkeys([*model.warnings, *(w for g in groups for w in g)]))
 
 
 # --------------------------------------------------------------------------- answers
 
 
-def compute_optimal(
-    model: Model, budgets: Sequence[float], confidence: float, *,
-    band_tolerance: float | None = None, unique_tokens: float | None = None,
+def optimal(
+    model: Model, budgets: Sequence[float | Budget], *, confidence: float = 0.95,
+    band: float | None = None, unique_tokens: float | None = None,
     hardware: Hardware | None = None,
-) -> tuple[BudgetForecast, ...]:
-    """N*, D*, D*/N* and L(N*, D*) at each budget (FLOPs), with intervals.
+) -> OptimalForecast:
+    """N*, D*, D*/N* and L(N*, D*) at each budget, with intervals.
 
-    ``band_tolerance`` adds the near-optimal band; ``unique_tokens`` plans under that data
-    limit (the allocation then minimises L(N', D')); ``hardware`` adds costs.
+    ``band`` adds the near-optimal band (a tolerance such as 0.005); ``unique_tokens``
+    plans under that data limit (the allocation then minimises L(N', D')); ``hardware``
+    adds costs.
     """
+    given = _as_budgets(budgets)
+    flops = [b.compute_flops for b in given]
     k = model.flops_per_param_token
     if unique_tokens is None:
-        pick = _Answers(model, lambda law, x: optimal_allocation(
-            law, x, flops_per_param_token=k), budgets, confidence)
+        pick = _paired(model, lambda law, x: optimal_allocation(
+            law, x, flops_per_param_token=k), flops, confidence)
     else:
-        from scaling_cli.forecast.sizing import data_constrained
+        from scaling_cli.forecast.data_limits import data_constrained
 
-        pick = _Answers(model, lambda law, x: data_constrained(
-            law, x, unique_tokens, flops_per_param_token=k), budgets, confidence)
-    band = None
-    if band_tolerance is not None and unique_tokens is None:
+        pick = _paired(model, lambda law, x: data_constrained(
+            law, x, unique_tokens, flops_per_param_token=k), flops, confidence)
+    bands = None
+    if band is not None and unique_tokens is None:
         from scaling_cli.forecast.band import near_optimal_band
 
-        band = _Answers(model, lambda law, x: near_optimal_band(
-            law, x, tolerance=band_tolerance, flops_per_param_token=k), budgets, confidence)
-    largest = None if model.inputs is None else model.inputs.compute_flops_max
+        bands = _paired(model, lambda law, x: near_optimal_band(
+            law, x, tolerance=band, flops_per_param_token=k), flops, confidence)
+    fitted = FittedRange.of(model.inputs, model.runs)
     at_data = None
-    if largest is not None and model.sample_law is not None:
-        ref = optimal_allocation(model.sample_law, largest, flops_per_param_token=k)
-        at_data = _spread(estimate(0.0, ref.params, confidence))
-    out = []
-    for j, budget in enumerate(budgets):
+    if fitted is not None and model.sample_law is not None:
+        ref = _paired(model, lambda law, x: optimal_allocation(law, x, flops_per_param_token=k),
+                      [fitted.compute_flops[1]], confidence)
+        at_data = ref("params", 0).spread
+    rows = []
+    for j, budget in enumerate(given):
         params = pick("params", j)
-        out.append(BudgetForecast(
-            float(budget), params, pick("tokens", j), pick.ratio("tokens", "params", j),
+        rows.append(BudgetForecast(
+            budget, params, pick("tokens", j), pick.ratio("tokens", "params", j),
             pick("loss", j),
-            extrapolation=None if largest is None else float(budget / largest),
-            params_spread=_spread(params), params_spread_at_data=at_data,
-            band=None if band is None else Band(
-                float(band_tolerance or 0), band("params_smallest", j),
-                band("params_largest", j), band("tokens_at_smallest", j),
-                band("tokens_at_largest", j)),
+            reach=reach(fitted, compute_flops=budget.compute_flops, params=params.value,
+                        tokens=float(pick.value("tokens", j)),
+                        what=f"budget {format_flops(budget.compute_flops)} FLOPs (N*, D*)"),
+            params_spread_at_data=at_data,
+            band=None if bands is None else Band(
+                float(band or 0), bands("params_smallest", j), bands("params_largest", j),
+                bands("tokens_at_smallest", j), bands("tokens_at_largest", j)),
             data=None if unique_tokens is None else DataLimit(
                 float(unique_tokens), bool(pick.value("data_limited", j)),
                 pick("epochs", j), pick("effective_tokens", j), pick("loss_unlimited", j),
                 pick("loss_chinchilla_repeated", j)),
-            cost=cost_of(float(budget), hardware)))
-    return tuple(out)
+            cost=cost_of(budget.compute_flops, hardware)))
+    return OptimalForecast(model, confidence, tuple(rows), hardware,
+                           _collect(model, *(_optimal_warnings(r) for r in rows)))
+
+
+def _optimal_warnings(row: BudgetForecast) -> list[str]:
+    if row.reach is None:
+        return []
+    out = list(row.reach.warnings)
+    if out and row.params_spread is not None and row.params_spread_at_data is not None:
+        out.append(f"budget {format_flops(row.compute_flops)} FLOPs: the N* interval spans "
+                   f"x{row.params_spread:.2f} there vs x{row.params_spread_at_data:.2f} at the "
+                   "largest run")
+    return out
 
 
 def fixed_size(
-    model: Model, budgets: Sequence[float], params: float, confidence: float, *,
-    hardware: Hardware | None = None,
-) -> tuple[FixedSizeForecast, ...]:
+    model: Model, budgets: Sequence[float | Budget], params: float, *,
+    confidence: float = 0.95, hardware: Hardware | None = None,
+) -> FixedSizeForecast:
     """A fixed model size on each budget: its loss and what it costs versus the optimum."""
-    from scaling_cli.forecast import sizing as planning
+    from scaling_cli.forecast import sizing
 
+    given = _as_budgets(budgets)
     k = model.flops_per_param_token
-    pick = _Answers(model, lambda law, x: planning.fixed_size(
-        law, x, params, flops_per_param_token=k), budgets, confidence)
-    return tuple(
-        FixedSizeForecast(
-            float(budget), float(params), float(budget / (k * params)), pick("loss", j),
-            pick("params_optimal", j), pick("loss_optimal", j), pick("loss_penalty", j),
+    pick = _paired(model, lambda law, x: sizing.fixed_size(
+        law, x, params, flops_per_param_token=k), [b.compute_flops for b in given], confidence)
+    fitted = FittedRange.of(model.inputs, model.runs)
+    rows = []
+    for j, budget in enumerate(given):
+        tokens = budget.compute_flops / (k * params)
+        rows.append(FixedSizeRow(
+            budget, float(params), float(tokens), pick("loss", j), pick("params_optimal", j),
+            pick("loss_optimal", j), pick("loss_penalty", j),
             pick("compute_equivalent_flops", j), pick("compute_penalty", j),
-            cost_of(float(budget), hardware))
-        for j, budget in enumerate(budgets))
+            reach(fitted, compute_flops=budget.compute_flops, params=params, tokens=tokens,
+                  what=f"budget {format_flops(budget.compute_flops)} FLOPs at the fixed size"),
+            cost_of(budget.compute_flops, hardware)))
+    return FixedSizeForecast(model, confidence, tuple(rows), hardware,
+                             _collect(model, *(r.reach.warnings for r in rows if r.reach)))
 
 
 def target(
-    model: Model, losses: Sequence[float], confidence: float, *,
+    model: Model, losses: Sequence[float], *, confidence: float = 0.95,
     inference_tokens: float | None = None, hardware: Hardware | None = None,
-) -> tuple[TargetForecast, ...]:
+) -> TargetForecast:
     """Least compute (and its N*, D*) reaching each loss; with ``inference_tokens`` also the
     allocation minimising training + inference FLOPs for that loss."""
-    from scaling_cli.forecast import sizing as planning
+    from scaling_cli.forecast import sizing
 
+    if not losses:
+        raise UsageError("give at least one target loss, e.g. 2.1", field="loss")
     k = model.flops_per_param_token
-    pick = _Answers(model, lambda law, x: planning.target_loss(
+    pick = _paired(model, lambda law, x: sizing.target_loss(
         law, x, flops_per_param_token=k), losses, confidence)
     inf = None
     if inference_tokens is not None:
-        inf = _Answers(model, lambda law, x: planning.inference_aware(
+        inf = _paired(model, lambda law, x: sizing.inference_aware(
             law, x, inference_tokens, flops_per_param_token=k), losses, confidence)
-    out = []
+    fitted = FittedRange.of(model.inputs, model.runs)
+    rows = []
+    warnings: list[str] = []
     for j, loss in enumerate(losses):
         compute = pick("compute_flops", j, censored=True)
         inference = None
@@ -369,32 +362,49 @@ def target(
                 inf("inference_flops", j, censored=True),
                 inf.total(("training_flops", "inference_flops"), j),
                 inf.total(("training_flops_chinchilla", "inference_flops_chinchilla"), j))
-        reachable = pick.draws("reachable", j)
-        out.append(TargetForecast(
-            float(loss), bool(pick.value("reachable", j)),
-            None if reachable is None else float(1.0 - reachable.mean()),
-            compute, pick("params", j, censored=True), pick("tokens", j, censored=True),
-            inference, cost_of(compute.value, hardware)))
-    return tuple(out)
+        reachable = bool(pick.value("reachable", j))
+        draws = pick.draws("reachable", j)
+        params, tokens = pick("params", j, censored=True), pick("tokens", j, censored=True)
+        where = None
+        if reachable:
+            where = reach(fitted, compute_flops=compute.value, params=params.value,
+                          tokens=tokens.value, what=f"target loss {loss:g} (N*, D*)")
+            warnings += [] if where is None else where.warnings
+        else:
+            warnings.append(f"target loss {loss:g} is at or below the fitted irreducible loss "
+                            f"E = {float(model.law.E):.4g}: no amount of compute reaches it")
+        rows.append(TargetRow(
+            float(loss), reachable, None if draws is None else float(1.0 - draws.mean()),
+            compute, params, tokens, inference, where, cost_of(compute.value, hardware)))
+    return TargetForecast(model, confidence, tuple(rows), hardware, _collect(model, warnings))
 
 
 def predict(
-    model: Model, params: Sequence[float], tokens: Sequence[float], confidence: float
-) -> tuple[LossPrediction, ...]:
+    model: Model, params: Sequence[float], tokens: Sequence[float], *,
+    confidence: float = 0.95,
+) -> PredictionForecast:
     """Expected loss L(N, D) of the fitted surface at each (N, D) pair, with intervals.
 
     The interval is for the expected loss (the surface), not for one run's noise around it.
     """
+    if not params or len(params) != len(tokens):
+        raise UsageError("give model sizes and token counts in pairs, e.g. 70B and 1.4T",
+                         field="params")
     import numpy as np
 
-    n = np.asarray(params, dtype=float)
-    d = np.asarray(tokens, dtype=float)
-    point = predict_loss(model.law, n, d)
-    samples = model.sample_law
-    reps = None if samples is None else predict_loss(samples.as_column(), n[None, :], d[None, :])
+    pairs = list(zip(params, tokens, strict=True))
+    n = np.array([p for p, _ in pairs], dtype=float)[None, :]
+    d = np.array([t for _, t in pairs], dtype=float)[None, :]
+    pick = _paired(model, lambda law, _: SimpleNamespace(loss=predict_loss(law, n, d)),
+                   range(len(pairs)), confidence)
     k = model.flops_per_param_token
-    return tuple(
-        LossPrediction(float(n[j]), float(d[j]), float(k * n[j] * d[j]),
-                       estimate(point[j], None if reps is None else reps[:, j], confidence))
-        for j in range(len(n))
-    )
+    fitted = FittedRange.of(model.inputs, model.runs)
+    rows = []
+    for j, (nj, dj) in enumerate(pairs):
+        compute = k * nj * dj
+        where = reach(fitted, compute_flops=compute, params=nj, tokens=dj,
+                      what=f"prediction at N = {nj:.3g}, D = {dj:.3g}")
+        rows.append(LossPrediction(float(nj), float(dj), float(compute),
+                                   pick("loss", j), where))
+    return PredictionForecast(model, confidence, tuple(rows),
+                              _collect(model, *(r.reach.warnings for r in rows if r.reach)))

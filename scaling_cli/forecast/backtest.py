@@ -12,31 +12,33 @@ most training data.
 For each held-out run: the predicted expected loss with its interval (from the bootstrap
 replicate laws), a *prediction* interval for one run's observed loss (each replicate's
 prediction times exp(e), e drawn from the training fit's log residuals, so run-to-run noise
-is included), the relative error (pred - actual) / actual, and whether the prediction
-interval covered the actual loss. Coverage near ``confidence`` means the error bars are honest
-when extrapolating in compute, which is how the tool is used.
+is included), the relative error (pred - actual) / actual, whether the prediction interval
+covered the actual loss, and how far the run lies beyond the fold's training runs (with a
+warning past the thresholds of :mod:`scaling_cli.forecast.extrapolation`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
-from scaling_cli.fit.constraints import Constraints
-from scaling_cli.fit.health import check_identifiable
 from scaling_cli.errors import FitError, UsageError
 from scaling_cli.fit.approach2 import budget_levels
+from scaling_cli.fit.build import FitSettings, fit_runs
+from scaling_cli.fit.health import check_identifiable
+from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
+from scaling_cli.forecast.intervals import Estimate, percentile_interval
 from scaling_cli.law import predict_loss
-from scaling_cli.model import Model, build_model
-from scaling_cli.forecast.answers import Estimate, estimate
-from scaling_cli.fit.bootstrap import percentile_interval
+from scaling_cli.model import Model, RunData
 from scaling_cli.read.runs import RunSet
+from scaling_cli.units import format_flops
 
 __all__ = ["MIN_TRAIN_FRACTION", "Backtest", "Fold", "HeldOut", "backtest", "holdout_split"]
 
 MIN_TRAIN_FRACTION = 0.25  # rolling folds train on at least a quarter of the runs
+Mask = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class HeldOut:
     prediction_low: float | None  # interval for one run's observed loss
     prediction_high: float | None
     relative_error: float  # (predicted - actual) / actual
+    reach: Reach | None = None
 
     @property
     def covered(self) -> bool | None:
@@ -65,6 +68,7 @@ class Fold:
     largest_train_flops: float
     verified: bool
     held_out: tuple[HeldOut, ...]
+    warnings: tuple[str, ...] = ()
 
     @property
     def median_abs_error(self) -> float:
@@ -82,10 +86,16 @@ class Fold:
 
 @dataclass(frozen=True)
 class Backtest:
+    runs: RunSet
+    settings: FitSettings
     folds: tuple[Fold, ...]
     skipped_thresholds: int  # thresholds whose training runs could not identify the law
     confidence: float
-    method: str
+    warnings: tuple[str, ...]
+
+    @property
+    def method(self) -> str:
+        return self.settings.method
 
     def pooled(self) -> tuple[float, float, float | None]:
         """Median and max |relative error| and coverage over every held-out prediction."""
@@ -95,110 +105,106 @@ class Backtest:
                 float(np.mean(flags)) if flags else None)
 
 
-def _subset(runs: RunSet, keep: np.ndarray) -> RunSet:
-    chosen = tuple(r for r, k in zip(runs.runs, keep, strict=True) if k)
-    return RunSet(chosen, (), runs.sources, runs.sha256)
-
-
-def _score(model: Model, runs: RunSet, test: np.ndarray, compute: np.ndarray,
-           confidence: float, seed: int) -> tuple[HeldOut, ...]:
-    held = [r for r, t in zip(runs.runs, test, strict=True) if t]
-    n = np.array([r.params for r in held])
-    d = np.array([r.tokens for r in held])
-    point = predict_loss(model.law, n, d)
-    samples = model.sample_law
-    reps = None if samples is None else predict_loss(samples.as_column(), n[None], d[None])
+def _score(model: Model, runs: RunData, test: Mask, confidence: float,
+           seed: int) -> tuple[HeldOut, ...]:
+    held = runs.subset(test)
+    stacked = predict_loss(model.stacked_law, held.params[None, :], held.tokens[None, :])
+    point, reps = stacked[0], (stacked[1:] if model.samples is not None else None)
     noisy = None
-    if reps is not None and model.fit is not None:
-        assert model.runs is not None
-        train_resid = np.log(predict_loss(model.law, model.runs.params, model.runs.tokens)
-                             / model.runs.loss)
+    if reps is not None and model.runs is not None:
+        train = model.runs
+        train_resid = np.log(predict_loss(model.law, train.params, train.tokens) / train.loss)
         rng = np.random.default_rng(seed + 1)
         noisy = reps * np.exp(rng.choice(train_resid, size=(reps.shape[0], 1)))
+    fitted = FittedRange.of(model.inputs, model.runs)
     out = []
-    for j, r in enumerate(held):
+    for j, run_id in enumerate(held.ids):
         low = high = None
         if noisy is not None:
             low, high = percentile_interval(noisy[:, j], confidence)
+        estimate = Estimate(float(point[j]))
+        if reps is not None:
+            estimate = Estimate(float(point[j]), *percentile_interval(reps[:, j], confidence))
+        actual = float(held.loss[j])
         out.append(HeldOut(
-            r.run_id, r.params, r.tokens, float(compute[test][j]), r.loss,
-            estimate(point[j], None if reps is None else reps[:, j], confidence), low, high,
-            float((point[j] - r.loss) / r.loss)))
+            run_id, float(held.params[j]), float(held.tokens[j]),
+            float(held.compute_flops[j]), actual, estimate, low, high,
+            float((point[j] - actual) / actual),
+            reach(fitted, compute_flops=float(held.compute_flops[j]),
+                  params=float(held.params[j]), tokens=float(held.tokens[j]),
+                  what=f"held-out run {run_id}")))
     return tuple(out)
 
 
-def backtest(
-    runs: RunSet,
-    *,
-    holdout_largest: int | None = None,
-    folds: int = 4,
-    confidence: float = 0.95,
-    flops_per_param_token: float = 6.0,
-    replicates: int = 1000,
-    seed: int = 0,
-    resample_by: str = "auto",
-    workers: int = 1,
-    method: str = "approach3",
-    constraints: Constraints | None = None,
-) -> Backtest:
-    """Rolling-origin (or single-split) backtest of the compute-extrapolated forecast."""
-    k = flops_per_param_token
-    compute = np.array([r.flops if r.flops is not None else k * r.params * r.tokens
-                        for r in runs.runs])
-    if holdout_largest is not None:
-        if not 0 < holdout_largest < len(runs.runs):
-            raise UsageError(f"--holdout-largest {holdout_largest}: must be between 1 and "
-                             f"{len(runs.runs) - 1} (the number of runs minus one)")
-        cut = np.sort(compute)[-holdout_largest]
-        splits = [compute >= cut]
-    else:
-        labels, _ = budget_levels(compute)
-        splits = [labels >= j for j in range(1, int(labels.max()) + 1)]
-    n_free = (constraints or Constraints()).n_free
-    min_train = MIN_TRAIN_FRACTION * len(runs.runs) if holdout_largest is None else 0
-    valid = [s for s in splits if (~s).sum() >= min_train and _identifiable(runs, ~s, n_free)]
-    if not valid:
-        raise FitError("no backtest fold has enough smaller-compute runs to identify the law; "
-                       "add runs at small budgets or use --holdout-largest K with a small K")
-    picks = sorted({round(float(i)) for i in np.linspace(0, len(valid) - 1, max(folds, 1))})
-    settings = dict(flops_per_param_token=k, replicates=replicates, seed=seed,
-                    resample_by=resample_by, workers=workers, method=method,
-                    constraints=constraints)
-    made = [_fold(runs, valid[i], compute, confidence, settings)[1] for i in picks]
-    return Backtest(tuple(made), len(splits) - len(valid), confidence, method)
-
-
-def _fold(runs: RunSet, test: np.ndarray, compute: np.ndarray, confidence: float,
-          settings: dict[str, Any]) -> tuple[Model, Fold]:
-    model = build_model(_subset(runs, ~test), allow_unverified=True, **settings)
-    assert model.fit is not None and model.inputs is not None
-    fold = Fold(float(compute[test].min()), int((~test).sum()), model.inputs.compute_flops_max,
-                model.fit.verified, _score(model, runs, test, compute, confidence,
-                                           settings["seed"]))
+def _fold(runs: RunSet, columns: RunData, test: Mask, confidence: float,
+          settings: FitSettings) -> tuple[Model, Fold]:
+    model = fit_runs(runs.subset(~test), replace(settings, allow_unverified=True))
+    held = _score(model, columns, test, confidence, settings.seed)
+    largest = float(columns.compute_flops[~test].max())
+    name = f"fold trained below {format_flops(float(columns.compute_flops[test].min()))} FLOPs"
+    worst = max((h for h in held if h.reach is not None and h.reach.warnings),
+                key=lambda h: h.reach.compute_flops if h.reach else 0.0, default=None)
+    warnings = []
+    if worst is not None and worst.reach is not None:
+        warnings.append(f"{name}: {len(held)} held-out runs reach up to "
+                        f"{worst.reach.compute_flops:,.0f}x its largest training run's compute")
+    if model.fit is not None and not model.fit.verified:
+        warnings.append(f"{name}: its fit's optimum is NOT verified")
+    fold = Fold(float(columns.compute_flops[test].min()), int((~test).sum()), largest,
+                bool(model.fit.verified) if model.fit else False, held, tuple(warnings))
     return model, fold
 
 
-def holdout_split(runs: RunSet, holdout_largest: int, *, confidence: float = 0.95,
-                  **settings: Any) -> tuple[Model, Fold]:
-    """The single split of ``--holdout-largest``: the training fit's model and the fold.
-
-    ``settings`` are :func:`scaling_cli.model.build_model` keywords. Used by plots that mark
-    the held-out runs.
-    """
-    k = settings.get("flops_per_param_token", 6.0)
-    compute = np.array([r.flops if r.flops is not None else k * r.params * r.tokens
-                        for r in runs.runs])
-    if not 0 < holdout_largest < len(runs.runs):
-        raise UsageError(f"--holdout-largest {holdout_largest}: must be between 1 and "
-                         f"{len(runs.runs) - 1} (the number of runs minus one)")
-    test = compute >= np.sort(compute)[-holdout_largest]
-    return _fold(runs, test, compute, confidence, {"seed": 0, **settings})
+def _holdout_mask(compute: npt.NDArray[np.float64], holdout_largest: int) -> Mask:
+    if not 0 < holdout_largest < compute.size:
+        raise UsageError(f"{holdout_largest}: must be between 1 and {compute.size - 1} (the "
+                         "number of runs minus one)", field="holdout_largest")
+    return np.asarray(compute >= np.sort(compute)[-holdout_largest])
 
 
-def _identifiable(runs: RunSet, train: np.ndarray, n_free: int) -> bool:
-    chosen = [r for r, t in zip(runs.runs, train, strict=True) if t]
+def backtest(
+    runs: RunSet, settings: FitSettings | None = None, *, holdout_largest: int | None = None,
+    folds: int = 4, confidence: float = 0.95,
+) -> Backtest:
+    """Rolling-origin (or single-split) backtest of the compute-extrapolated forecast."""
+    settings = settings or FitSettings()
+    if folds < 1:
+        raise UsageError(f"{folds}: give at least 1 fold", field="folds")
+    columns = runs.columns(settings.flops_per_param_token)
+    compute = columns.compute_flops
+    if holdout_largest is not None:
+        splits = [_holdout_mask(compute, holdout_largest)]
+    else:
+        labels, _ = budget_levels(compute)
+        splits = [labels >= j for j in range(1, int(labels.max()) + 1)]
+    n_free = settings.constraints.n_free
+    min_train = MIN_TRAIN_FRACTION * len(columns) if holdout_largest is None else 0
+    valid = [s for s in splits
+             if (~s).sum() >= min_train and _identifiable(columns, ~s, n_free)]
+    if not valid:
+        raise FitError("no backtest fold has enough smaller-compute runs to identify the law; "
+                       "add runs at small budgets or hold out fewer runs "
+                       "(`holdout_largest` with a small K)")
+    picks = sorted({round(float(i)) for i in np.linspace(0, len(valid) - 1, folds)})
+    made = tuple(_fold(runs, columns, valid[i], confidence, settings)[1] for i in picks)
+    warnings = tuple(dict.fromkeys([*runs.warnings, *(w for f in made for w in f.warnings)]))
+    return Backtest(runs, settings, made, len(splits) - len(valid), confidence, warnings)
+
+
+def holdout_split(runs: RunSet, holdout_largest: int, settings: FitSettings | None = None, *,
+                  confidence: float = 0.95) -> tuple[Model, Fold]:
+    """The single split of ``holdout_largest``: the training fit's model and the fold (used
+    by plots that mark the held-out runs)."""
+    settings = settings or FitSettings()
+    columns = runs.columns(settings.flops_per_param_token)
+    return _fold(runs, columns, _holdout_mask(columns.compute_flops, holdout_largest),
+                 confidence, settings)
+
+
+def _identifiable(columns: RunData, train: Mask, n_free: int) -> bool:
     try:
-        check_identifiable([r.params for r in chosen], [r.tokens for r in chosen], n_free)
+        check_identifiable(columns.params[train].tolist(), columns.tokens[train].tolist(),
+                           n_free)
     except FitError:
         return False
     return True

@@ -9,50 +9,24 @@ bracketed by (log A - log t) / alpha <= root <= x* and x* <= root <= log c + (lo
 / beta, and found by bisection on log g - log t (monotone on each side). Nothing is
 computed by subtracting E (no cancellation). docs/planning.md derives it.
 
-Like :mod:`scaling_cli.law`, this runs on numpy arrays (bootstrap replicates x budgets) or
-on one law's plain floats without importing numpy (:mod:`scaling_cli.backend`): the band
-is part of every ``scaling optimal`` answer, presets included.
+Like :mod:`scaling_cli.law`, this runs on numpy arrays: stacked replicate laws (R, 1)
+against budgets (1, M) give (R, M) bands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from scaling_cli.backend import SCALAR, namespace
+import numpy as np
+
 from scaling_cli.errors import InputError, UsageError
+from scaling_cli.forecast.algebra import bisect_root, log_reducible
 from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation
 
-__all__ = [
-    "DEFAULT_BAND_TOLERANCE",
-    "NearOptimalBand",
-    "bisect_root",
-    "log_reducible",
-    "near_optimal_band",
-]
+__all__ = ["DEFAULT_BAND_TOLERANCE", "NearOptimalBand", "near_optimal_band"]
 
 DEFAULT_BAND_TOLERANCE = 0.005  # 0.5% above the optimal loss
-BISECTIONS = 100  # brackets are < 200 wide in log space: 200 / 2^100 is below float spacing
-
-
-def log_reducible(law: Law, log_n: Any, log_d: Any) -> Any:
-    """log(L - E) = log(A N^-alpha + B D^-beta), without subtracting E (no cancellation)."""
-    xp = namespace(law.A, law.B, law.alpha, law.beta, log_n, log_d)
-    return xp.logaddexp(xp.log(law.A) - law.alpha * log_n, xp.log(law.B) - law.beta * log_d)
-
-
-def bisect_root(fn: Callable[[Any], Any], lo: Any, hi: Any) -> Any:
-    """Root of ``fn``, increasing on each bracket [lo, hi] with fn(lo) <= 0 <= fn(hi)."""
-    xp = namespace(lo, hi)
-    if xp is not SCALAR:
-        lo, hi = (xp.array(v, dtype=float) for v in xp.broadcast_arrays(lo, hi))
-    for _ in range(BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        above = fn(mid) > 0
-        hi = xp.where(above, mid, hi)
-        lo = xp.where(above, lo, mid)
-    return 0.5 * (lo + hi)
 
 
 @dataclass(frozen=True)
@@ -82,36 +56,30 @@ def near_optimal_band(
 ) -> NearOptimalBand:
     """Both roots in x = log N of f(x) = (1 + eps) L*(C) (see the module doc)."""
     if not 0.0 < tolerance < 1.0:
-        raise UsageError(f"near-optimal tolerance {tolerance!r} must lie strictly between 0 and "
-                         "1 (0.005 means within 0.5% of the optimal loss)")
-    xp = namespace(law.E, law.A, law.B, law.alpha, law.beta, compute_flops)
-    c = xp.asarray(compute_flops, dtype=float)
-    if not _positive_finite(xp, c):
-        raise InputError(f"compute_flops must be positive and finite, got {compute_flops!r}")
+        raise UsageError(f"{tolerance!r} must lie strictly between 0 and 1 (0.005 means "
+                         "within 0.5% of the optimal loss)", field="band")
+    c = np.asarray(compute_flops, dtype=float)
+    if not np.all(np.isfinite(c) & (c > 0)):
+        raise InputError(f"{compute_flops!r} must be positive and finite",
+                         field="compute_flops")
     best = optimal_allocation(law, c, flops_per_param_token=flops_per_param_token)
-    log_c = xp.log(c / flops_per_param_token)
-    x_star = xp.log(best.params)
+    log_c = np.log(c / flops_per_param_token)
+    x_star = np.log(best.params)
     log_g_star = log_reducible(law, x_star, log_c - x_star)
-    log_t = xp.logaddexp(log_g_star, xp.log(tolerance) + xp.log(best.loss))
+    log_t = np.logaddexp(log_g_star, np.log(tolerance) + np.log(best.loss))
 
     def excess(x: Any) -> Any:
         return log_reducible(law, x, log_c - x) - log_t
 
-    low = bisect_root(lambda x: -excess(x), (xp.log(law.A) - log_t) / law.alpha, x_star)
-    high = bisect_root(excess, x_star, log_c + (log_t - xp.log(law.B)) / law.beta)
+    low = bisect_root(lambda x: -excess(x), (np.log(law.A) - log_t) / law.alpha, x_star)
+    high = bisect_root(excess, x_star, log_c + (log_t - np.log(law.B)) / law.beta)
 
     def full(value: Any) -> Any:  # one shape for every field (own memory, not a view)
-        return value if xp is SCALAR else xp.array(xp.broadcast_to(value, low.shape))
+        return np.array(np.broadcast_to(value, low.shape))
     return NearOptimalBand(
         compute_flops=full(best.compute_flops), tolerance=tolerance, params=full(best.params),
         tokens=full(best.tokens), loss=full(best.loss),
         loss_limit=full((1.0 + tolerance) * best.loss),
-        params_smallest=xp.exp(low), params_largest=xp.exp(high),
-        tokens_at_smallest=xp.exp(log_c - low), tokens_at_largest=xp.exp(log_c - high),
+        params_smallest=np.exp(low), params_largest=np.exp(high),
+        tokens_at_smallest=np.exp(log_c - low), tokens_at_largest=np.exp(log_c - high),
     )
-
-
-def _positive_finite(xp: Any, c: Any) -> bool:
-    if xp is SCALAR:
-        return bool(0 < c < float("inf"))
-    return bool(xp.all(xp.isfinite(c) & (c > 0)))

@@ -9,17 +9,20 @@ All methods use the same bootstrap resamples (same seed, same run or group draws
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from scaling_cli.fit.constraints import Constraints
-from scaling_cli.fit.search import METHODS
 from scaling_cli.fit.approach2 import BIAS_NOTE, approach2
-from scaling_cli.model import Model, RunData, build_model
-from scaling_cli.forecast.answers import Estimate, compute_optimal, estimate
 from scaling_cli.fit.bootstrap import resample_weights
+from scaling_cli.fit.build import METHOD_NAMES, FitSettings, fit_runs
+from scaling_cli.fit.search import METHODS
+from scaling_cli.forecast.answers import optimal
+from scaling_cli.forecast.extrapolation import FittedRange, reach
+from scaling_cli.forecast.intervals import Estimate, percentile_interval
+from scaling_cli.model import Model, RunData
 from scaling_cli.read.runs import RunSet
+from scaling_cli.units import format_flops
 
 __all__ = ["Comparison", "MethodRow", "compare_methods"]
 
@@ -37,26 +40,39 @@ class MethodRow:
 @dataclass(frozen=True)
 class Comparison:
     compute_flops: float
+    confidence: float
     rows: tuple[MethodRow, ...]
     models: tuple[Model, ...]  # the Approach-3-style fits, for provenance
+    warnings: tuple[str, ...]
 
     @property
     def params_spread(self) -> float | None:
         """max / min of N* across the methods that apply (None if fewer than two)."""
-        values = [r.params.value for r in self.rows if r.params is not None]
+        values = [r.params.value for r in self.rows
+                  if r.params is not None and "degenerate" not in r.note]
         return max(values) / min(values) if len(values) >= 2 else None
 
 
+def _estimate(value: float, draws: object, confidence: float) -> Estimate:
+    if draws is None:
+        return Estimate(value)
+    return Estimate(value, *percentile_interval(draws, confidence))  # type: ignore[arg-type]
+
+
 def _law_row(model: Model, method: str, budget: float, confidence: float) -> MethodRow:
-    forecast = compute_optimal(model, [budget], confidence)[0]
+    forecast = optimal(model, [budget], confidence=confidence).rows[0]
     samples = model.sample_law
-    exponent = estimate(float(model.law.compute_exponent),
-                        None if samples is None else samples.compute_exponent, confidence)
-    note = "" if method != "lsq" else "no outlier protection: large residuals pull it"
+    exponent = _estimate(float(model.law.compute_exponent),
+                         None if samples is None else samples.compute_exponent, confidence)
+    notes = []
     if model.fit is not None and not model.fit.verified:
-        note = "UNVERIFIED optimum; " + note
+        notes.append("UNVERIFIED optimum")
+    if method == "lsq":
+        notes.append("no outlier protection: large residuals pull it")
+    if forecast.tokens_per_param.value < 1 or forecast.params.value <= 0:
+        notes.append(f"degenerate: {forecast.tokens_per_param.value:.2g} tokens/param")
     return MethodRow(method, METHODS[method][1], forecast.params, forecast.tokens, exponent,
-                     note)
+                     "; ".join(notes))
 
 
 def _approach2_row(runs: RunData, budget: float, k: float, confidence: float,
@@ -75,43 +91,44 @@ def _approach2_row(runs: RunData, budget: float, k: float, confidence: float,
         good = np.isfinite(reps[:, 0])
         a_draws = reps[good, 0]
         draws = np.exp(reps[good, 1] + reps[good, 0] * np.log(budget))
-    params = estimate(n_star, draws, confidence)
-    tokens = estimate(budget / (k * n_star), None if draws is None else budget / (k * draws),
-                      confidence)
+    params = _estimate(n_star, draws, confidence)
+    tokens = _estimate(budget / (k * n_star), None if draws is None else budget / (k * draws),
+                       confidence)
     used = len(point.slice_params)
     note = (f"{used} slices used, {point.skipped_few_sizes + point.skipped_outside} skipped; "
             f"{BIAS_NOTE}")
     return MethodRow("approach2", description, params, tokens,
-                     estimate(point.exponent, a_draws, confidence), note)
+                     _estimate(point.exponent, a_draws, confidence), note)
 
 
-def compare_methods(
-    runs: RunSet,
-    budget: float,
-    *,
-    confidence: float = 0.95,
-    flops_per_param_token: float = 6.0,
-    replicates: int = 1000,
-    seed: int = 0,
-    resample_by: str = "auto",
-    workers: int = 1,
-    constraints: Constraints | None = None,
-) -> Comparison:
-    """Fit ``runs`` with every method and report N*, D* and a at ``budget`` for each."""
-    models = tuple(
-        build_model(runs, flops_per_param_token=flops_per_param_token, replicates=replicates,
-                    seed=seed, resample_by=resample_by, workers=workers, method=method,
-                    constraints=constraints, allow_unverified=True)
-        for method in METHODS
-    )
+def compare_methods(runs: RunSet, budget: float, settings: FitSettings | None = None, *,
+                    confidence: float = 0.95) -> Comparison:
+    """Fit ``runs`` with every method and report N*, D* and a at ``budget`` for each.
+
+    A method whose N* is degenerate (fewer than one token per parameter, or a vanished
+    term) is shown with that note, and the spread across methods leaves it out.
+    """
+    settings = settings or FitSettings()
+    models = tuple(fit_runs(runs, replace(settings, method=method, allow_unverified=True))
+                   for method in METHOD_NAMES)
     rows = [_law_row(m, method, budget, confidence)
-            for m, method in zip(models, METHODS, strict=True)]
+            for m, method in zip(models, METHOD_NAMES, strict=True)]
     data = models[0].runs
-    assert data is not None
     groups = None
-    if models[0].boot is not None and models[0].boot.resample_by == "group":
-        groups = [g or f"\x00run:{i}" for g, i in zip(data.groups or (), data.ids,
-                                                        strict=True)]
-    rows.append(_approach2_row(data, budget, flops_per_param_token, confidence, replicates,
-                               seed, groups))
-    return Comparison(budget, tuple(rows), models)
+    if data is not None and models[0].boot is not None and \
+            models[0].boot.resample_by == "group":
+        groups = [g or f"\x00run:{i}" for g, i in zip(data.groups or (), data.ids, strict=True)]
+    if data is not None:
+        rows.append(_approach2_row(data, budget, settings.flops_per_param_token, confidence,
+                                   settings.replicates, settings.seed, groups))
+    where = None
+    if rows[0].params is not None and rows[0].tokens is not None:
+        where = reach(FittedRange.of(models[0].inputs, data), compute_flops=budget,
+                      params=rows[0].params.value, tokens=rows[0].tokens.value,
+                      what=f"budget {format_flops(budget)} FLOPs (approach3 N*, D*)")
+    warnings = [*models[0].warnings, *(where.warnings if where else ())]
+    warnings += [f"{r.method}: N* at {format_flops(budget)} FLOPs is degenerate "
+                 f"({r.note.rsplit('degenerate: ', 1)[-1]}); left out of the spread"
+                 for r in rows if "degenerate" in r.note]
+    return Comparison(budget, confidence, tuple(rows), models,
+                      tuple(dict.fromkeys(warnings)))

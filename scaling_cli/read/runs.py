@@ -23,13 +23,14 @@ import hashlib
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scaling_cli.errors import InputError
+from scaling_cli.model import RunData
 from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
-from scaling_cli.units import QuantityError, format_flops, parse_number, shown
 from scaling_cli.read.yamlsafe import load_yaml_documents
+from scaling_cli.units import QuantityError, format_flops, parse_number, shown
 
 __all__ = [
     "FIELDS",
@@ -116,6 +117,27 @@ class RunSet:
 
     def __len__(self) -> int:
         return len(self.runs)
+
+    def columns(self, flops_per_param_token: float) -> RunData:
+        """The runs as columns; a run's compute is its own ``flops``, else k N D."""
+        import numpy as np
+
+        k = flops_per_param_token
+        labelled = [r.group for r in self.runs]
+        return RunData(
+            ids=tuple(r.run_id for r in self.runs),
+            params=np.array([r.params for r in self.runs], dtype=float),
+            tokens=np.array([r.tokens for r in self.runs], dtype=float),
+            loss=np.array([r.loss for r in self.runs], dtype=float),
+            compute_flops=np.array([r.flops if r.flops is not None else k * r.params * r.tokens
+                                    for r in self.runs], dtype=float),
+            groups=None if all(g is None for g in labelled)
+            else tuple(g if g is not None else "" for g in labelled),
+        )
+
+    def subset(self, keep: Iterable[bool]) -> RunSet:
+        """The runs where ``keep`` is true (same order, same provenance)."""
+        return replace(self, runs=tuple(r for r, k in zip(self.runs, keep, strict=True) if k))
 
 
 # --------------------------------------------------------------------------- records

@@ -20,7 +20,14 @@ from pathlib import Path
 from scaling_cli.errors import InputError
 from scaling_cli.units import format_bytes
 
-__all__ = ["CONTROL_CHARACTERS", "LIMITS", "Source", "decode_input", "read_sources"]
+__all__ = [
+    "CONTROL_CHARACTERS",
+    "LIMITS",
+    "Source",
+    "decode_input",
+    "read_bounded_text",
+    "read_sources",
+]
 
 LIMITS = {
     "max_file_bytes": 256 * 1024 * 1024,  # per input (file or stdin); YAML also has its own
@@ -133,6 +140,28 @@ def _read(name: str, size: int) -> bytes:
     except OSError as exc:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the path "
                          "and its permissions") from None
+
+
+def read_bounded_text(path: str, limit: int, *, what: str) -> str:
+    """The UTF-8 text of the file ``what`` (a fit file, a plan file) at ``path``, refused
+    past ``limit`` bytes: reading stops there, so /dev/zero or a pipe cannot grow memory."""
+    try:
+        if os.path.isdir(path):
+            raise InputError(f"{path}: is a directory, not a {what}")
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc}); check the "
+                         "path and its permissions") from None
+    if len(data) > limit:
+        raise InputError(f"{path}: is over the {format_bytes(limit)} limit for a {what}; is "
+                         "this the right file?")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
+                         f"is this a {what}?") from None
 
 
 def _kind(name: str, text: str, input_format: str) -> str:

@@ -1,13 +1,15 @@
-"""Results <-> JSON documents with a documented, stable schema (docs/json-schema.md).
+"""Answers -> JSON documents with a documented, stable schema (docs/json-schema.md).
 
 Every document carries ``schema`` (what it is), ``schema_version`` (bumped only on
 incompatible change), ``tool_version``, the law's source, the FLOP convention, the
-inputs' count and hash, the fit's verification facts and the bootstrap's settings.
+inputs' count and hash, the fit's verification facts, the bootstrap's settings and the
+answer's warnings (decided by the forecast stage; this module only writes them down).
 A *fit document* (``scaling fit -o FILE``) also carries the bootstrap replicates, so later
-commands (``--fit FILE``) answer any budget with intervals and without refitting.
+commands (``--fit FILE``) answer any budget with intervals and without refitting; it is
+read back by :mod:`scaling_cli.read.fitfile`.
 
-Floats are written with ``repr`` (shortest round-trip form) and no NaN: same inputs and
-seed give byte-identical documents.
+Floats are written with ``repr`` (shortest round-trip form) and no NaN or infinity (null
+instead): same inputs and seed give byte-identical documents.
 """
 
 from __future__ import annotations
@@ -16,32 +18,27 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from scaling_cli import __version__
-from scaling_cli.fit.health import FitSummary
-from scaling_cli.errors import FitFileError
-from scaling_cli.law import Law
-from scaling_cli.model import BootstrapSummary, InputSummary, Model, RunData
 from scaling_cli.forecast.answers import (
-    BudgetForecast,
-    Cost,
-    Estimate,
     FixedSizeForecast,
-    LossPrediction,
+    OptimalForecast,
+    PredictionForecast,
     TargetForecast,
     law_estimates,
 )
-
-if TYPE_CHECKING:
-    from scaling_cli.forecast.backtest import Backtest, Fold
-    from scaling_cli.forecast.checks import CheckReport
-    from scaling_cli.forecast.compare import Comparison
-    from scaling_cli.forecast.costs import Budget, Hardware
-    from scaling_cli.read.runs import RunSet
+from scaling_cli.forecast.backtest import Backtest, Fold
+from scaling_cli.forecast.checks import CheckReport
+from scaling_cli.forecast.compare import Comparison
+from scaling_cli.forecast.costs import Cost
+from scaling_cli.forecast.extrapolation import Reach
+from scaling_cli.forecast.intervals import Estimate
+from scaling_cli.model import FitSummary, Model
+from scaling_cli.read.fitfile import REPLICATE_COLUMNS, SCHEMA_VERSION
+from scaling_cli.read.hardware import Budget, Hardware
+from scaling_cli.version import __version__
 
 __all__ = [
-    "SCHEMA_VERSION",
     "UNITS",
     "backtest_document",
     "check_document",
@@ -49,13 +46,11 @@ __all__ = [
     "dumps",
     "fit_document",
     "fixed_size_document",
-    "model_from_fit_document",
     "optimal_document",
     "predict_document",
     "target_document",
 ]
 
-SCHEMA_VERSION = 1
 UNITS = {
     "E": "nats/token",
     "A": "nats/token * parameters^alpha",
@@ -68,7 +63,6 @@ UNITS = {
     "tokens_per_param": "tokens/parameter",
     "loss": "nats/token",
 }
-REPLICATE_COLUMNS = ("log_E", "log_A", "log_B", "alpha", "beta")
 
 
 def _clean(x: float | None) -> float | None:
@@ -128,25 +122,38 @@ def _cost(cost: Cost | None) -> dict[str, Any] | None:
             "usd": _clean(cost.usd)}
 
 
-def _given(budget: Budget | None) -> dict[str, Any] | None:
-    return None if budget is None else {"text": budget.text, "amount": budget.amount,
-                                        "unit": budget.unit}
+def _given(budget: Budget) -> dict[str, Any]:
+    return {"text": budget.text, "amount": budget.amount, "unit": budget.unit}
 
 
-def optimal_document(model: Model, forecasts: Sequence[BudgetForecast], confidence: float, *,
-                     hardware: Hardware | None = None,
-                     given: Sequence[Budget] | None = None) -> dict[str, Any]:
-    doc = _envelope("optimal", model, confidence)
-    doc["hardware"] = _hardware(hardware)
-    doc["law"] = _law(model, confidence)
+def _reach(reach: Reach | None) -> dict[str, Any] | None:
+    if reach is None:
+        return None
+    return {"compute_flops": _clean(reach.compute_flops), "params": _clean(reach.params),
+            "tokens_per_param": _clean(reach.tokens_per_param), "beyond": reach.beyond}
+
+
+def _finish(doc: dict[str, Any], warnings: Sequence[str]) -> dict[str, Any]:
+    doc["warnings"] = list(warnings)
+    return doc
+
+
+def optimal_document(forecast: OptimalForecast) -> dict[str, Any]:
+    """``scaling optimal``: N*, D*, loss (and band, data limit, costs) per budget."""
+    model, level = forecast.model, forecast.confidence
+    doc = _envelope("optimal", model, level)
+    doc["hardware"] = _hardware(forecast.hardware)
+    doc["law"] = _law(model, level)
+    largest = None if model.inputs is None else model.inputs.compute_flops_max
     doc["budgets"] = []
-    for i, f in enumerate(forecasts):
-        entry: dict[str, Any] = {
+    for f in forecast.rows:
+        doc["budgets"].append({
             "compute_flops": f.compute_flops,
-            "budget_given": _given(given[i] if given else None),
+            "budget_given": _given(f.budget),
             **{name: _estimate(getattr(f, name), UNITS[name])
                for name in ("params", "tokens", "tokens_per_param", "loss")},
-            "extrapolation": _clean(f.extrapolation),
+            "extrapolation": None if largest is None else _clean(f.compute_flops / largest),
+            "reach": _reach(f.reach),
             "params_spread": _clean(f.params_spread),
             "params_spread_at_data": _clean(f.params_spread_at_data),
             "band": None if f.band is None else {
@@ -165,23 +172,20 @@ def optimal_document(model: Model, forecasts: Sequence[BudgetForecast], confiden
                 "loss_ignoring_limit": _estimate(f.data.loss_ignoring_limit, UNITS["loss"]),
             },
             "cost": _cost(f.cost),
-        }
-        doc["budgets"].append(entry)
-    doc["warnings"] = list(model.warnings) + extrapolation_warnings(forecasts)
-    return doc
+        })
+    return _finish(doc, forecast.warnings)
 
 
-def fixed_size_document(model: Model, forecasts: Sequence[FixedSizeForecast],
-                        confidence: float, *, hardware: Hardware | None = None,
-                        given: Sequence[Budget] | None = None) -> dict[str, Any]:
+def fixed_size_document(forecast: FixedSizeForecast) -> dict[str, Any]:
     """``scaling optimal --params N``: a size fixed in advance, against the optimum."""
-    doc = _envelope("fixed-size", model, confidence)
-    doc["hardware"] = _hardware(hardware)
-    doc["law"] = _law(model, confidence)
+    model, level = forecast.model, forecast.confidence
+    doc = _envelope("fixed-size", model, level)
+    doc["hardware"] = _hardware(forecast.hardware)
+    doc["law"] = _law(model, level)
     doc["budgets"] = [
         {
             "compute_flops": f.compute_flops,
-            "budget_given": _given(given[i] if given else None),
+            "budget_given": _given(f.budget),
             "params": f.params, "tokens": f.tokens, "tokens_per_param": f.tokens / f.params,
             "loss": _estimate(f.loss, UNITS["loss"]),
             "params_optimal": _estimate(f.params_optimal, UNITS["params"]),
@@ -189,28 +193,29 @@ def fixed_size_document(model: Model, forecasts: Sequence[FixedSizeForecast],
             "loss_penalty": _estimate(f.loss_penalty, UNITS["loss"]),
             "compute_equivalent_flops": _estimate(f.compute_equivalent_flops, "FLOPs"),
             "compute_penalty": _estimate(f.compute_penalty, "fraction of the budget"),
+            "reach": _reach(f.reach),
             "cost": _cost(f.cost),
         }
-        for i, f in enumerate(forecasts)
+        for f in forecast.rows
     ]
-    doc["warnings"] = list(model.warnings)
-    return doc
+    return _finish(doc, forecast.warnings)
 
 
-def target_document(model: Model, forecasts: Sequence[TargetForecast], confidence: float,
-                    *, hardware: Hardware | None = None) -> dict[str, Any]:
+def target_document(forecast: TargetForecast) -> dict[str, Any]:
     """``scaling target``: the least compute reaching each loss (null where unreachable)."""
-    doc = _envelope("target", model, confidence)
-    doc["hardware"] = _hardware(hardware)
-    doc["law"] = _law(model, confidence)
+    model, level = forecast.model, forecast.confidence
+    doc = _envelope("target", model, level)
+    doc["hardware"] = _hardware(forecast.hardware)
+    doc["law"] = _law(model, level)
     doc["targets"] = []
-    for f in forecasts:
+    for f in forecast.rows:
         entry: dict[str, Any] = {
             "loss": f.loss, "reachable": f.reachable,
             "unreachable_fraction": f.unreachable_fraction,
             "compute_flops": _estimate(f.compute_flops, UNITS["compute_flops"]),
             "params": _estimate(f.params, UNITS["params"]),
             "tokens": _estimate(f.tokens, UNITS["tokens"]),
+            "reach": _reach(f.reach),
             "inference_aware": None,
             "cost": _cost(f.cost),
         }
@@ -226,34 +231,24 @@ def target_document(model: Model, forecasts: Sequence[TargetForecast], confidenc
                 "total_flops_chinchilla": _estimate(i.total_flops_chinchilla, "FLOPs"),
             }
         doc["targets"].append(entry)
-    doc["warnings"] = list(model.warnings) + [
-        f"target loss {f.loss:g} is at or below the fitted irreducible loss E = "
-        f"{float(model.law.E):.4g}: no amount of compute reaches it"
-        for f in forecasts if not f.reachable]
-    return doc
+    return _finish(doc, forecast.warnings)
 
 
-EXTRAPOLATION_WARN = 100.0
+def predict_document(forecast: PredictionForecast) -> dict[str, Any]:
+    """``scaling predict``: the expected loss at each (N, D)."""
+    doc = _envelope("predict", forecast.model, forecast.confidence)
+    doc["law"] = _law(forecast.model, forecast.confidence)
+    doc["predictions"] = [
+        {"params": p.params, "tokens": p.tokens, "compute_flops": p.compute_flops,
+         "loss": _estimate(p.loss, UNITS["loss"]), "reach": _reach(p.reach)}
+        for p in forecast.rows
+    ]
+    return _finish(doc, forecast.warnings)
 
 
-def extrapolation_warnings(forecasts: Sequence[BudgetForecast]) -> list[str]:
-    """A warning per budget more than 100x beyond the largest run, with the widening."""
-    out = []
-    for f in forecasts:
-        if f.extrapolation is None or f.extrapolation <= EXTRAPOLATION_WARN:
-            continue
-        text = (f"budget {f.compute_flops:.3g} FLOPs is {f.extrapolation:,.0f}x the largest "
-                "run's compute: an extrapolation")
-        if f.params_spread is not None and f.params_spread_at_data is not None:
-            text += (f"; the N* interval spans x{f.params_spread:.2f} there vs "
-                     f"x{f.params_spread_at_data:.2f} at the largest run")
-        out.append(text.replace("e+", "e"))
-    return out
-
-
-def compare_document(comparison: Comparison, confidence: float) -> dict[str, Any]:
+def compare_document(comparison: Comparison) -> dict[str, Any]:
     """``scaling fit --compare``: N*, D*, a at one budget under each method."""
-    doc = _envelope("compare", comparison.models[0], confidence)
+    doc = _envelope("compare", comparison.models[0], comparison.confidence)
     del doc["fit"]
     doc["compute_flops"] = comparison.compute_flops
     doc["methods"] = [
@@ -269,16 +264,15 @@ def compare_document(comparison: Comparison, confidence: float) -> dict[str, Any
         for row in comparison.rows
     ]
     doc["params_spread"] = _clean(comparison.params_spread)
-    doc["warnings"] = list(comparison.models[0].warnings)
-    return doc
+    return _finish(doc, comparison.warnings)
 
 
-def backtest_document(result: Backtest, runs: RunSet, *,
-                      flops_per_param_token: float) -> dict[str, Any]:
+def backtest_document(result: Backtest) -> dict[str, Any]:
     """``scaling backtest``: every fold, every held-out run, and the pooled summary."""
-    k = flops_per_param_token
+    k = result.settings.flops_per_param_token
+    runs = result.runs
     median, worst, coverage = result.pooled()
-    return {
+    doc = {
         "schema": "scaling-cli/backtest",
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
@@ -292,8 +286,8 @@ def backtest_document(result: Backtest, runs: RunSet, *,
                     "coverage": _clean(coverage)},
         "skipped_thresholds": result.skipped_thresholds,
         "folds": [_fold(f) for f in result.folds],
-        "warnings": [],
     }
+    return _finish(doc, result.warnings)
 
 
 def _fold(f: Fold) -> dict[str, Any]:
@@ -305,10 +299,12 @@ def _fold(f: Fold) -> dict[str, Any]:
         "median_abs_relative_error": f.median_abs_error,
         "max_abs_relative_error": f.max_abs_error,
         "coverage": _clean(f.coverage),
+        "warnings": list(f.warnings),
         "held_out": [
             {"id": h.run_id, "params": h.params, "tokens": h.tokens,
              "compute_flops": h.compute_flops,
              "extrapolation": h.compute_flops / f.largest_train_flops,
+             "reach": _reach(h.reach),
              "actual_loss": h.actual_loss,
              "predicted_loss": _estimate(h.predicted_loss, UNITS["loss"]),
              "prediction_interval": {"low": _clean(h.prediction_low),
@@ -319,38 +315,23 @@ def _fold(f: Fold) -> dict[str, Any]:
     }
 
 
-def check_document(model: Model, report: CheckReport, *, fail_on: str) -> dict[str, Any]:
+def check_document(report: CheckReport) -> dict[str, Any]:
     """``scaling check``: every limit with value, interval and verdict (for CI annotations)."""
-    from scaling_cli.forecast.checks import plan_hardware
-
-    doc = _envelope("check", model, report.confidence)
+    doc = _envelope("check", report.model, report.confidence)
     plan = report.plan
     doc["plan"] = {"name": plan.name, "source": plan.source, "params": report.params,
                    "tokens": report.tokens, "compute_flops": report.compute_flops,
-                   "budget_given": plan.budget, "hardware": _hardware(plan_hardware(plan))}
-    doc["fail_on"] = fail_on
-    doc["passed"] = not report.failed(fail_on)
+                   "budget_given": plan.budget, "hardware": _hardware(report.hardware),
+                   "reach": _reach(report.reach)}
+    doc["fail_on"] = report.fail_on
+    doc["passed"] = not report.failed
     doc["checks"] = [
         {"limit_name": c.limit_name, "quantity": c.quantity, "units": c.units,
          "value": _clean(c.value), "low": _clean(c.low), "high": _clean(c.high),
          "limit": c.limit, "verdict": c.verdict, "note": c.note}
         for c in report.checks
     ]
-    doc["warnings"] = list(model.warnings)
-    return doc
-
-
-def predict_document(model: Model, predictions: Sequence[LossPrediction],
-                     confidence: float) -> dict[str, Any]:
-    doc = _envelope("predict", model, confidence)
-    doc["law"] = _law(model, confidence)
-    doc["predictions"] = [
-        {"params": p.params, "tokens": p.tokens, "compute_flops": p.compute_flops,
-         "loss": _estimate(p.loss, UNITS["loss"])}
-        for p in predictions
-    ]
-    doc["warnings"] = list(model.warnings)
-    return doc
+    return _finish(doc, report.warnings)
 
 
 def fit_document(model: Model, confidence: float) -> dict[str, Any]:
@@ -368,117 +349,9 @@ def fit_document(model: Model, confidence: float) -> dict[str, Any]:
     doc["replicate_columns"] = list(REPLICATE_COLUMNS)
     doc["replicates"] = [] if model.samples is None else [
         [float(v) for v in row] for row in model.samples]
-    doc["warnings"] = list(model.warnings)
-    return doc
+    return _finish(doc, model.warnings)
 
 
 def dumps(doc: dict[str, Any]) -> str:
+    """The document as JSON text (one object, indented, newline-terminated)."""
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _corrupted(name: str, problem: str) -> FitFileError:
-    return FitFileError(f"{name}: corrupted fit file ({problem}); recreate it with "
-                        f"`scaling fit RUNS -o {name}`")
-
-
-def _check_arrays(doc: dict[str, Any], name: str) -> None:
-    """Refuse arrays that fit_document cannot have written, before any is used: a wrong
-    length would otherwise be reshaped or zipped into silently wrong replicates."""
-    if doc.get("replicate_columns", list(REPLICATE_COLUMNS)) != list(REPLICATE_COLUMNS):
-        raise _corrupted(name, f"field 'replicate_columns' is not {', '.join(REPLICATE_COLUMNS)}")
-    reps = doc.get("replicates")
-    if not isinstance(reps, list):
-        raise _corrupted(name, "field 'replicates' is not a list")
-    for i, row in enumerate(reps, start=1):
-        if not isinstance(row, list) or len(row) != len(REPLICATE_COLUMNS):
-            size = len(row) if isinstance(row, list) else "not a list of"
-            raise _corrupted(name, f"field 'replicates': row {i} has {size} values, expected "
-                                   f"{len(REPLICATE_COLUMNS)}")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                   for v in row):
-            raise _corrupted(name, f"field 'replicates': row {i} has a value that is not a "
-                                   "finite number")
-        if not (0 <= row[3] <= 10 and 0 <= row[4] <= 10):
-            raise _corrupted(name, f"field 'replicates': row {i} has an exponent outside "
-                                   "[0, 10]")
-    runs = doc.get("runs")
-    if runs is None:
-        return
-    ids = runs.get("ids") if isinstance(runs, dict) else None
-    if not isinstance(ids, list):
-        raise _corrupted(name, "field 'runs': 'ids' is not a list")
-    for key in ("params", "tokens", "loss", "compute_flops", "groups"):
-        values = runs.get(key)
-        if key == "groups" and values is None:
-            continue
-        if not isinstance(values, list) or len(values) != len(ids):
-            size = f"{len(values)} values" if isinstance(values, list) else "no list"
-            raise _corrupted(name, f"field 'runs': {key!r} has {size} but 'ids' has {len(ids)}")
-
-
-def model_from_fit_document(text: str, name: str, *, flops_per_param_token: float) -> Model:
-    """Rebuild a :class:`Model` from a fit file, refusing corrupted or newer files."""
-    import numpy as np
-
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FitFileError(f"{name}: not a fit file (invalid JSON at line {exc.lineno}: "
-                           f"{exc.msg}); recreate it with `scaling fit RUNS -o {name}`") from None
-    except (RecursionError, ValueError) as exc:  # hostile: nested too deep, huge integers
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else "a number too long"
-        raise FitFileError(f"{name}: not a fit file (invalid JSON: {reason}); recreate it with "
-                           f"`scaling fit RUNS -o {name}`") from None
-    if not isinstance(doc, dict) or doc.get("schema") != "scaling-cli/fit":
-        raise FitFileError(f"{name}: not a scaling-cli fit file; create one with "
-                           f"`scaling fit RUNS -o {name}`")
-    version = doc.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _corrupted(name, f"field 'schema_version' is {json.dumps(version)}, expected a "
-                               "whole number from 1")
-    if version > SCHEMA_VERSION:
-        raise FitFileError(
-            f"{name}: fit file format {version!r} was written by scaling-cli "
-            f"{doc.get('tool_version', '?')}; this is {__version__} (format {SCHEMA_VERSION}): "
-            "upgrade scaling-cli or refit"
-        )
-    _check_arrays(doc, name)
-    try:
-        law = Law(*(float(doc["law"][p]["value"]) for p in ("E", "A", "B", "alpha", "beta")))
-        reps = np.array(doc["replicates"], dtype=float).reshape(-1, 5)
-        stored_k = float(doc["convention"]["flops_per_param_token"])
-        inputs = None if doc["inputs"] is None else InputSummary(
-            **{**doc["inputs"], "sources": tuple(doc["inputs"]["sources"])})
-        fit = None if doc["fit"] is None else FitSummary(
-            **{**doc["fit"], "at_bounds": tuple(doc["fit"]["at_bounds"]),
-               "condition_number": doc["fit"]["condition_number"] or math.inf,
-               "large_residuals": tuple((str(x["id"]), float(x["log_residual"]))
-                                        for x in doc["fit"]["large_residuals"])})
-        boot_fields = {k: v for k, v in (doc["bootstrap"] or {}).items()
-                       if k != "interval_method"}
-        boot = BootstrapSummary(**boot_fields) if doc["bootstrap"] else None
-        warnings = tuple(str(w) for w in doc.get("warnings", []))
-        runs = None if doc.get("runs") is None else RunData(
-            ids=tuple(str(i) for i in doc["runs"]["ids"]),
-            params=np.array(doc["runs"]["params"], dtype=float),
-            tokens=np.array(doc["runs"]["tokens"], dtype=float),
-            loss=np.array(doc["runs"]["loss"], dtype=float),
-            compute_flops=np.array(doc["runs"]["compute_flops"], dtype=float),
-            groups=None if doc["runs"]["groups"] is None
-            else tuple(str(g) for g in doc["runs"]["groups"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise FitFileError(f"{name}: corrupted fit file ({type(exc).__name__}: {exc}); "
-                           f"recreate it with `scaling fit RUNS -o {name}`") from None
-    values = [*law.as_tuple(), *reps.ravel().tolist()]
-    if not all(math.isfinite(v) for v in values) or min(law.as_tuple()) <= 0:
-        raise FitFileError(f"{name}: corrupted fit file (non-finite or non-positive values); "
-                           f"recreate it with `scaling fit RUNS -o {name}`")
-    if inputs is not None and stored_k != flops_per_param_token:
-        warnings += (f"{name} was fitted with C = {stored_k:g} N D; "
-                     f"answering with C = {flops_per_param_token:g} N D as asked",)
-    return Model(law, reps if len(reps) else None, f"fit-file:{name}", flops_per_param_token,
-                 inputs, fit, boot, warnings, runs)

@@ -1,31 +1,51 @@
-"""Result documents -> flat records: CSV for spreadsheets, one bare number for shells.
+"""JSON documents -> flat records: CSV for spreadsheets, bare numbers for shells.
 
-A document's rows (budgets, predictions, targets, methods, backtest held-out runs) are
-flattened the same way for every command: an estimate ``{"value", "low", "high", "units"}``
-under key ``k`` becomes columns ``k``, ``k_low``, ``k_high``; a nested section (``band``,
-``cost``, ``data_constrained``, ``inference_aware``) prefixes its keys (``cost_gpu_hours``).
-The law's parameters (E, A, B, alpha, beta and their bounds) are appended to every row.
+A document's rows (budgets, predictions, targets, methods, checks, backtest held-out runs;
+chosen by the document's ``schema``) are flattened the same way for every command: an
+estimate ``{"value", "low", "high", "units"}`` under key ``k`` becomes columns ``k``,
+``k_low``, ``k_high``; a nested section (``band``, ``cost``, ``reach``,
+``data_constrained``, ``inference_aware``) prefixes its keys (``cost_gpu_hours``), and a
+section that is null in this document still gets its columns (empty), so the columns of a
+command never change with its options. The law's parameters (E, A, B, alpha, beta and their
+bounds) follow every row, and the last column, ``warnings``, holds the document's warnings
+(joined by `` | ``), so a saved CSV keeps them.
 
-Kept apart from the rich tables (:mod:`scaling_cli.render.tables`) so that
-``scaling optimal ... -q --field params`` never imports rich.
+Kept apart from the text tables so that ``scaling optimal ... -q --field params`` stays
+light.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from typing import Any
 
 from scaling_cli.errors import UsageError
 
-__all__ = ["fields_of", "render_csv", "render_field"]
+__all__ = ["fields_of", "render_csv", "render_fields"]
 
-_ROWS = ("budgets", "predictions", "targets", "methods", "checks")
-_SKIP = {"units", "budget_given"}
+_EST = ("value", "low", "high")
+# The keys of sections that may be null, so their columns exist either way.
+_SECTIONS: dict[str, tuple[str, ...]] = {
+    "band": ("tolerance", "params_smallest*", "params_largest*", "tokens_at_smallest*",
+             "tokens_at_largest*"),
+    "data_constrained": ("unique_tokens", "data_limited", "epochs*", "effective_tokens*",
+                         "loss_unlimited*", "loss_ignoring_limit*"),
+    "cost": ("gpu_hours", "days", "usd"),
+    "reach": ("compute_flops", "params", "tokens_per_param", "beyond"),
+    "inference_aware": ("inference_tokens", "params*", "tokens*", "training_flops*",
+                        "inference_flops*", "total_flops*", "total_flops_chinchilla*"),
+    "prediction_interval": ("low", "high"),
+}
+_SKIP = {"units", "budget_given", "warnings"}
+_ROWS = {"optimal": "budgets", "fixed-size": "budgets", "target": "targets",
+         "predict": "predictions", "compare": "methods", "check": "checks"}
+_LAW = ("E", "A", "B", "alpha", "beta")
 
 
 def _is_estimate(obj: Any) -> bool:
-    return isinstance(obj, dict) and {"value", "low", "high"} <= set(obj)
+    return isinstance(obj, dict) and set(obj) == {"value", "low", "high", "units"}
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
@@ -35,36 +55,50 @@ def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
         out[f"{prefix}_high"] = obj["high"]
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            if key not in _SKIP:
-                _flatten(f"{prefix}_{key}" if prefix else key, value, out)
+            if key in _SKIP:
+                continue
+            name = f"{prefix}_{key}" if prefix else key
+            if value is None and key in _SECTIONS:
+                for sub in _SECTIONS[key]:
+                    plain = sub.rstrip("*")
+                    out[f"{name}_{plain}"] = None
+                    if sub.endswith("*"):
+                        out[f"{name}_{plain}_low"] = out[f"{name}_{plain}_high"] = None
+            else:
+                _flatten(name, value, out)
     elif not isinstance(obj, list):
         out[prefix] = obj
 
 
 def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """One flat record per row of ``doc`` (or one record for the law alone)."""
+    """One flat record per row of ``doc`` (one record for the law alone for ``fit``)."""
+    kind = doc["schema"].removeprefix("scaling-cli/")
     law: dict[str, Any] = {}
-    _flatten("", doc.get("law", {}), law)
-    if "folds" in doc:
-        rows = []
+    if "law" in doc:
+        _flatten("", {name: doc["law"][name] for name in _LAW}, law)
+    tail = {"warnings": " | ".join(doc.get("warnings", []))}
+    rows: list[dict[str, Any]] = []
+    if kind == "backtest":
         for fold in doc["folds"]:
             for held in fold["held_out"]:
-                record = {"fold_threshold_flops": fold["threshold_flops"]}
-                _flatten("", held, record)
-                rows.append(record)
+                flat: dict[str, Any] = {"fold_threshold_flops": fold["threshold_flops"]}
+                _flatten("", held, flat)
+                rows.append({**flat, **tail})
         return rows
-    for key in _ROWS:
-        if key in doc:
-            rows = []
-            for item in doc[key]:
-                record = {"compute_flops": doc["compute_flops"]} if key == "methods" else {}
-                _flatten("", item, record)
-                rows.append({**record, **law})
-            return rows
-    return [law]
+    if kind not in _ROWS:
+        return [{**law, **tail}]
+    for item in doc[_ROWS[kind]]:
+        record: dict[str, Any] = {}
+        if kind == "compare":
+            record["compute_flops"] = doc["compute_flops"]
+        _flatten("", item, record)
+        rows.append({**record, **law, **tail})
+    return rows
 
 
 def _text(value: Any) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
@@ -72,20 +106,27 @@ def _text(value: Any) -> str:
     return repr(float(value))
 
 
-def render_field(doc: dict[str, Any], field: str) -> str:
-    """The bare value(s) of ``field``, one line per row, for ``$(...)``."""
+def render_fields(doc: dict[str, Any], names: Sequence[str]) -> str:
+    """The bare value(s) of ``names``, one line per row, tab-separated when several
+    (``N=$(scaling optimal ... -q --field params)``)."""
     rows = fields_of(doc)
-    names = list(dict.fromkeys(key for row in rows for key in row))
-    if field not in names:
-        raise UsageError(f"--field {field!r}: no such field; choose one of {', '.join(names)}")
+    known = list(dict.fromkeys(key for row in rows for key in row))
+    for name in names:
+        if name not in known:
+            raise UsageError(f"{name!r}: no such field; choose one of {', '.join(known)}",
+                             field="field")
     out = []
     for row in rows:
-        value = row.get(field)
-        if value is None:
-            raise UsageError(f"--field {field}: no value here (intervals need bootstrap "
-                             "replicates, which a published --law does not have; "
-                             "unreachable targets and unknown costs have none either)")
-        out.append(_text(value))
+        values = []
+        for name in names:
+            value = row.get(name)
+            if value is None:
+                raise UsageError(f"{name}: no value here (intervals need bootstrap "
+                                 "replicates, which a published law does not have; "
+                                 "unreachable targets and unknown costs have none either)",
+                                 field="field")
+            values.append(_text(value))
+        out.append("\t".join(values))
     return "\n".join(out) + "\n"
 
 
@@ -96,5 +137,5 @@ def render_csv(doc: dict[str, Any]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "" if v is None else _text(v) for k, v in row.items()})
+        writer.writerow({k: _text(v) for k, v in row.items()})
     return buffer.getvalue()

@@ -43,9 +43,9 @@ import numpy.typing as npt
 
 from scaling_cli.errors import DependencyError, UsageError
 from scaling_cli.fit.approach2 import budget_levels
+from scaling_cli.forecast.answers import BudgetForecast, optimal, predict
 from scaling_cli.law import Law, optimal_allocation, predict_loss
 from scaling_cli.model import Model, RunData
-from scaling_cli.fit.bootstrap import percentile_interval
 from scaling_cli.units import format_count, format_flops, format_number
 
 __all__ = [
@@ -117,8 +117,8 @@ def image_format(path: str) -> str:
     ext = os.path.splitext(path)[1].lower().lstrip(".")
     if ext not in FORMATS:
         shown = f"'.{ext}'" if ext else "no extension"
-        raise UsageError(f"--output {path}: cannot tell the image format from {shown}; "
-                         "name the file .png, .svg or .pdf")
+        raise UsageError(f"`output` {path}: cannot tell the image format from {shown}; name "
+                         "the file .png, .svg or .pdf")
     return ext
 
 
@@ -221,8 +221,7 @@ def _log_axis(ax: Any, which: str, label: Callable[[float], str]) -> None:
         def __call__(self, x: float, pos: int | None = None) -> str:
             if x <= 0:
                 return ""
-            if self.minor:
-                assert self.axis is not None
+            if self.minor and self.axis is not None:
                 low, high = self.axis.get_view_interval()
                 span = np.log10(high / low)
                 mantissa = round(x / 10 ** np.floor(np.log10(x) + 1e-9))
@@ -263,15 +262,11 @@ def _budget_label(s: _Scene, i: int) -> str:
     return f"{name} …" if i == 0 else f"… {name} ({n} budgets)" if i == n - 1 else "_"
 
 
-def _interval(x: float, low: float, high: float, fmt: Callable[[float], str]) -> str:
+def _interval(x: float, low: float | None, high: float | None,
+              fmt: Callable[[float], str]) -> str:
+    if low is None or high is None:
+        return fmt(x)
     return f"{fmt(x)}  [{fmt(low)} – {fmt(high)}]"
-
-
-def _bands(values: Array, confidence: float) -> tuple[Array, Array]:
-    """Per-column equal-tailed percentile interval of replicate rows (as percentile_interval)."""
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(values, [tail, 100 - tail], axis=0)
-    return low, high
 
 
 def _note(ax: Any, text: str) -> None:
@@ -308,7 +303,9 @@ def _scene(mpl: Any, model: Model, budget: float | None, confidence: float,
         budgets, member = isoflop_budgets(model.runs.compute_flops)
         span = model.runs.compute_flops
     else:
-        assert budget is not None
+        if budget is None:
+            raise UsageError("a published law (no runs) needs a budget to draw, e.g. 1e24",
+                             field="budget")
         budgets = np.asarray(budget * 10.0 ** np.arange(-3, 0), dtype=float)
         member = np.empty(0, dtype=np.intp)
         span = budgets
@@ -330,22 +327,20 @@ def _check_held_out(held_out: HeldOutRuns, runs: RunData | None) -> None:
 
 def _needs(kind: str, model: Model, budget: float | None) -> None:
     if kind == "residuals" and model.runs is None:
-        raise UsageError(_NO_RUNS)
+        raise UsageError(f"`kind` residuals {_NO_RUNS}")
     if kind == "bootstrap" and model.samples is None:
-        raise UsageError(_NO_REPLICATES)
+        raise UsageError(f"`kind` bootstrap {_NO_REPLICATES}")
     if kind in {"summary", "bootstrap"} and budget is None:
-        raise UsageError(f"--kind {kind} needs --budget (the compute to forecast), "
-                         "e.g. --budget 1e24")
+        raise UsageError(f"`kind` {kind} needs `budget` (the compute to forecast), e.g. 1e24")
     if model.runs is None and budget is None:
-        raise UsageError(f"--kind {kind} with a published law (no runs) needs --budget, "
-                         "e.g. --budget 1e24")
+        raise UsageError(f"`kind` {kind} with a published law (no runs) needs `budget`, e.g. "
+                         "1e24")
 
 
-_NO_RUNS = ("--kind residuals needs the runs behind a fit: give run logs or a fit file "
-            "(a published --law has no runs)")
-_NO_REPLICATES = ("--kind bootstrap needs bootstrap replicates: give run logs with "
-                  "--bootstrap N (N > 0) or a fit file that has them (a published --law "
-                  "has none)")
+_NO_RUNS = ("needs the runs behind a fit: give run logs or a fit file (a published law has "
+            "no runs)")
+_NO_REPLICATES = ("needs bootstrap replicates: give run logs with `replicates` of 40 or more, "
+                  "or a fit file that has them (a published law has none)")
 _TITLES = {"summary": "Compute-optimal forecast at {b} FLOPs",
            "isoflop": "isoFLOP profiles: loss vs model size at fixed compute",
            "allocation": "Compute-optimal N* and D* vs compute",
@@ -357,7 +352,7 @@ def figure(model: Model, kind: str = "summary", *, budget: float | None = None,
            confidence: float = 0.95, held_out: HeldOutRuns | None = None) -> Any:
     """The ``kind`` of picture (see the module doc) as a matplotlib Figure (Agg canvas)."""
     if kind not in KINDS:
-        raise UsageError(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+        raise UsageError(f"`kind` {kind!r}: choose one of {', '.join(KINDS)}")
     _needs(kind, model, budget)
     mpl = _mpl()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -377,9 +372,9 @@ def figure(model: Model, kind: str = "summary", *, budget: float | None = None,
             _isoflop(s, axes[0, 0])
             _allocation(s, axes[0, 1])
             _residual_percent(s, axes[1, 0]) if model.runs is not None else _note(
-                axes[1, 0], _NO_RUNS.replace("--kind residuals needs", "residuals need"))
+                axes[1, 0], f"the residuals panel {_NO_RUNS}".replace("`", ""))
             _bootstrap(s, axes[1, 1]) if model.samples is not None else _note(
-                axes[1, 1], _NO_REPLICATES.replace("--kind bootstrap needs", "the cloud needs"))
+                axes[1, 1], f"the bootstrap cloud {_NO_REPLICATES}".replace("`", ""))
         elif kind == "residuals":
             left, right = fig.subplots(1, 2)
             _predicted_actual(s, left)
@@ -434,29 +429,44 @@ def _isoflop(s: _Scene, ax: Any) -> None:
     ax.legend(loc="upper right", ncols=2, fontsize=8, framealpha=0.9)
 
 
+def _at_budget(s: _Scene) -> BudgetForecast:
+    """The forecast at the requested budget, with its intervals, from the forecast stage."""
+    if s.budget is None:
+        raise UsageError("this panel needs a budget (the compute to forecast), e.g. 1e24",
+                         field="budget")
+    return optimal(s.model, [s.budget], confidence=s.confidence).rows[0]
+
+
+def _span(ax: Any, x: float, y: float, low: float | None, high: float | None, *,
+          vertical: bool, color: str, gid: str) -> None:
+    """An interval drawn from its bounds (it may exclude the point: no negative error bars)."""
+    if low is None or high is None:
+        return
+    if vertical:
+        ax.vlines([x], [low], [high], color=color, lw=1.5, zorder=5, gid=gid)
+    else:
+        ax.hlines([y], [low], [high], color=color, lw=1.5, zorder=5, gid=gid)
+
+
 def _forecast_curve(s: _Scene, ax: Any) -> None:
-    assert s.budget is not None
-    c, law = s.budget, s.model.law
-    point = optimal_allocation(law, c, flops_per_param_token=s.k)
-    n_star, l_star = float(point.params), float(point.loss)
+    at = _at_budget(s)
+    c = at.compute_flops
+    n_star, l_star = at.params.value, at.loss.value
     grid = np.geomspace(n_star / 10, n_star * 10, 200)
-    ax.plot(grid, predict_loss(law, grid, c / (s.k * grid)), color=FORECAST, ls="--", lw=2,
+    curve = predict(s.model, list(grid), list(c / (s.k * grid)), confidence=s.confidence).rows
+    ax.plot(grid, [r.loss.value for r in curve], color=FORECAST, ls="--", lw=2,
             gid="forecast-curve", label=f"forecast at {_flops(c)} FLOPs")
     text = f"N* = {_count(n_star)}\nL = {l_star:.3f}"
     if s.samples is not None:
-        reps = s.samples.as_column()
-        low, high = _bands(predict_loss(reps, grid[None, :], (c / (s.k * grid))[None, :]),
-                           s.confidence)
-        ax.fill_between(grid, low, high, color=FORECAST, alpha=0.2, lw=0, gid="forecast-band",
+        ax.fill_between(grid, [r.loss.low for r in curve], [r.loss.high for r in curve],
+                        color=FORECAST, alpha=0.2, lw=0, gid="forecast-band",
                         label=f"{s.confidence:.0%} band")
-        at = optimal_allocation(s.samples, c, flops_per_param_token=s.k)
-        n_lo, n_hi = percentile_interval(at.params, s.confidence)
-        l_lo, l_hi = percentile_interval(at.loss, s.confidence)
-        ax.errorbar([n_star], [l_star], xerr=[[n_star - n_lo], [n_hi - n_star]],
-                    yerr=[[l_star - l_lo], [l_hi - l_star]], color=FORECAST, lw=1.5,
-                    capsize=3, zorder=5, gid="forecast-interval")
-        text = (f"N* = {_interval(n_star, n_lo, n_hi, _count)}\n"
-                f"L = {_interval(l_star, l_lo, l_hi, lambda x: f'{x:.3f}')}")
+        _span(ax, n_star, l_star, at.params.low, at.params.high, vertical=False,
+              color=FORECAST, gid="forecast-interval")
+        _span(ax, n_star, l_star, at.loss.low, at.loss.high, vertical=True, color=FORECAST,
+              gid="forecast-interval")
+        text = (f"N* = {_interval(n_star, at.params.low, at.params.high, _count)}\n"
+                f"L = {_interval(l_star, at.loss.low, at.loss.high, lambda x: f'{x:.3f}')}")
     ax.scatter([n_star], [l_star], marker="*", s=220, color=FORECAST, edgecolor="black",
                zorder=6, gid="forecast-point", label="forecast N*, L")
     # Small models reach only high losses: the lower left of an isoFLOP plot is always empty.
@@ -471,17 +481,16 @@ def _allocation(s: _Scene, ax: Any) -> None:
     low_c = low_c / 3 if m.runs is not None else low_c
     high_c = max(s.budget or 0.0, data_top) * 3
     cs = np.geomspace(low_c, high_c, 200)
-    point = optimal_allocation(m.law, cs, flops_per_param_token=s.k)
-    reps = None if s.samples is None else optimal_allocation(
-        s.samples.as_column(), cs[None, :], flops_per_param_token=s.k)
+    rows = optimal(m, list(cs), confidence=s.confidence).rows
     for field, color, name in (("params", PARAMS, "N* (parameters)"),
                                ("tokens", TOKENS, "D* (tokens)")):
-        ax.plot(cs, getattr(point, field), color=color, lw=2, gid=f"allocation-{field}",
-                label=name)
-        if reps is not None:
-            low, high = _bands(getattr(reps, field), s.confidence)
-            ax.fill_between(cs, low, high, color=color, alpha=0.2, lw=0,
-                            gid=f"allocation-{field}-band", label=f"{s.confidence:.0%} band")
+        ax.plot(cs, [getattr(r, field).value for r in rows], color=color, lw=2,
+                gid=f"allocation-{field}", label=name)
+        if s.samples is not None:
+            ax.fill_between(cs, [getattr(r, field).low for r in rows],
+                            [getattr(r, field).high for r in rows], color=color, alpha=0.2,
+                            lw=0, gid=f"allocation-{field}-band",
+                            label=f"{s.confidence:.0%} band")
         if m.runs is not None:
             ax.scatter(m.runs.compute_flops, getattr(m.runs, field), color=color, s=12,
                        alpha=0.5, marker="o" if field == "params" else "s",
@@ -501,23 +510,20 @@ def _allocation(s: _Scene, ax: Any) -> None:
 
 
 def _mark_budget(s: _Scene, ax: Any) -> None:
-    assert s.budget is not None
-    c = s.budget
+    at = _at_budget(s)
+    c = at.compute_flops
     ax.axvline(c, color="black", ls="--", lw=1, gid="budget",
                label=f"requested: {_flops(c)} FLOPs")
-    point = optimal_allocation(s.model.law, c, flops_per_param_token=s.k)
     for field, color in (("params", PARAMS), ("tokens", TOKENS)):
-        value = float(getattr(point, field))
-        text = _count(value)
+        est = getattr(at, field)
+        text = _count(est.value)
         if s.samples is not None:
-            reps = getattr(optimal_allocation(s.samples, c, flops_per_param_token=s.k), field)
-            low, high = percentile_interval(reps, s.confidence)
-            ax.errorbar([c], [value], yerr=[[value - low], [high - value]], color=color,
-                        capsize=4, lw=1.5, zorder=5, gid=f"budget-{field}-interval")
-            text = _interval(value, low, high, _count)
-        ax.scatter([c], [value], color=color, edgecolor="black", s=60, zorder=6,
+            _span(ax, c, est.value, est.low, est.high, vertical=True, color=color,
+                  gid=f"budget-{field}-interval")
+            text = _interval(est.value, est.low, est.high, _count)
+        ax.scatter([c], [est.value], color=color, edgecolor="black", s=60, zorder=6,
                    gid=f"budget-{field}")
-        ax.annotate(f"{'N*' if field == 'params' else 'D*'} = {text}", (c, value),
+        ax.annotate(f"{'N*' if field == 'params' else 'D*'} = {text}", (c, est.value),
                     xytext=(-8, 0), textcoords="offset points", ha="right", va="center",
                     fontsize=9, color=color,
                     bbox={"boxstyle": "round", "fc": "white", "ec": color, "alpha": 0.9})
@@ -525,7 +531,8 @@ def _mark_budget(s: _Scene, ax: Any) -> None:
 
 def _fitted_and_held(s: _Scene) -> tuple[RunData, Array, npt.NDArray[np.bool_]]:
     runs = s.model.runs
-    assert runs is not None
+    if runs is None:
+        raise UsageError(f"`kind` residuals {_NO_RUNS}")
     predicted = predict_loss(s.model.law, runs.params, runs.tokens)
     held = np.zeros(runs.loss.size, dtype=bool) if s.held_out is None else s.held_out.mask
     if s.held_out is not None and s.held_out.predicted_loss is not None:
@@ -585,10 +592,11 @@ def _residual_percent(s: _Scene, ax: Any) -> None:
 
 
 def _bootstrap(s: _Scene, ax: Any) -> None:
-    assert s.budget is not None and s.samples is not None
-    c = s.budget
-    reps = optimal_allocation(s.samples, c, flops_per_param_token=s.k)
-    point = optimal_allocation(s.model.law, c, flops_per_param_token=s.k)
+    if s.samples is None:
+        raise UsageError(f"`kind` bootstrap {_NO_REPLICATES}")
+    at = _at_budget(s)
+    c = at.compute_flops
+    reps = optimal_allocation(s.samples, c, flops_per_param_token=s.k)  # the cloud itself
     ax.scatter(reps.params, reps.tokens, color=CLOUD, s=12, alpha=0.35, lw=0,
                gid="bootstrap-cloud", label=f"{reps.params.size:,} bootstrap replicates")
     # The cloud lies on a line (D* = C/(k N*)); a histogram of N* shows where it is dense.
@@ -599,9 +607,8 @@ def _bootstrap(s: _Scene, ax: Any) -> None:
                                 label="histogram of N*")
     density.set_ylim(0, counts.max() * 4)
     density.set_axis_off()
-    n_lo, n_hi = percentile_interval(reps.params, s.confidence)
-    d_lo, d_hi = percentile_interval(reps.tokens, s.confidence)
-    r_lo, r_hi = percentile_interval(reps.tokens_per_param, s.confidence)
+    n_lo, n_hi = at.params.low, at.params.high
+    d_lo, d_hi = at.tokens.low, at.tokens.high
     level = f"{s.confidence:.0%} interval"
     ax.axvspan(n_lo, n_hi, color=PARAMS, alpha=0.08, lw=0, gid="bootstrap-params-interval",
                label=f"{level} of N*")
@@ -611,11 +618,12 @@ def _bootstrap(s: _Scene, ax: Any) -> None:
     x = np.geomspace(reps.params.min() / pad, reps.params.max() * pad, 50)
     ax.plot(x, c / (s.k * x), color="black", lw=0.8, ls=":", gid="iso-compute",
             label=f"N·D = C/{s.k:g} (all of C spent)")
-    ax.scatter([point.params], [point.tokens], marker="*", s=260, color=FORECAST,
+    ax.scatter([at.params.value], [at.tokens.value], marker="*", s=260, color=FORECAST,
                edgecolor="black", zorder=5, gid="bootstrap-point", label="point estimate")
-    text = (f"N* = {_interval(float(point.params), n_lo, n_hi, _count)}\n"
-            f"D* = {_interval(float(point.tokens), d_lo, d_hi, _count)}\n"
-            f"D*/N* = {_interval(float(point.tokens_per_param), r_lo, r_hi, _ratio)}")
+    ratio = at.tokens_per_param
+    text = (f"N* = {_interval(at.params.value, n_lo, n_hi, _count)}\n"
+            f"D* = {_interval(at.tokens.value, d_lo, d_hi, _count)}\n"
+            f"D*/N* = {_interval(ratio.value, ratio.low, ratio.high, _ratio)}")
     ax.text(0.98, 0.97, text, transform=ax.transAxes, ha="right", va="top", fontsize=9,
             bbox={"boxstyle": "round", "fc": "white", "ec": "0.7", "alpha": 0.9})
     _log_axis(ax, "x", _count)

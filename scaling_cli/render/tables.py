@@ -1,25 +1,24 @@
-"""Result documents -> rich tables for people.
+"""JSON documents -> text tables for people (the default ``--format table``).
 
 Pure functions of the documents built by :mod:`scaling_cli.render.documents`; the CSV and
-``--field`` renderings (:mod:`scaling_cli.render.fields`) read the same documents, so the table,
-the CSV, the bare numbers and the JSON cannot disagree.
+``--field`` renderings (:mod:`scaling_cli.render.fields`) read the same documents, so the
+table, the CSV, the bare numbers and the JSON cannot disagree. Which tables to draw follows
+the document's ``schema``, never which keys it happens to have. A table ends with the
+document's warnings, so a saved table keeps them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
-from rich import box
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
-
+from scaling_cli.render.text import Cell, Style, TextTable, cell
 from scaling_cli.units import format_count, format_flops, format_number
 
-__all__ = ["ci_label", "fmt", "render_table", "render_warnings", "value_cell"]
+__all__ = ["ci_label", "fmt", "laws_table", "render_table", "schema_table", "warning_lines"]
 
 _PARAM_LABELS = {"E": "E", "A": "A", "B": "B", "alpha": "α", "beta": "β"}
+Doc = dict[str, Any]
 
 
 def fmt(name: str, x: float | None) -> str:
@@ -34,34 +33,28 @@ def fmt(name: str, x: float | None) -> str:
     return format_number(x, digits=4)
 
 
-def new_table(title: str, columns: list[str | tuple[str, str]]) -> Table:
-    """A table in the house style: no edges, two spaces between columns, right-aligned
-    unless a column says ``(header, "left")``.
-
-    Compact so that the widest tables fit 80 columns with every value whole; long headers
-    are broken by hand (``"tokens/\\nparam"``) so no header is wider than its values
-    (rich would otherwise cut a header, or a value, to ``tokens/pa…``).
-    """
-    table = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", show_edge=False,
-                  padding=(0, 0, 0, 1))
-    for col in columns:
-        header, justify = (col, "right") if isinstance(col, str) else col
-        table.add_column(header, justify=justify)  # type: ignore[arg-type]
-    return table
+def ci_label(doc: Doc) -> str:
+    return f"{round(100 * doc.get('confidence', 0.95), 2):g}% interval"
 
 
-def value_cell(name: str, est: dict[str, Any]) -> Text:
-    text = Text(fmt(name, est["value"]), style="bold")
-    if est["low"] is not None:
-        text.append(f"\n{fmt(name, est['low'])} – {fmt(name, est['high'])}", style="dim")
-    return text
+def value_cell(name: str, est: Doc | None) -> Cell:
+    """The value in bold, the interval dimmed beneath (an interval may exclude the value)."""
+    if est is None or (est["value"] is None and est["low"] is None):
+        return cell("—")
+    return cell((fmt(name, est["value"]), "bold"),
+                None if est["low"] is None and est["high"] is None
+                else (f"{fmt(name, est['low'])} – {fmt(name, est['high'])}", "dim"))
 
 
-def _heading(doc: dict[str, Any]) -> Text:
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _heading(doc: Doc, style: Style) -> str:
     """What was fitted and under which convention; then, dimmed, which files."""
     source = doc.get("law_source", "runs")
-    inputs: dict[str, Any] | None = doc.get("inputs")
-    if inputs is not None and doc["schema"] == "scaling-cli/backtest":
+    inputs: Doc | None = doc.get("inputs")
+    if doc["schema"] == "scaling-cli/backtest" and inputs is not None:
         what = f"backtest of the {doc['method']} fit on {inputs['runs_used']} runs"
     elif source.startswith("preset:"):
         what = f"published law {source.split(':', 1)[1]} (no runs, so no intervals)"
@@ -72,18 +65,17 @@ def _heading(doc: dict[str, Any]) -> Text:
             what += f", read from {source.split(':', 1)[1]}"
     else:
         what = source
-    text = Text(f"{what}; FLOPs convention {doc['convention']['formula']}\n", style="bold")
+    lines = [style.apply(f"{what}; FLOPs convention {doc['convention']['formula']}", "bold")]
     if inputs is not None:
         files = inputs["sources"]
         shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
-        text.append(f"inputs: {shown} (sha256 {inputs['sha256'][:12]})", style="dim")
-    return text
+        lines.append(style.apply(f"inputs: {shown} (sha256 {inputs['sha256'][:12]})", "dim"))
+    return "\n".join(lines) + "\n"
 
 
-def _law_table(doc: dict[str, Any]) -> Table:
-    ci = ci_label(doc)
-    table = new_table("Fitted law  L(N, D) = E + A/N^α + B/D^β",
-                      [("parameter", "left"), "value", ci, ("units", "left")])
+def _law_table(doc: Doc) -> TextTable:
+    table = TextTable("Fitted law  L(N, D) = E + A/N^α + B/D^β",
+                      ["parameter", "value", ci_label(doc), "units"], frozenset({0, 3}))
     for name, est in doc["law"].items():
         interval = "—" if est["low"] is None else (
             f"{fmt(name, est['low'])} – {fmt(name, est['high'])}")
@@ -91,60 +83,204 @@ def _law_table(doc: dict[str, Any]) -> Table:
     return table
 
 
-def ci_label(doc: dict[str, Any]) -> str:
-    return f"{round(100 * doc.get('confidence', 0.95), 2):g}% interval"
-
-
-def _budget_label(b: dict[str, Any]) -> Text:
-    text = Text(format_flops(b["compute_flops"]))
+def _budget_label(b: Doc) -> Cell:
+    """The budget in FLOPs, and beneath it the amount as written when in other units."""
     given = b.get("budget_given")
-    if given and given["unit"] != "flops":
-        text.append(f"\n= {given['text']}", style="dim")
-    return text
+    if not given or given["unit"] == "flops":
+        return cell(format_flops(b["compute_flops"]))
+    amount = format_count(given["amount"])
+    written = f"${amount}" if given["unit"] == "usd" else f"{amount} {given['unit']}"
+    return cell(format_flops(b["compute_flops"]), (f"= {written}", "dim"))
 
 
-def _budget_table(doc: dict[str, Any]) -> Table:
-    limited = doc["budgets"][0].get("data_constrained") is not None
+def _reach_text(reach: Doc | None) -> str:
+    """The largest factor beyond the fitted runs, e.g. "C 998x" or "D/N 4.2x"."""
+    if reach is None:
+        return "—"
+    parts = []
+    for key, label in (("compute_flops", "C"), ("params", "N"), ("tokens_per_param", "D/N")):
+        f = reach[key]
+        if f is None or f == 1.0:
+            continue
+        shown = f if f >= 1 else 1 / f
+        arrow = "" if f >= 1 else "÷"
+        parts.append(f"{label} {arrow}{shown:,.0f}x" if shown >= 10
+                     else f"{label} {arrow}{shown:.2g}x")
+    return ", ".join(parts) if parts else "inside"
+
+
+def _optimal_table(doc: Doc) -> TextTable:
+    first = doc["budgets"][0]
+    limited = first.get("data_constrained") is not None
+    band = first.get("band")
     title = "Compute-optimal allocation" + (" with limited unique data" if limited else "")
-    band = doc["budgets"][0].get("band")
-    cols: list[str | tuple[str, str]] = [
-        "budget\n(FLOPs)", "params\nN*", "tokens\nD*", "tokens/\nparam", "loss\n(nats/token)"]
+    cols = ["budget\n(FLOPs)", "params\nN*", "tokens\nD*", "tokens/\nparam",
+            "loss\n(nats/token)"]
     if band is not None:
         cols.append(f"sizes within\n{100 * band['tolerance']:g}% of best\nloss")
     if limited:
         cols += ["epochs of\nunique\ndata", "loss with\nunlimited\ndata"]
-    table = new_table(f"{title} (value, then {ci_label(doc)})", cols)
+    cols.append("beyond\nthe runs")
+    table = TextTable(f"{title} (value, then {ci_label(doc)})", cols, frozenset({len(cols) - 1}))
     for b in doc["budgets"]:
-        row = [_budget_label(b), value_cell("params", b["params"]),
-               value_cell("tokens", b["tokens"]),
-               value_cell("tokens_per_param", b["tokens_per_param"]),
-               value_cell("loss", b["loss"])]
+        row: list[Cell | str] = [_budget_label(b), value_cell("params", b["params"]),
+                                 value_cell("tokens", b["tokens"]),
+                                 value_cell("tokens_per_param", b["tokens_per_param"]),
+                                 value_cell("loss", b["loss"])]
         if band is not None:
             lo, hi = b["band"]["params_smallest"], b["band"]["params_largest"]
-            row.append(Text(f"{fmt('params', lo['value'])} – {fmt('params', hi['value'])}",
-                            style="bold"))
+            row.append(cell((f"{fmt('params', lo['value'])} – {fmt('params', hi['value'])}",
+                             "bold")))
         if limited:
             data = b["data_constrained"]
             row += [value_cell("tokens_per_param", data["epochs"]),
                     value_cell("loss", data["loss_unlimited"])]
+        row.append(_reach_text(b.get("reach")))
         table.add_row(*row)
     return table
 
 
-def _predict_table(doc: dict[str, Any]) -> Table:
-    table = new_table(f"Predicted loss of the fitted surface (value, then {ci_label(doc)})",
-                      ["params N", "tokens D", "compute (FLOPs)", "loss (nats/token)"])
-    for p in doc["predictions"]:
-        table.add_row(format_count(p["params"]), format_count(p["tokens"]),
-                      format_flops(p["compute_flops"]), value_cell("loss", p["loss"]))
+def _pct_cell(est: Doc, transform: Callable[[float], float] = lambda p: p) -> Cell:
+    def p(x: float | None) -> str:
+        return "—" if x is None else f"{100 * transform(x):.1f}%"
+    return cell((p(est["value"]), "bold"),
+                None if est["low"] is None else (f"{p(est['low'])} – {p(est['high'])}", "dim"))
+
+
+def _fixed_size_table(doc: Doc) -> TextTable:
+    table = TextTable(f"Fixed model size vs compute-optimal (value, then {ci_label(doc)})",
+                      ["budget\n(FLOPs)", "params\nN", "tokens\nD", "tokens/\nparam",
+                       "loss\n(nats/\ntoken)", "optimal\nN*", "loss at\nN*", "loss\npenalty",
+                       "compute\nwasted"])
+    for b in doc["budgets"]:
+        # compute_penalty p = C / C_eq - 1: the share of the budget that buys nothing, p/(1+p).
+        table.add_row(format_flops(b["compute_flops"]), format_count(b["params"]),
+                      format_count(b["tokens"]), format_count(b["tokens_per_param"]),
+                      value_cell("loss", b["loss"]), value_cell("params", b["params_optimal"]),
+                      value_cell("loss", b["loss_optimal"]),
+                      value_cell("loss", b["loss_penalty"]),
+                      _pct_cell(b["compute_penalty"], lambda p: p / (1 + p)))
     return table
 
 
-def _compare_table(doc: dict[str, Any]) -> Table:
-    table = new_table(f"N* at {format_flops(doc['compute_flops'])} FLOPs by fitting method "
+def _flops_cell(est: Doc) -> Cell:
+    def f(x: float | None) -> str:
+        return "unreachable" if x is None else format_flops(x)
+    show_interval = est["low"] is not None or est["high"] is not None
+    return cell((f(est["value"]), "bold"),
+                (f"{f(est['low'])} – {f(est['high'])}", "dim") if show_interval else None)
+
+
+def _target_tables(doc: Doc) -> list[TextTable]:
+    table = TextTable(f"Least compute reaching a target loss (value, then {ci_label(doc)})",
+                      ["target\nloss", "compute\n(FLOPs)", "params\nN*", "tokens\nD*",
+                       "replicates\nunreachable", "beyond\nthe runs"], frozenset({5}))
+    for t in doc["targets"]:
+        share = _pct(t["unreachable_fraction"])
+        if not t["reachable"]:
+            table.add_row(f"{t['loss']:.4g}", cell(("unreachable: at or below E", "bold red")),
+                          "—", "—", share, "—")
+            continue
+        table.add_row(f"{t['loss']:.4g}", _flops_cell(t["compute_flops"]),
+                      value_cell("params", t["params"]), value_cell("tokens", t["tokens"]),
+                      share, _reach_text(t.get("reach")))
+    tables = [table]
+    inference = [t for t in doc["targets"] if t["inference_aware"] is not None
+                 and t["reachable"]]
+    if inference:
+        tokens = format_count(inference[0]["inference_aware"]["inference_tokens"])
+        inf = TextTable(f"Inference-aware sizing for {tokens} lifetime inference tokens "
+                        "(Sardana & Frankle 2024): least training + inference FLOPs",
+                        ["target\nloss", "params\nN", "tokens\nD", "training\nFLOPs",
+                         "inference\nFLOPs", "total\nFLOPs", "total at\nChinchilla N*"])
+        for t in inference:
+            i = t["inference_aware"]
+            inf.add_row(f"{t['loss']:.4g}", value_cell("params", i["params"]),
+                        value_cell("tokens", i["tokens"]), _flops_cell(i["training_flops"]),
+                        _flops_cell(i["inference_flops"]), _flops_cell(i["total_flops"]),
+                        _flops_cell(i["total_flops_chinchilla"]))
+        tables.append(inf)
+    return tables
+
+
+def _cost_table(doc: Doc) -> TextTable | None:
+    """GPU-hours, days and dollars per budget, with the hardware assumptions spelled out."""
+    hw = doc.get("hardware")
+    if hw is None:
+        return None
+    gpus = f"{hw['gpus']:,} x " if hw["gpus"] else ""
+    table = TextTable(f"Cost on {gpus}{hw['title'] or hw['gpu']} ({hw['peak_tflops']:g} "
+                      f"TFLOP/s dense bf16 at MFU {hw['mfu']:.2f})",
+                      ["budget (FLOPs)", "GPU-hours", "days", "dollars"])
+    if hw["usd_per_gpu_hour"]:
+        table.caption = f"${hw['usd_per_gpu_hour']:g} per GPU-hour: {hw['price_note']}"
+    rows = doc.get("budgets") or doc.get("targets") or []
+    for b in rows:
+        c = b["cost"]
+        if c is None:
+            continue
+        flops = b["compute_flops"]["value"] if isinstance(b["compute_flops"], dict) \
+            else b["compute_flops"]
+        table.add_row(format_flops(flops), fmt("params", c["gpu_hours"]),
+                      "—" if c["days"] is None else f"{c['days']:.3g}",
+                      "—" if c["usd"] is None else f"${fmt('params', c['usd'])}")
+    return table
+
+
+def _unit_format(units: str) -> Callable[[float], str]:
+    if units == "FLOPs":
+        return format_flops
+    if units in {"GPU-hours", "dollars"}:
+        return format_count
+    return lambda x: f"{x:.4g}"
+
+
+def _check_table(doc: Doc, style: Style) -> list[TextTable | str]:
+    """One row per limit: value (and interval), limit, verdict; then the overall result."""
+    plan = doc["plan"]
+    hw = plan.get("hardware")
+    assumption = "" if hw is None else f"; costs at MFU {hw['mfu']:g} on {hw['gpu']}"
+    table = TextTable(f"Checks for plan {plan['name']!r}: {format_count(plan['params'])} "
+                      f"params, {format_count(plan['tokens'])} tokens, "
+                      f"{format_flops(plan['compute_flops'])} FLOPs ({ci_label(doc)}"
+                      f"{assumption})",
+                      ["limit", "value", "interval", "limit\nvalue", "verdict", "note"],
+                      frozenset({0, 5}))
+    styles = {"pass": "green", "fail": "bold red", "inconclusive": "yellow"}
+    for c in doc["checks"]:
+        show = _unit_format(c["units"])
+        interval = "—" if c["low"] is None else f"{show(c['low'])} – {show(c['high'])}"
+        table.add_row(c["limit_name"], f"{show(c['value'])} {c['units']}", interval,
+                      show(c["limit"]), cell((c["verdict"].upper(), styles[c["verdict"]])),
+                      c["note"])
+    inconclusive = sum(c["verdict"] == "inconclusive" for c in doc["checks"])
+    failed = sum(c["verdict"] == "fail" for c in doc["checks"])
+    if not doc["passed"]:
+        verdict, colour = "FAILED", "bold red"
+    elif inconclusive:
+        verdict, colour = f"PASSED WITH {inconclusive} INCONCLUSIVE", "yellow"
+    else:
+        verdict, colour = "PASSED", "bold green"
+    detail = f" ({failed} failed, {inconclusive} inconclusive; --fail-on {doc['fail_on']})"
+    return [table, style.apply(verdict + detail, colour) + "\n"]
+
+
+def _predict_table(doc: Doc) -> TextTable:
+    table = TextTable(f"Predicted loss of the fitted surface (value, then {ci_label(doc)})",
+                      ["params N", "tokens D", "compute (FLOPs)", "loss (nats/token)",
+                       "beyond\nthe runs"], frozenset({4}))
+    for p in doc["predictions"]:
+        table.add_row(format_count(p["params"]), format_count(p["tokens"]),
+                      format_flops(p["compute_flops"]), value_cell("loss", p["loss"]),
+                      _reach_text(p.get("reach")))
+    return table
+
+
+def _compare_tables(doc: Doc, style: Style) -> list[TextTable | str]:
+    table = TextTable(f"N* at {format_flops(doc['compute_flops'])} FLOPs by fitting method "
                       f"(value, then {ci_label(doc)})",
-                      [("method", "left"), "params N*", "tokens D*", "a (N* ~ C^a)",
-                       ("note", "left")])
+                      ["method", "params N*", "tokens D*", "a (N* ~ C^a)", "note"],
+                      frozenset({0, 4}))
     for m in doc["methods"]:
         if m["params"] is None:
             table.add_row(m["method"], "—", "—", "—", m["note"])
@@ -152,28 +288,22 @@ def _compare_table(doc: dict[str, Any]) -> Table:
         table.add_row(m["method"], value_cell("params", m["params"]),
                       value_cell("tokens", m["tokens"]),
                       value_cell("tokens_per_param", m["compute_exponent"]), m["note"])
-    return table
-
-
-def _spread_line(doc: dict[str, Any]) -> Text:
     spread = doc.get("params_spread")
     if spread is None:
-        return Text("model uncertainty: fewer than two methods apply\n", style="dim")
-    stat = doc["methods"][0]["params"]
-    text = f"model uncertainty: N* spans x{spread:.2f} across methods"
-    if stat["low"] is not None:
-        text += (f" (the {ci_label(doc)} of {doc['methods'][0]['method']} alone spans "
-                 f"x{stat['high'] / stat['low']:.2f})")
-    return Text(text + "\n", style="bold")
+        line = style.apply("model uncertainty: fewer than two methods apply", "dim")
+    else:
+        stat = doc["methods"][0]["params"]
+        text = f"model uncertainty: N* spans x{spread:.2f} across methods"
+        if stat["low"] is not None:
+            text += (f" (the {ci_label(doc)} of {doc['methods'][0]['method']} alone spans "
+                     f"x{stat['high'] / stat['low']:.2f})")
+        line = style.apply(text, "bold")
+    return [table, line + "\n"]
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _backtest_tables(doc: dict[str, Any]) -> list[Any]:
+def _backtest_tables(doc: Doc, style: Style) -> list[TextTable | str]:
     ci = ci_label(doc).replace(" interval", "")
-    folds = new_table("Backtest: fit below a compute threshold, predict the runs above",
+    folds = TextTable("Backtest: fit below a compute threshold, predict the runs above",
                       ["trained below\n(FLOPs)", "train\nruns", "held\nout",
                        "median\n|error|", "max\n|error|", f"covered by\n{ci} PI"])
     for f in doc["folds"]:
@@ -182,9 +312,9 @@ def _backtest_tables(doc: dict[str, Any]) -> list[Any]:
                       _pct(f["max_abs_relative_error"]), _pct(f["coverage"]))
     worst = sorted((h for f in doc["folds"] for h in f["held_out"]),
                    key=lambda h: -abs(h["relative_error"]))[:8]
-    runs = new_table("Largest errors (PI: prediction interval for one run's loss)",
-                     [("run", "left"), "params", "tokens", "x largest\ntrain", "actual",
-                      "predicted", f"{ci} PI", "error", "covered"])
+    runs = TextTable("Largest errors (PI: prediction interval for one run's loss)",
+                     ["run", "params", "tokens", "x largest\ntrain C", "actual", "predicted",
+                      f"{ci} PI", "error", "covered"], frozenset({0}))
     for h in worst:
         pi = h["prediction_interval"]
         runs.add_row(h["id"], format_count(h["params"]), format_count(h["tokens"]),
@@ -194,74 +324,93 @@ def _backtest_tables(doc: dict[str, Any]) -> list[Any]:
                      f"{100 * h['relative_error']:+.2f}%",
                      {True: "yes", False: "NO", None: "—"}[h["covered"]])
     s = doc["summary"]
-    line = Text(f"{s['held_out_predictions']} held-out predictions: median |error| "
-                f"{_pct(s['median_abs_relative_error'])}, max {_pct(s['max_abs_relative_error'])}"
-                f", coverage {_pct(s['coverage'])} (nominal {ci})\n", style="bold")
-    return [folds, runs, line]
+    line = style.apply(
+        f"{s['held_out_predictions']} held-out predictions: median |error| "
+        f"{_pct(s['median_abs_relative_error'])}, max {_pct(s['max_abs_relative_error'])}, "
+        f"coverage {_pct(s['coverage'])} (nominal {ci})", "bold")
+    return [folds, runs, line + "\n"]
 
 
-def _health(doc: dict[str, Any]) -> Text:
-    fit, boot = doc.get("fit"), doc.get("bootstrap")
-    lines = Text()
-    if fit is not None:
-        verdict = "verified" if fit["verified"] else "NOT verified"
-        lines.append(
-            f"fit ({fit['method']}{_constraint_text(fit['constraints'])}): {verdict} optimum, "
-            f"objective {fit['objective']:.6g} (sum of Huber δ={fit['huber_delta']:g}), "
-            f"{fit['starts_agreeing']} of {fit['starts']} starts agree, Newton decrement "
-            f"{fit['newton_decrement']:.1e}\n", style="dim" if fit["verified"] else "bold red")
-        flat = max(fit["flat_direction"].items(), key=lambda kv: abs(kv[1]))[0]
-        cond = fit["condition_number"]
-        lines.append(
-            f"health: median |log residual| {fit['residual_mad']:.3g}, "
-            f"{len(fit['large_residuals'])} large; Hessian condition "
-            f"{'inf' if cond is None else f'{cond:.1e}'}, flattest along {flat}"
-            f"{'; at bounds: ' + ', '.join(fit['at_bounds']) if fit['at_bounds'] else ''}\n",
-            style="dim")
-    if boot is not None:
-        lines.append(
-            f"intervals: {boot['replicates']:,} bootstrap replicates by {boot['resample_by']} "
-            f"({boot['n_units']:,} units), seed {boot['seed']}, percentile method; "
-            f"{boot['failed']} failed, {boot['degenerate']} degenerate\n", style="dim")
-    return lines
-
-
-def _constraint_text(constraints: dict[str, Any]) -> str:
+def _constraint_text(constraints: Doc) -> str:
     parts = [f"{k}={v:g}" for k, v in constraints["fixed"].items()]
     if constraints["tied_exponents"]:
         parts.append("alpha=beta")
     return f", {', '.join(parts)}" if parts else ""
 
 
-def render_table(doc: dict[str, Any], console: Console) -> None:
-    """Print a result document as tables for people."""
-    parts: list[Any] = [_heading(doc)]
-    if "law" in doc:
-        parts.append(_law_table(doc))
-    if "budgets" in doc:
-        from scaling_cli.render.tables_plan import cost_table, fixed_size_table
-
-        parts.append(fixed_size_table(doc) if doc["schema"].endswith("fixed-size")
-                     else _budget_table(doc))
-        parts.append(cost_table(doc))
-    if "targets" in doc:
-        from scaling_cli.render.tables_plan import target_table
-
-        parts.append(target_table(doc))
-    if "checks" in doc:
-        from scaling_cli.render.tables_plan import check_table
-
-        parts.append(check_table(doc))
-    if "predictions" in doc:
-        parts.append(_predict_table(doc))
-    if "methods" in doc:
-        parts += [_compare_table(doc), _spread_line(doc)]
-    if "folds" in doc:
-        parts += _backtest_tables(doc)
-    parts.append(_health(doc))
-    console.print(Group(*parts))
+def _health(doc: Doc, style: Style) -> str:
+    fit, boot = doc.get("fit"), doc.get("bootstrap")
+    lines = []
+    if fit is not None:
+        verdict = "verified" if fit["verified"] else "NOT verified"
+        lines.append(style.apply(
+            f"fit ({fit['method']}{_constraint_text(fit['constraints'])}): {verdict} optimum, "
+            f"objective {fit['objective']:.6g} (sum of Huber δ={fit['huber_delta']:g}), "
+            f"{fit['starts_agreeing']} of {fit['starts']} starts agree, Newton decrement "
+            f"{fit['newton_decrement']:.1e}", "dim" if fit["verified"] else "bold red"))
+        flat = max(fit["flat_direction"].items(), key=lambda kv: abs(kv[1]))[0]
+        cond = fit["condition_number"]
+        bounds = f"; at bounds: {', '.join(fit['at_bounds'])}" if fit["at_bounds"] else ""
+        lines.append(style.apply(
+            f"health: median |log residual| {fit['residual_mad']:.3g}, "
+            f"{len(fit['large_residuals'])} large; Hessian condition "
+            f"{'inf' if cond is None else f'{cond:.1e}'}, flattest along {flat}{bounds}", "dim"))
+    if boot is not None:
+        lines.append(style.apply(
+            f"intervals: {boot['replicates']:,} bootstrap replicates by {boot['resample_by']} "
+            f"({boot['n_units']:,} units), seed {boot['seed']}, percentile method; "
+            f"{boot['failed']} failed, {boot['degenerate']} degenerate", "dim"))
+    return "".join(line + "\n" for line in lines)
 
 
-def render_warnings(warnings: Iterable[str], console: Console) -> None:
-    for w in warnings:
-        console.print(f"[yellow]Warning:[/] {w}", highlight=False)
+def warning_lines(warnings: list[str], style: Style) -> str:
+    """``Warning: ...``, one line each (never wrapped)."""
+    return "".join(f"{style.apply('Warning:', 'yellow')} {w}\n" for w in warnings)
+
+
+_BODIES: dict[str, Callable[[Doc, Style], list[TextTable | str | None]]] = {
+    "optimal": lambda d, s: [_law_table(d), _optimal_table(d), _cost_table(d)],
+    "fixed-size": lambda d, s: [_law_table(d), _fixed_size_table(d), _cost_table(d)],
+    "target": lambda d, s: [_law_table(d), *_target_tables(d), _cost_table(d)],
+    "predict": lambda d, s: [_law_table(d), _predict_table(d)],
+    "fit": lambda d, s: [_law_table(d)],
+    "check": lambda d, s: list(_check_table(d, s)),
+    "compare": lambda d, s: list(_compare_tables(d, s)),
+    "backtest": lambda d, s: list(_backtest_tables(d, s)),
+}
+
+
+def render_table(doc: Doc, style: Style | None = None) -> str:
+    """A result document as text: heading, tables, fit health, then its warnings."""
+    style = style or Style()
+    kind = doc["schema"].removeprefix("scaling-cli/")
+    parts = [_heading(doc, style)]
+    for part in _BODIES[kind](doc, style):
+        if part is None:
+            continue
+        parts.append(part.render(style) if isinstance(part, TextTable) else part)
+    parts.append(_health(doc, style))
+    if doc.get("warnings"):
+        parts.append(warning_lines(doc["warnings"], style))
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts if p)
+
+
+def laws_table(presets: dict[str, Any], style: Style | None = None) -> str:
+    """``scaling laws``: the parameters, then each law's title, citation and note."""
+    style = style or Style()
+    table = TextTable("Published laws (use with --law NAME)",
+                      ["name", "E", "A", "B", "α", "β"], frozenset({0}))
+    for name, p in presets.items():
+        table.add_row(name, *(f"{v:.6g}" for v in p.law.as_tuple()))
+    notes = "".join(f"\n{style.apply(name, 'bold')}: {p.title}\n  {p.citation}\n"
+                    + (f"  {p.note}\n" if p.note else "") for name, p in presets.items())
+    return table.render(style) + notes
+
+
+def schema_table(fields: Any, example: str, style: Style | None = None) -> str:
+    """``scaling schema``: every run-log field, whether required, and its meaning."""
+    style = style or Style()
+    table = TextTable("Run-log fields", ["field", "required", "meaning"], frozenset({0, 1, 2}))
+    for f in fields:
+        table.add_row(f.name, "yes" if f.required else "", f.doc)
+    return table.render(style) + "\n" + example

@@ -1,0 +1,151 @@
+"""Runs -> :class:`~scaling_cli.model.Model`: the one fitting call behind every command.
+
+:func:`fit_runs` checks that the runs can identify the law, fits it globally
+(:mod:`scaling_cli.fit.search`), verifies the optimum, bootstraps it
+(:mod:`scaling_cli.fit.bootstrap`) and keeps the facts every output reports
+(``FitSummary``, ``BootstrapSummary``, ``InputSummary``) with the fit's warnings.
+:class:`FitSettings` is the typed, validated configuration of that call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from scaling_cli.errors import FitError, InputError, UsageError
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
+from scaling_cli.model import BootstrapSummary, InputSummary, Model
+from scaling_cli.read.runs import RunSet
+
+__all__ = [
+    "MAX_REPLICATES",
+    "METHOD_NAMES",
+    "MIN_REPLICATES",
+    "RESAMPLE_BY",
+    "FitSettings",
+    "fit_runs",
+]
+
+# Each replicate is a fit (~1 ms on 240 runs): 100,000 take minutes and a few MB; more is a
+# typo (1e9 would ask for 37 GiB before failing) rather than extra precision.
+MAX_REPLICATES = 100_000
+# Fewer cannot put an order statistic in each 2.5% tail of a 95% interval: such an
+# "interval" can exclude its own point, so it is refused rather than printed.
+MIN_REPLICATES = 40
+METHOD_NAMES = ("approach3", "lsq")
+RESAMPLE_BY = ("auto", "run", "group")
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FitSettings:
+    """How to fit and bootstrap, validated once on construction (errors name the setting).
+
+    ``workers`` is the number of processes for the bootstrap (results never depend on it).
+    """
+
+    flops_per_param_token: float = DEFAULT_FLOPS_PER_PARAM_TOKEN
+    replicates: int = 1000
+    seed: int = 0
+    resample_by: str = "auto"
+    workers: int = 1
+    method: str = "approach3"
+    constraints: Constraints = field(default_factory=Constraints)
+    allow_unverified: bool = False
+
+    def __post_init__(self) -> None:
+        k = self.flops_per_param_token
+        if not 0 < k < float("inf"):
+            raise UsageError(f"{k!r} must be a positive number, e.g. 6",
+                             field="flops_per_param_token")
+        if not 0 <= self.replicates <= MAX_REPLICATES:
+            raise UsageError(f"{self.replicates:,} is over the limit of {MAX_REPLICATES:,} "
+                             "replicates; 1,000 (the default) is enough for 95% intervals",
+                             field="replicates")
+        if 0 < self.replicates < MIN_REPLICATES:
+            raise UsageError(f"{self.replicates} is too few for an interval (at least "
+                             f"{MIN_REPLICATES}); give 0 for no intervals, or 1,000 (the "
+                             "default)", field="replicates")
+        if not 0 <= self.seed < 2**63:
+            raise UsageError(f"{self.seed} is out of range; give a whole number from 0 to "
+                             "2**63 - 1", field="seed")
+        if self.resample_by not in RESAMPLE_BY:
+            raise UsageError(f"{self.resample_by!r}: use auto, run or group",
+                             field="resample_by")
+        if self.method not in METHOD_NAMES:
+            raise UsageError(f"{self.method!r}: use one of {', '.join(METHOD_NAMES)}",
+                             field="method")
+        if self.workers < 1:
+            raise UsageError(f"{self.workers}: give at least 1 process", field="workers")
+
+    @classmethod
+    def with_constraints(cls, fixed: Mapping[str, float] | None = None, *,
+                         tie_exponents: bool = False, **settings: object) -> FitSettings:
+        return cls(constraints=Constraints.make(fixed, tie_exponents=tie_exponents),
+                   **settings)  # type: ignore[arg-type]
+
+
+def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
+             progress: Progress | None = None) -> Model:
+    """Fit and bootstrap ``runs``; raise FitError when the optimum cannot be verified."""
+    from scaling_cli.fit.bootstrap import bootstrap
+    from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
+    from scaling_cli.fit.objective import Data
+    from scaling_cli.fit.search import METHODS, SearchSettings, fit_law
+
+    settings = settings or FitSettings()
+    k = settings.flops_per_param_token
+    columns = runs.columns(k)
+    warnings = check_identifiable(columns.params, columns.tokens, settings.constraints.n_free)
+    data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
+    search = SearchSettings(delta=METHODS[settings.method][0])
+    fit = fit_law(data, settings=search, constraints=settings.constraints)
+    if not fit.verified and not settings.allow_unverified:
+        raise FitError(
+            f"the fit's optimum could not be verified ({fit.starts_agreeing} of {fit.starts} "
+            f"starts agree, Newton decrement {fit.newton_decrement:.2g}); the runs may not "
+            "identify the law. Add runs over a wider range of sizes and tokens, or pass "
+            "`allow_unverified` to see the unverified fit"
+        )
+    summary = summarise_fit(fit, columns.ids, settings.method)
+    warnings += fit_warnings(summary)
+    boot: BootstrapSummary | None = None
+    samples = None
+    if settings.replicates > 0:
+        result = bootstrap(data, fit, replicates=settings.replicates, seed=settings.seed,
+                           groups=_groups(runs, settings.resample_by),
+                           workers=settings.workers, progress=progress, settings=search)
+        samples = result.good
+        boot = BootstrapSummary(result.replicates, result.failed, result.n_degenerate,
+                                settings.seed, result.resample_by, result.n_units)
+        warnings += _bootstrap_warnings(boot)
+    inputs = InputSummary.of(columns, runs_excluded=len(runs.excluded), sha256=runs.sha256,
+                             sources=runs.sources)
+    return Model(fit.law, samples, "runs", k, inputs, summary, boot,
+                 tuple(runs.warnings) + tuple(warnings), columns)
+
+
+def _bootstrap_warnings(boot: BootstrapSummary) -> list[str]:
+    out = []
+    if boot.failed:
+        out.append(f"{boot.failed} of {boot.replicates} bootstrap replicates failed to "
+                   "converge and are left out of the intervals")
+    if boot.degenerate > 0.05 * boot.replicates:
+        out.append(f"{boot.degenerate} of {boot.replicates} bootstrap replicates are "
+                   "degenerate (a term vanished): the data barely identify the law")
+    return out
+
+
+def _groups(runs: RunSet, resample_by: str) -> list[str] | None:
+    labelled = [r.group for r in runs.runs]
+    if resample_by == "run" or (resample_by == "auto" and all(g is None for g in labelled)):
+        return None
+    if any(g is None for g in labelled):
+        missing = next(r for r in runs.runs if r.group is None)
+        if resample_by == "group":
+            raise InputError(f"{missing.where}: field 'group' is missing; resampling by group "
+                             "(`resample_by`) needs a group on every run")
+        # auto with partial labels: unlabelled runs are their own group
+    return [r.group if r.group is not None else f"\x00run:{r.run_id}" for r in runs.runs]
+

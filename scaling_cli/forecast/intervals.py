@@ -1,0 +1,125 @@
+"""Values with intervals: the one percentile function and the one point-with-replicates path.
+
+Every answer with an interval is computed once, on the stacked law (the point law in row 0,
+the R bootstrap replicate laws below it; :meth:`scaling_cli.law.Law.stacked`). Row 0 is the
+value, the equal-tailed percentile interval of rows 1..R is the interval. The point and the
+replicates therefore go through the same arithmetic; the interval can still exclude the
+point (a skewed or offset bootstrap distribution), and every consumer must allow that
+(plots draw [low, high] explicitly, never value - low).
+
+The percentile interval (linear interpolation between order statistics, numpy's default
+``linear`` method) at level ``c`` is [q((1 - c)/2), q((1 + c)/2)] of the finite replicates.
+With ``censored=True``, +inf means "unreachable" (a target loss below a replicate's E): it
+is ranked above every finite value instead of dropped, and a bound that falls among the
+infinite replicates is +inf. NaN (a failed replicate) is always dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scaling_cli.law import Law
+
+__all__ = [
+    "Estimate",
+    "Paired",
+    "percentile_interval",
+]
+
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its interval (``low``/``high`` are None when there are no replicates).
+
+    Infinite bounds mean "unreachable" (a target loss below a replicate's E).
+    """
+
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def spread(self) -> float | None:
+        """high / low: how many-fold the interval spans (None without a positive interval)."""
+        if self.low is None or self.high is None or not self.low > 0:
+            return None
+        return float(self.high / self.low)
+
+
+def percentile_interval(values: npt.ArrayLike, confidence: float, *,
+                        censored: bool = False) -> tuple[float, float]:
+    """Equal-tailed percentile interval of ``values`` (see the module doc); NaN, NaN when
+    nothing usable is left."""
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[~np.isnan(v)] if censored else v[np.isfinite(v)]
+    if v.size == 0:
+        return (math.nan, math.nan)
+    v = np.sort(v)
+    tail = (1.0 - confidence) / 2.0
+    bounds = []
+    for q in (tail, 1.0 - tail):
+        position = q * (v.size - 1)
+        i = math.floor(position)
+        j = min(i + 1, v.size - 1)
+        frac = position - i
+        if math.isinf(v[i]) or (frac > 0 and math.isinf(v[j])):
+            bounds.append(math.inf)
+        elif frac == 0 or v[i] == v[j]:
+            bounds.append(float(v[i]))
+        else:
+            bounds.append(float(v[i] + frac * (v[j] - v[i])))
+    return (bounds[0], bounds[1])
+
+
+class Paired:
+    """One answer function evaluated once on the stacked law, read per input.
+
+    ``fn(law, inputs)`` receives the stacked law (fields (1 + R, 1)) and the inputs as a
+    (1, M) row, and returns a result whose fields broadcast to (1 + R, M).
+    """
+
+    def __init__(self, point: Law, replicates: Law | None,
+                 fn: Callable[[Law, Array], Any], inputs: Sequence[float],
+                 confidence: float) -> None:
+        self.confidence = confidence
+        self.has_replicates = replicates is not None
+        row = np.asarray(inputs, dtype=float)[None, :]
+        self.result = fn(Law.stacked(point, replicates), row)
+        self.columns = row.shape[1]
+
+    def column(self, field: str, j: int) -> Array:
+        """The point (element 0) and every replicate (1..R) of ``field`` for input ``j``."""
+        values = np.asarray(getattr(self.result, field))
+        return np.broadcast_to(values, (values.shape[0], self.columns))[:, j]
+
+    def value(self, field: str, j: int) -> Any:
+        return self.column(field, j)[0]
+
+    def draws(self, field: str, j: int) -> Array | None:
+        return self.column(field, j)[1:] if self.has_replicates else None
+
+    def __call__(self, field: str, j: int, *, censored: bool = False) -> Estimate:
+        return self.estimate(self.column(field, j), censored=censored)
+
+    def estimate(self, column: Array, *, censored: bool = False) -> Estimate:
+        """Element 0 as the value, the percentile interval of the rest."""
+        if not self.has_replicates:
+            return Estimate(float(column[0]))
+        low, high = percentile_interval(column[1:], self.confidence, censored=censored)
+        return Estimate(float(column[0]), low, high)
+
+    def total(self, fields: Sequence[str], j: int) -> Estimate:
+        """The sum of ``fields`` (+inf means unreachable)."""
+        return self.estimate(sum((self.column(f, j) for f in fields[1:]),
+                                 self.column(fields[0], j)), censored=True)
+
+    def ratio(self, numerator: str, denominator: str, j: int) -> Estimate:
+        return self.estimate(self.column(numerator, j) / self.column(denominator, j))

@@ -1,0 +1,308 @@
+"""Fit files (``scaling fit -o FILE``) -> :class:`~scaling_cli.model.Model`, checked as strictly
+as a run log.
+
+A fit file is untrusted JSON: it may be truncated, hand-edited, from a newer version or not
+a fit file at all. Reading is bounded (``MAX_FIT_FILE_BYTES``; /dev/zero stops there), and
+every value is checked for its type and range before it is used: a law parameter must be a
+finite positive number in the search box (``alpha: true`` or ``1e308`` are refused, not read
+as 1 or as a law of N* = 1), replicate rows must be 5 finite numbers and at most
+``MAX_REPLICATES`` of them, strings are bounded, summaries must have their fields. An
+unverified fit (``fit.verified: false``) is refused unless ``allow_unverified`` is given,
+as when fitting. Every refusal is one line naming the file and the field, and says how to
+recreate the file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from scaling_cli.errors import FitError, FitFileError
+from scaling_cli.law import PARAMETER_NAMES, Law
+from scaling_cli.model import BootstrapSummary, FitSummary, InputSummary, Model, RunData
+from scaling_cli.units import shown
+from scaling_cli.version import __version__
+
+__all__ = ["MAX_FIT_FILE_BYTES", "REPLICATE_COLUMNS", "SCHEMA_VERSION", "read_fit_file",
+           "read_fit_text"]
+
+SCHEMA_VERSION = 1
+REPLICATE_COLUMNS = ("log_E", "log_A", "log_B", "alpha", "beta")
+MAX_FIT_FILE_BYTES = 256 * 1024 * 1024
+MAX_REPLICATES = 100_000  # as many as `scaling fit` can write
+MAX_RUNS = 1_000_000
+MAX_TEXT = 4096  # characters in any string (ids, paths, warnings)
+# The fitter's search box (scaling_cli.fit.newton.BOUNDS), in natural units.
+_LAW_RANGE = {"E": (math.exp(-25), math.exp(10)), "A": (math.exp(-25), math.exp(300)),
+              "B": (math.exp(-25), math.exp(300)), "alpha": (0.0, 10.0), "beta": (0.0, 10.0)}
+_THETA_RANGE = ((-25.0, 10.0), (-25.0, 300.0), (-25.0, 300.0), (0.0, 10.0), (0.0, 10.0))
+
+
+class _Doc:
+    """Typed access to a parsed fit file; every refusal names the file and the field."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def bad(self, path: str, problem: str) -> FitFileError:
+        return FitFileError(f"{self.name}: corrupted fit file (field {path!r} {problem}); "
+                            f"recreate it with `scaling fit RUNS -o {self.name}`")
+
+    def get(self, obj: Any, path: str) -> Any:
+        parent, _, key = path.rpartition(".")
+        if not isinstance(obj, Mapping):
+            raise self.bad(parent or path, "is not an object")
+        if key not in obj:
+            raise self.bad(path, "is missing")
+        return obj[key]
+
+    def number(self, value: Any, path: str, low: float = -math.inf,
+               high: float = math.inf) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.bad(path, f"is {shown(value)}, not a number")
+        x = float(value)
+        if not math.isfinite(x) or not low <= x <= high:
+            raise self.bad(path, f"is {shown(value)}, outside {low:g} to {high:g}")
+        return x
+
+    def optional_number(self, value: Any, path: str, low: float = -math.inf,
+                        high: float = math.inf) -> float | None:
+        return None if value is None else self.number(value, path, low, high)
+
+    def integer(self, value: Any, path: str, low: int, high: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.bad(path, f"is {shown(value)}, not a whole number from {low} to {high}")
+        return value
+
+    def text(self, value: Any, path: str) -> str:
+        if not isinstance(value, str) or len(value) > MAX_TEXT:
+            what = "too long" if isinstance(value, str) else f"{shown(value)}, not text"
+            raise self.bad(path, f"is {what}")
+        return value
+
+    def flag(self, value: Any, path: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.bad(path, f"is {shown(value)}, not true or false")
+        return value
+
+    def array(self, value: Any, path: str, length: int | None, low: float = -math.inf,
+              high: float = math.inf, limit: int = MAX_RUNS) -> np.ndarray:
+        if not isinstance(value, list) or len(value) > limit:
+            raise self.bad(path, "is not a list" if not isinstance(value, list)
+                           else f"has more than {limit:,} values")
+        if length is not None and len(value) != length:
+            raise self.bad(path, f"has {len(value)} values, expected {length}")
+        for i, v in enumerate(value):
+            self.number(v, f"{path}[{i}]", low, high)
+        return np.array(value, dtype=float)
+
+
+def read_fit_text(text: str, name: str, *, flops_per_param_token: float | None = None,
+                  allow_unverified: bool = False) -> Model:
+    """Rebuild a :class:`Model` from a fit file's text (see the module doc).
+
+    ``flops_per_param_token``: answer under this convention (a warning says when it differs
+    from the file's); None keeps the file's.
+    """
+    doc = _parse(text, name)
+    d = _Doc(name)
+    convention = d.get(doc, "convention")
+    stored_k = d.number(d.get(convention, "convention.flops_per_param_token"),
+                        "convention.flops_per_param_token", 1e-6, 1e6)
+    law_doc = d.get(doc, "law")
+    law = Law(*(d.number(d.get(d.get(law_doc, f"law.{p}"), f"law.{p}.value"), f"law.{p}.value",
+                         *_LAW_RANGE[p]) for p in PARAMETER_NAMES))
+    if min(law.E, law.A, law.B) <= 0:
+        raise d.bad("law", "has a coefficient that is not positive")
+    columns = d.get(doc, "replicate_columns")
+    if columns != list(REPLICATE_COLUMNS):
+        raise d.bad("replicate_columns", f"is not {', '.join(REPLICATE_COLUMNS)}")
+    reps = _replicates(d, d.get(doc, "replicates"))
+    inputs = _inputs(d, d.get(doc, "inputs"))
+    fit = _fit(d, d.get(doc, "fit"))
+    boot = _boot(d, d.get(doc, "bootstrap"))
+    runs = _runs(d, doc.get("runs"))
+    warnings_doc = doc.get("warnings", [])
+    if not isinstance(warnings_doc, list) or len(warnings_doc) > 1000:
+        raise d.bad("warnings", "is not a list of at most 1,000 texts")
+    warnings = tuple(d.text(w, f"warnings[{i}]") for i, w in enumerate(warnings_doc))
+    if fit is not None and not fit.verified and not allow_unverified:
+        raise FitError(f"{name}: the fit in this file was NOT verified; refit with more runs, "
+                       "or pass `allow_unverified` to use it anyway")
+    k = stored_k if flops_per_param_token is None else flops_per_param_token
+    if inputs is not None and stored_k != k:
+        warnings += (f"{name} was fitted with C = {stored_k:g} N D; answering with "
+                     f"C = {k:g} N D as asked",)
+    return Model(law, reps if len(reps) else None, f"fit-file:{name}", k, inputs, fit, boot,
+                 warnings, runs)
+
+
+def read_fit_file(path: str, *, flops_per_param_token: float | None = None,
+                  allow_unverified: bool = False) -> Model:
+    """Read (bounded) and check the fit file at ``path``."""
+    from scaling_cli.read.sources import read_bounded_text
+
+    text = read_bounded_text(path, MAX_FIT_FILE_BYTES, what="fit file")
+    return read_fit_text(text, path, flops_per_param_token=flops_per_param_token,
+                         allow_unverified=allow_unverified)
+
+
+def _parse(text: str, name: str) -> dict[str, Any]:
+    hint = f"recreate it with `scaling fit RUNS -o {name}`"
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FitFileError(f"{name}: not a fit file (invalid JSON at line {exc.lineno}: "
+                           f"{exc.msg}); {hint}") from None
+    except (RecursionError, ValueError) as exc:  # hostile: nested too deep, huge integers
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else "a number too long"
+        raise FitFileError(f"{name}: not a fit file (invalid JSON: {reason}); {hint}") from None
+    if not isinstance(doc, dict) or doc.get("schema") != "scaling-cli/fit":
+        raise FitFileError(f"{name}: not a scaling-cli fit file; create one with "
+                           f"`scaling fit RUNS -o {name}`")
+    version = doc.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise FitFileError(f"{name}: corrupted fit file (field 'schema_version' is "
+                           f"{json.dumps(version)[:40]}, expected a whole number from 1); {hint}")
+    if version > SCHEMA_VERSION:
+        raise FitFileError(
+            f"{name}: fit file format {version} was written by scaling-cli "
+            f"{str(doc.get('tool_version', '?'))[:40]}; this is {__version__} (format "
+            f"{SCHEMA_VERSION}): upgrade scaling-cli or refit")
+    return doc
+
+
+def _replicates(d: _Doc, value: Any) -> np.ndarray:
+    if not isinstance(value, list) or len(value) > MAX_REPLICATES:
+        raise d.bad("replicates", "is not a list" if not isinstance(value, list)
+                    else f"has more than {MAX_REPLICATES:,} rows")
+    for i, row in enumerate(value, start=1):
+        if not isinstance(row, list) or len(row) != len(REPLICATE_COLUMNS):
+            size = len(row) if isinstance(row, list) else "not a list of"
+            raise d.bad(f"replicates[{i}]", f"has {size} values, expected "
+                                            f"{len(REPLICATE_COLUMNS)}")
+        for j, (v, (low, high)) in enumerate(zip(row, _THETA_RANGE, strict=True)):
+            d.number(v, f"replicates[{i}].{REPLICATE_COLUMNS[j]}", low, high)
+    return np.array(value, dtype=float).reshape(-1, len(REPLICATE_COLUMNS))
+
+
+def _inputs(d: _Doc, value: Any) -> InputSummary | None:
+    if value is None:
+        return None
+    p = "inputs"
+
+    def num(key: str, low: float, high: float) -> float:
+        return d.number(d.get(value, f"{p}.{key}"), f"{p}.{key}", low, high)
+
+    sources = d.get(value, f"{p}.sources")
+    if not isinstance(sources, list) or len(sources) > MAX_RUNS:
+        raise d.bad(f"{p}.sources", "is not a list")
+    groups = d.get(value, f"{p}.groups")
+    return InputSummary(
+        runs_used=d.integer(d.get(value, f"{p}.runs_used"), f"{p}.runs_used", 1, MAX_RUNS),
+        runs_excluded=d.integer(d.get(value, f"{p}.runs_excluded"), f"{p}.runs_excluded", 0,
+                                MAX_RUNS),
+        sha256=d.text(d.get(value, f"{p}.sha256"), f"{p}.sha256"),
+        sources=tuple(d.text(s, f"{p}.sources[{i}]") for i, s in enumerate(sources)),
+        distinct_params=d.integer(d.get(value, f"{p}.distinct_params"),
+                                  f"{p}.distinct_params", 1, MAX_RUNS),
+        distinct_tokens=d.integer(d.get(value, f"{p}.distinct_tokens"),
+                                  f"{p}.distinct_tokens", 1, MAX_RUNS),
+        params_min=num("params_min", 1.0, 1e15), params_max=num("params_max", 1.0, 1e15),
+        tokens_min=num("tokens_min", 1.0, 1e18), tokens_max=num("tokens_max", 1.0, 1e18),
+        compute_flops_max=num("compute_flops_max", 1.0, 1e35),
+        groups=None if groups is None else d.integer(groups, f"{p}.groups", 1, MAX_RUNS),
+        tokens_per_param_min=d.optional_number(value.get("tokens_per_param_min"),
+                                               f"{p}.tokens_per_param_min", 1e-15, 1e15),
+        tokens_per_param_max=d.optional_number(value.get("tokens_per_param_max"),
+                                               f"{p}.tokens_per_param_max", 1e-15, 1e15),
+    )
+
+
+def _fit(d: _Doc, value: Any) -> FitSummary | None:
+    if value is None:
+        return None
+    p = "fit"
+
+    def get(key: str) -> Any:
+        return d.get(value, f"{p}.{key}")
+
+    flat = get("flat_direction")
+    if not isinstance(flat, Mapping) or len(flat) > 5:
+        raise d.bad(f"{p}.flat_direction", "is not an object of at most 5 numbers")
+    large = get("large_residuals")
+    if not isinstance(large, list) or len(large) > MAX_RUNS:
+        raise d.bad(f"{p}.large_residuals", "is not a list")
+    at_bounds = get("at_bounds")
+    if not isinstance(at_bounds, list) or not set(at_bounds) <= set(PARAMETER_NAMES):
+        raise d.bad(f"{p}.at_bounds", f"is not a list of {', '.join(PARAMETER_NAMES)}")
+    constraints = get("constraints")
+    if not isinstance(constraints, Mapping):
+        raise d.bad(f"{p}.constraints", "is not an object")
+    condition = get("condition_number")
+    return FitSummary(
+        method=d.text(get("method"), f"{p}.method"),
+        objective=d.number(get("objective"), f"{p}.objective", 0.0),
+        huber_delta=d.number(get("huber_delta"), f"{p}.huber_delta", 0.0),
+        verified=d.flag(get("verified"), f"{p}.verified"),
+        gradient_max=d.number(get("gradient_max"), f"{p}.gradient_max", 0.0),
+        newton_decrement=d.number(get("newton_decrement"), f"{p}.newton_decrement"),
+        condition_number=math.inf if condition is None
+        else d.number(condition, f"{p}.condition_number"),
+        flat_direction={d.text(k, f"{p}.flat_direction"): d.number(
+            v, f"{p}.flat_direction.{k}", -1.0, 1.0) for k, v in flat.items()},
+        starts=d.integer(get("starts"), f"{p}.starts", 0, 10**6),
+        starts_converged=d.integer(get("starts_converged"), f"{p}.starts_converged", 0, 10**6),
+        starts_agreeing=d.integer(get("starts_agreeing"), f"{p}.starts_agreeing", 0, 10**6),
+        at_bounds=tuple(at_bounds),
+        residual_mad=d.number(get("residual_mad"), f"{p}.residual_mad", 0.0),
+        large_residuals=tuple(
+            (d.text(d.get(x, f"{p}.large_residuals.id"), f"{p}.large_residuals.id"),
+             d.number(d.get(x, f"{p}.large_residuals.log_residual"),
+                      f"{p}.large_residuals.log_residual"))
+            for x in large),
+        constraints=dict(constraints),
+    )
+
+
+def _boot(d: _Doc, value: Any) -> BootstrapSummary | None:
+    if value is None:
+        return None
+    p = "bootstrap"
+
+    def count(key: str) -> int:
+        return d.integer(d.get(value, f"{p}.{key}"), f"{p}.{key}", 0, MAX_REPLICATES)
+
+    resample_by = d.text(d.get(value, f"{p}.resample_by"), f"{p}.resample_by")
+    if resample_by not in {"run", "group"}:
+        raise d.bad(f"{p}.resample_by", f"is {shown(resample_by)}, not run or group")
+    return BootstrapSummary(count("replicates"), count("failed"), count("degenerate"),
+                            d.integer(d.get(value, f"{p}.seed"), f"{p}.seed", 0, 2**63 - 1),
+                            resample_by,
+                            d.integer(d.get(value, f"{p}.n_units"), f"{p}.n_units", 0, MAX_RUNS))
+
+
+def _runs(d: _Doc, value: Any) -> RunData | None:
+    if value is None:
+        return None
+    ids = d.get(value, "runs.ids")
+    if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_RUNS:
+        raise d.bad("runs.ids", "is not a list of 1 to 1,000,000 ids")
+    n = len(ids)
+    groups = d.get(value, "runs.groups")
+    if groups is not None and (not isinstance(groups, list) or len(groups) != n):
+        raise d.bad("runs.groups", f"is not null or a list of {n} labels")
+    return RunData(
+        ids=tuple(d.text(i, f"runs.ids[{j}]") for j, i in enumerate(ids)),
+        params=d.array(d.get(value, "runs.params"), "runs.params", n, 1.0, 1e15),
+        tokens=d.array(d.get(value, "runs.tokens"), "runs.tokens", n, 1.0, 1e18),
+        loss=d.array(d.get(value, "runs.loss"), "runs.loss", n, 1e-300, 20.0),
+        compute_flops=d.array(d.get(value, "runs.compute_flops"), "runs.compute_flops", n,
+                              1.0, 1e35),
+        groups=None if groups is None
+        else tuple(d.text(g, f"runs.groups[{j}]") for j, g in enumerate(groups)),
+    )
