@@ -23,7 +23,7 @@ Replicates are processed in fixed chunks, so results do not depend on the worker
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ import numpy.typing as npt
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import RUN_BLOCK, Data, huber, residuals
+from scaling_cli.fit.profile import profile_polish
 from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
 
 __all__ = [
@@ -45,6 +46,10 @@ Progress = Callable[[int, int], None]
 
 CHUNK = 32  # replicates per batch; fixed so results never depend on the worker count
 POLISH_MAX_ITER = 60  # a replicate start still crawling after this gets the full search
+# A replicate's optimum is accepted when a Newton step would still lower its objective by at
+# most this fraction: 1e-7 of an objective near 1e-3 moves no forecast by a printed digit,
+# while the point fit's 1e-12 would send flat (nearly degenerate) replicates crawling.
+REPLICATE_RTOL = 1e-7
 LARGE_DATA_RUNS = 5000  # above this, replicates start from the full-data optimum alone
 MIN_CHUNKS_FOR_WORKERS = 4  # fewer chunks than this are not worth starting processes for
 MAX_SCREEN_CANDIDATES = 256
@@ -137,7 +142,8 @@ def bootstrap(
     settings: SearchSettings | None = None,
 ) -> BootstrapResult:
     """Refit ``replicates`` resamples of ``data`` (seeded); see the module doc."""
-    settings = settings or SearchSettings(delta=fit.delta)
+    settings = replace(settings or SearchSettings(delta=fit.delta),
+                       converged_rtol=REPLICATE_RTOL)
     cands = np.vstack([fit.basins, fit.candidates[:_screen_count(len(data))]])
     screen = None if reference else _screen_matrix(cands, data, settings.delta)
     job = _Job(data, fit, settings, reference, starts, escalate, cands, screen,
@@ -243,18 +249,29 @@ def _fast_chunk(
     ranked = np.argsort(screen, axis=1, kind="stable")
     k = 0 if len(data) > LARGE_DATA_RUNS else starts - 1
     first = np.concatenate([np.broadcast_to(fit.theta, (reps, 1, 5)), cands[ranked[:, :k]]], 1)
-    best_t, best_f, ok, spread = _polish_best(first.reshape(-1, 5), data, weights, k + 1,
-                                              settings, fit.constraints)
+    best_t, best_f, ok, spread, ends = _polish_best(first.reshape(-1, 5), data, weights,
+                                                    k + 1, settings, fit.constraints)
     if k == 0:
         spread = screen[np.arange(reps), ranked[:, 0]] < np.where(ok, best_f, np.inf)
-    hard = np.flatnonzero(spread | ~ok)
-    if hard.size and escalate:
-        more = cands[ranked[hard, k:k + escalate]].reshape(-1, 5)
-        t2, f2, ok2, _ = _polish_best(more, data, weights[hard], escalate, settings,
-                                      fit.constraints)
-        better = ok2 & (~ok[hard] | (f2 < best_f[hard]))
-        best_t[hard[better]], best_f[hard[better]] = t2[better], f2[better]
-        ok[hard[better]] = True
+    split = np.flatnonzero(spread & ok)
+    if split.size and escalate:  # another basin is in play: polish more candidates
+        more = cands[ranked[split, k:k + escalate]].reshape(-1, 5)
+        t2, f2, ok2, _, _ = _polish_best(more, data, weights[split], escalate, settings,
+                                         fit.constraints)
+        better = ok2 & (f2 < best_f[split])
+        best_t[split[better]], best_f[split[better]] = t2[better], f2[better]
+    stuck = np.flatnonzero(~ok)
+    if stuck.size:  # crawling along a flat valley: search the exponents' profile instead
+        starts_ = np.stack([ends[stuck], cands[ranked[stuck, 0]]], 1).reshape(-1, 5)
+        t3, f3, ok3 = _profile_best(starts_, data, weights[stuck], 2, settings,
+                                    fit.constraints)
+        if escalate and not ok3.all():
+            again = np.flatnonzero(~ok3)
+            more = cands[ranked[stuck[again], 1:1 + escalate]].reshape(-1, 5)
+            t4, f4, ok4 = _profile_best(more, data, weights[stuck[again]], escalate,
+                                        settings, fit.constraints)
+            t3[again], f3[again], ok3[again] = t4, f4, ok4
+        best_t[stuck[ok3]], best_f[stuck[ok3]], ok[stuck[ok3]] = t3[ok3], f3[ok3], True
     for i in np.flatnonzero(~ok):  # still nothing converged: the full global search
         full = fit_law(data, weights=weights[i], settings=settings,
                        constraints=fit.constraints)
@@ -263,13 +280,32 @@ def _fast_chunk(
     return best_t, ok
 
 
+def _profile_best(
+    theta0: Array, data: Data, weights: Array, per_rep: int, settings: SearchSettings,
+    constraints: Constraints,
+) -> tuple[Array, Array, npt.NDArray[np.bool_]]:
+    """Variable-projection polish of ``per_rep`` starts per replicate; the best converged."""
+    reps = weights.shape[0]
+    res = profile_polish(theta0, data, np.repeat(weights, per_rep, axis=0),
+                         delta=settings.delta, constraints=constraints,
+                         converged_rtol=settings.converged_rtol)
+    f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
+    pick = np.argmin(f, axis=1)
+    rows = np.arange(reps)
+    return (res.theta.reshape(reps, per_rep, 5)[rows, pick], f[rows, pick],
+            np.isfinite(f[rows, pick]))
+
+
 def _polish_best(
     theta0: Array, data: Data, weights: Array, per_rep: int, settings: SearchSettings,
     constraints: Constraints,
-) -> tuple[Array, Array, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-    """Polish ``per_rep`` starts per replicate; best converged one, and whether starts split."""
+) -> tuple[Array, Array, npt.NDArray[np.bool_], npt.NDArray[np.bool_], Array]:
+    """Polish ``per_rep`` starts per replicate: the best converged end point, its objective,
+    whether one converged, whether converged starts split, and the lowest end point of all
+    (converged or not: where a crawling replicate got to)."""
     reps = weights.shape[0]
     res = polish(theta0, data, np.repeat(weights, per_rep, axis=0), delta=settings.delta,
+                 converged_rtol=settings.converged_rtol,
                  constraints=constraints, max_iter=POLISH_MAX_ITER)
     f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
     theta = res.theta.reshape(reps, per_rep, 5)
@@ -280,6 +316,7 @@ def _polish_best(
     ok = np.isfinite(best_f)
     far = np.abs(theta - best_t[:, None, :]).max(axis=2) > settings.agree_atol_theta
     spread = (far & np.isfinite(f)).any(axis=1)  # a converged start found another optimum
-    return best_t, best_f, ok, spread
+    lowest = theta[rows, np.argmin(res.objective.reshape(reps, per_rep), axis=1)]
+    return best_t, best_f, ok, spread, lowest
 
 

@@ -32,7 +32,15 @@ import numpy.typing as npt
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.objective import HUBER_DELTA, Data, evaluate
 
-__all__ = ["BOUNDS", "CONVERGED_RTOL", "Polished", "free_hessian", "polish"]
+__all__ = [
+    "BOUNDS",
+    "CONVERGED_RTOL",
+    "Polished",
+    "Space",
+    "free_hessian",
+    "newton_step",
+    "polish",
+]
 
 Array = npt.NDArray[np.float64]
 
@@ -42,6 +50,7 @@ Array = npt.NDArray[np.float64]
 BOUNDS = np.array([[-25.0, -25.0, -25.0, 0.0, 0.0], [10.0, 300.0, 300.0, 10.0, 10.0]])
 CONVERGED_RTOL = 1e-12
 VANISHED_LOG = float(np.log(1e-6))  # a term below 1e-6 of the loss has vanished
+TRY_VANISH_LOG = float(np.log(1e-2))  # a shrinking term below 1% of the loss may jump there
 DECREMENT_RTOL = 1e-14
 _ARMIJO = 1e-4
 MAX_STEP = 1.0
@@ -75,9 +84,10 @@ def polish(
     max_iter: int = 200,
     delta: float = HUBER_DELTA,
     constraints: Constraints | None = None,
+    converged_rtol: float = CONVERGED_RTOL,
 ) -> Polished:
     """Minimise from each row of ``theta0`` (S, 5). ``weights``: (n,) or (S, n)."""
-    space = _Space(constraints or Constraints())
+    space = Space(constraints or Constraints())
     phi = space.clip(space.to_phi(np.array(theta0, dtype=float, ndmin=2)))
     n_starts = phi.shape[0]
     w = np.broadcast_to(np.asarray(weights, dtype=float), (n_starts, len(data)))
@@ -90,7 +100,7 @@ def polish(
         if idx.size == 0:
             break
         g_a, h_a = space.project(phi[idx], g[idx], h[idx])
-        step = _newton_step(g_a, h_a)
+        step = newton_step(g_a, h_a)
         slope = np.einsum("sk,sk->s", g_a, step)
         done = -slope <= DECREMENT_RTOL * _floor(f[idx], total_w[idx])
         # The full step first, evaluated with derivatives: near a minimum it is accepted and
@@ -115,23 +125,50 @@ def polish(
         iterations[took] += 1
         iterations[moved_idx] += 1
         active[idx[~(np.isin(idx, took) | moved)]] = False
+        stepped = np.concatenate([took, moved_idx])
+        if stepped.size:
+            _try_vanish(space, phi, f, g, h, stepped, data, w, delta)
     g_a, h_a = space.project(phi, g, h)
     min_eig = np.asarray(np.linalg.eigvalsh(h_a)[:, 0], dtype=float)
-    decrement = -np.einsum("sk,sk->s", g_a, _newton_step(g_a, h_a))
-    converged = (decrement <= CONVERGED_RTOL * _floor(f, total_w)) & (min_eig > 0) & ~active
+    decrement = -np.einsum("sk,sk->s", g_a, newton_step(g_a, h_a))
+    converged = (decrement <= converged_rtol * _floor(f, total_w)) & (min_eig > 0)
     return Polished(space.to_theta(phi), f, g_a, decrement, min_eig, iterations, converged)
+
+
+def _try_vanish(space: Space, phi: Array, f: Array, g: Array, h: Array,
+                idx: npt.NDArray[np.intp], data: Data, w: Array, delta: float) -> None:
+    """Jump a small, still-shrinking term to its bound when that lowers the objective.
+
+    A coefficient whose term is below ``TRY_VANISH`` of the smallest loss at every run,
+    and whose gradient says it should shrink further, is crawling down an exponentially flat
+    valley (a degenerate replicate whose optimum has E = 0, say): Newton's capped steps
+    would take hundreds of iterations. The jump is kept only if the objective does not rise,
+    so it never changes where a proper minimum lies. Updates the arrays in place.
+    """
+    candidates = space.shrinking_terms(phi[idx], g[idx], data)
+    for column in range(candidates.shape[1]):
+        rows = idx[candidates[:, column]]
+        if rows.size == 0:
+            continue
+        trial = phi[rows].copy()
+        trial[:, column] = space.low[column]
+        f_t, g_t, h_t = space.evaluate(trial, data, w[rows], delta)
+        better = f_t <= f[rows]
+        keep = rows[better]
+        phi[keep], f[keep], g[keep], h[keep] = trial[better], f_t[better], g_t[better], \
+            h_t[better]
 
 
 def free_hessian(theta: npt.ArrayLike, data: Data, weights: npt.ArrayLike, *,
                  delta: float = HUBER_DELTA, constraints: Constraints | None = None) -> Array:
     """Hessian of the objective in the free coordinates, at one theta: (k, k)."""
-    space = _Space(constraints or Constraints())
+    space = Space(constraints or Constraints())
     phi = space.to_phi(np.asarray(theta, dtype=float)[None])
     _, _, h = space.evaluate(phi, data, np.asarray(weights, dtype=float), delta)
     return np.asarray(h[0], dtype=float)
 
 
-class _Space:
+class Space:
     """The free coordinates phi of a constrained problem, and the objective in them."""
 
     def __init__(self, constraints: Constraints) -> None:
@@ -140,6 +177,7 @@ class _Space:
         first = np.argmax(self.p, axis=0)  # the theta index each free column starts at
         self.low, self.high = BOUNDS[0, first], BOUNDS[1, first]
         self.column_of = {int(i): j for j, i in enumerate(first)}
+        self.is_coefficient = first < 3  # log E, log A, log B columns (not exponents)
 
     def to_phi(self, theta: Array) -> Array:
         return self.constraints.to_phi(theta)
@@ -157,17 +195,49 @@ class _Space:
         heads to -inf along an exponentially flat valley where Newton steps are O(1). At
         the bound the active set holds it and the other parameters converge.
         """
-        theta = self.to_theta(phi)
         floor = float(data.log_l.min()) + VANISHED_LOG
-        size = np.column_stack([theta[:, 0],
-                                theta[:, 1] - theta[:, 3] * data.log_n.min(),
-                                theta[:, 2] - theta[:, 4] * data.log_d.min()])
+        size = self._term_sizes(phi, data)
         out = phi.copy()
         for i in range(3):
             column = self.column_of.get(i)
             if column is not None:
                 gone = size[:, i] < floor
                 out[gone, column] = self.low[column]
+        return out
+
+    def _term_sizes(self, phi: Array, data: Data) -> Array:
+        """log of each term (E, A N^-alpha, B D^-beta) at its largest over the runs."""
+        theta = self.to_theta(phi)
+        return np.column_stack([theta[:, 0],
+                                theta[:, 1] - theta[:, 3] * data.log_n.min(),
+                                theta[:, 2] - theta[:, 4] * data.log_d.min()])
+
+    def shrinking_terms(self, phi: Array, g: Array, data: Data) -> npt.NDArray[np.bool_]:
+        """(S, k) flags: a free log coefficient whose term is small and still shrinking."""
+        size = self._term_sizes(phi, data)
+        floor = float(data.log_l.min()) + TRY_VANISH_LOG
+        out = np.zeros(phi.shape, dtype=bool)
+        for i in range(3):
+            column = self.column_of.get(i)
+            if column is not None:
+                out[:, column] = ((size[:, i] < floor) & (g[:, column] > 0)
+                                  & (phi[:, column] > self.low[column] + 1e-12))
+        return out
+
+    def vanished(self, phi: Array) -> npt.NDArray[np.bool_]:
+        """(S, k) flags: an exponent whose term sits at its bound (it no longer matters)."""
+        theta = self.to_theta(phi)
+        gone_a = theta[:, 1] <= BOUNDS[0, 1] + 1e-9
+        gone_b = theta[:, 2] <= BOUNDS[0, 2] + 1e-9
+        out = np.zeros(phi.shape, dtype=bool)
+        alpha, beta = self.column_of.get(3), self.column_of.get(4)
+        if self.constraints.tie_exponents and alpha is not None:
+            out[:, alpha] = gone_a & gone_b
+            return out
+        if alpha is not None:
+            out[:, alpha] = gone_a
+        if beta is not None:
+            out[:, beta] = gone_b
         return out
 
     def project(self, phi: Array, g: Array, h: Array) -> tuple[Array, Array]:
@@ -179,6 +249,12 @@ class _Space:
         converged point (reported as at bounds) instead of an endless crawl.
         """
         held = ((phi <= self.low + 1e-12) & (g > 0)) | ((phi >= self.high - 1e-12) & (g < 0))
+        # A log coefficient at its lower bound is a term at 1e-11 of itself: gone. Its
+        # gradient there is ~1e-11 of a real one and its sign is rounding noise, so it is
+        # held whatever that sign (a term worth having comes back through the profile
+        # search, which solves the coefficients exactly, zero included).
+        held |= (phi <= self.low + 1e-12) & self.is_coefficient
+        held |= self.vanished(phi)  # the exponent of a vanished term has nothing to fit
         if not held.any():
             return g, h
         g = np.where(held, 0.0, g)
@@ -195,7 +271,7 @@ class _Space:
         return f, g @ self.p, np.einsum("ki,skl,lj->sij", self.p, h, self.p)
 
 
-def _newton_step(g: Array, h: Array) -> Array:
+def newton_step(g: Array, h: Array) -> Array:
     lam, vec = np.linalg.eigh(h)
     scale = np.abs(lam).max(axis=1, keepdims=True)
     lam_mod = np.maximum(np.abs(lam), 1e-15 * scale + 1e-300)
@@ -208,7 +284,7 @@ def _newton_step(g: Array, h: Array) -> Array:
 
 
 def _line_search(
-    space: _Space, phi: Array, f: Array, step: Array, slope: Array, data: Data, w: Array,
+    space: Space, phi: Array, f: Array, step: Array, slope: Array, data: Data, w: Array,
     delta: float, *, skip: npt.NDArray[np.bool_], first: float = 1.0,
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """Backtracking Armijo search from step length ``first``, batched; returns the new

@@ -26,8 +26,9 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit.constraints import NAMES, Constraints
-from scaling_cli.fit.newton import BOUNDS, Polished, free_hessian, polish
-from scaling_cli.fit.objective import HUBER_DELTA, Data, huber, residuals
+from scaling_cli.fit.newton import BOUNDS, CONVERGED_RTOL, Polished, free_hessian, polish
+from scaling_cli.fit.objective import HUBER_DELTA, Data, residuals
+from scaling_cli.fit.profile import coefficients_to_theta, profile_coefficients
 from scaling_cli.law import Law
 
 __all__ = [
@@ -65,6 +66,7 @@ class SearchSettings:
     agree_rtol: float = 1e-7  # objective agreement between starts
     agree_atol_theta: float = 1e-3  # parameter agreement (log coefficients, exponents)
     delta: float = HUBER_DELTA
+    converged_rtol: float = CONVERGED_RTOL  # Newton decrement / objective at a verified optimum
 
 
 @dataclass(frozen=True)
@@ -98,9 +100,6 @@ class FitResult:
 
 # --------------------------------------------------------------------------- screening
 
-_SUBSETS = ((0, 1, 2), (0, 1), (0, 2), (1, 2), (0,), (1,), (2,))
-
-
 def _grid(
     settings: SearchSettings, constraints: Constraints
 ) -> tuple[Array, Array, tuple[int, int]]:
@@ -117,78 +116,18 @@ def _grid(
     return alpha.ravel(), beta.ravel(), (a_axis.size, b_axis.size)
 
 
-def _nnls3(gram: Array, rhs: Array, free: tuple[int, ...]) -> Array:
-    """min_{c >= 0} c^T G c - 2 c^T b over the ``free`` coefficients, trying every support."""
-    cells = gram.shape[0]
-    best_q = np.full(cells, np.inf)
-    best_c = np.zeros((cells, 3))
-    ridge = 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None]
-    for support in _SUBSETS:
-        if not set(support) <= set(free):
-            continue
-        s = list(support)
-        g_s = gram[:, s][:, :, s] + ridge * np.eye(len(s))
-        c_s = np.linalg.solve(g_s, rhs[:, s, None])[..., 0]
-        coef = np.zeros((cells, 3))
-        coef[:, s] = c_s
-        q = np.einsum("ci,cij,cj->c", coef, gram, coef) - 2 * np.einsum("ci,ci->c", coef, rhs)
-        better = (c_s >= 0).all(axis=1) & (q < best_q)
-        best_q[better], best_c[better] = q[better], coef[better]
-    return best_c
-
-
 def screen_grid(data: Data, weights: Array, settings: SearchSettings,
                 constraints: Constraints | None = None) -> tuple[Array, Array, tuple[int, int]]:
     """Profile the objective over the exponent grid: theta per cell (C, 5), objective (C,),
     and the grid's shape."""
     constraints = constraints or Constraints()
     alpha, beta, shape = _grid(settings, constraints)
+    coef, profile, _ = profile_coefficients(alpha, beta, data, weights, delta=settings.delta,
+                                            constraints=constraints,
+                                            iterations=settings.irls_iterations)
     loss = np.exp(data.log_l)
-    # Features scaled to max 1 per cell so the 3x3 systems stay well conditioned.
-    x = np.exp(-alpha[:, None] * (data.log_n - data.log_n.min()))
-    y = np.exp(-beta[:, None] * (data.log_d - data.log_d.min()))
-    fixed = constraints.fixed_theta()
-    # Fixed coefficients in the scaled features (A N^-alpha = A N_min^-alpha * x).
-    known = np.zeros((alpha.size, 3))
-    if 0 in fixed:
-        known[:, 0] = np.exp(fixed[0])
-    if 1 in fixed:
-        known[:, 1] = np.exp(fixed[1] - alpha * data.log_n.min())
-    if 2 in fixed:
-        known[:, 2] = np.exp(fixed[2] - beta * data.log_d.min())
-    free = tuple(i for i in range(3) if i not in fixed)
-    offset = known[:, :1] + known[:, 1:2] * x + known[:, 2:3] * y
-    fitted = np.broadcast_to(loss, x.shape)
-    r = np.zeros_like(x)
-    coef = known.copy()
-    for _ in range(settings.irls_iterations if free else 0):
-        u = np.minimum(1.0, settings.delta / np.maximum(np.abs(r), 1e-300))
-        ww = weights * u / fitted**2
-        t = fitted * (1.0 - r) - offset
-        wx, wy = ww * x, ww * y
-        gram = np.stack([
-            np.stack([ww.sum(1), wx.sum(1), wy.sum(1)], -1),
-            np.stack([wx.sum(1), (wx * x).sum(1), (wx * y).sum(1)], -1),
-            np.stack([wy.sum(1), (wx * y).sum(1), (wy * y).sum(1)], -1),
-        ], 1)
-        rhs = np.stack([(ww * t).sum(1), (wx * t).sum(1), (wy * t).sum(1)], -1)
-        coef = _nnls3(gram, rhs, free) + known
-        fitted = np.maximum(coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * y, 1e-300)
-        r = np.log(fitted) - data.log_l
-    if not free:
-        fitted = np.maximum(offset, 1e-300)
-        r = np.log(fitted) - data.log_l
-    profile = (weights * huber(r, settings.delta)).sum(1)
     # Back to theta; a zero coefficient starts tiny (a millionth of the smallest loss).
-    floor = 1e-6 * loss.min()
-    log_c = np.log(np.maximum(coef, floor))
-    theta = np.column_stack([
-        log_c[:, 0],
-        log_c[:, 1] + alpha * data.log_n.min(),
-        log_c[:, 2] + beta * data.log_d.min(),
-        alpha,
-        beta,
-    ])
+    theta = coefficients_to_theta(coef, alpha, beta, data, 1e-6 * loss.min())
     theta = constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1]))
     return theta, profile, shape
 
@@ -240,7 +179,8 @@ def fit_law(
         kicks = np.array([[0.5, -0.5, 0.5, 0.05, -0.05], [-0.5, 0.5, -0.5, -0.05, 0.05],
                           [0.0, 1.0, 1.0, 0.1, 0.1]])
         starts = constraints.project(np.vstack([starts, starts[0] + kicks]))
-    polished = polish(starts, data, w, delta=settings.delta, constraints=constraints)
+    polished = polish(starts, data, w, delta=settings.delta, constraints=constraints,
+                      converged_rtol=settings.converged_rtol)
     return _verify(polished, data, w, candidates[order], settings, constraints)
 
 
