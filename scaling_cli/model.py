@@ -17,8 +17,11 @@ import numpy.typing as npt
 from scaling_cli.law import Law
 
 __all__ = [
+    "PRIOR_PER_DECADE",
     "BootstrapSummary",
     "FitSummary",
+    "FormError",
+    "FormSummary",
     "InputSummary",
     "Model",
     "RunData",
@@ -117,6 +120,57 @@ class BootstrapSummary:
     n_units: int
 
 
+# What public ladders show a form errs by, per decade of extrapolation on the log-loss scale
+# (compute, tokens per parameter, model size): assumed for a direction a ladder cannot test
+# (benchmarks/README.md, "Are the intervals honest?").
+PRIOR_PER_DECADE = (0.02, 0.05, 0.02)
+
+
+@dataclass(frozen=True)
+class FormError:
+    """How wrong the fitted form is beyond the runs, on the log-loss scale (see
+    :mod:`scaling_cli.fit.forms`): sigma_form(u)^2 = (a_c u_c)^2 + (a_r u_r)^2 + (a_n u_n)^2
+    for a forecast u_c decades of compute, u_r of tokens per parameter and u_n of model size
+    beyond the fitted runs."""
+
+    per_decade_compute: float
+    per_decade_ratio: float
+    per_decade_params: float
+    noise_log_sd: float  # one run's scatter around the law, out of sample, log scale
+    source: str  # "ladder" (estimated from held-out runs, floored by the prior) or "prior"
+    points: int  # held-out runs the estimate rests on
+    held_out_log_sd: float = 0.0  # rms held-out error that neither bootstrap nor noise explains
+
+    @classmethod
+    def prior(cls, noise_log_sd: float, source: str = "prior") -> FormError:
+        """The form error assumed without held-out evidence."""
+        compute, ratio, params = PRIOR_PER_DECADE
+        return cls(compute, ratio, params, noise_log_sd, source, 0)
+
+    def sd(self, compute_decades: float, ratio_decades: float,
+           params_decades: float = 0.0) -> float:
+        """sigma_form at a forecast u decades beyond the runs (log scale): the per-decade
+        growth, and never less than the held-out error the ladder already showed once the
+        forecast leaves the runs' range."""
+        grown = float(np.sqrt((self.per_decade_compute * compute_decades) ** 2
+                              + (self.per_decade_ratio * ratio_decades) ** 2
+                              + (self.per_decade_params * params_decades) ** 2))
+        beyond = max(compute_decades, ratio_decades, params_decades) > 0
+        return max(grown, self.held_out_log_sd) if beyond else grown
+
+
+@dataclass(frozen=True)
+class FormSummary:
+    """Which form of the law was used and why, with every candidate's out-of-sample record
+    as (form, folds, held-out runs, rms log error)."""
+
+    form: str  # "full", "tied" or "given" (the user's own constraints)
+    reason: str
+    scores: tuple[tuple[str, int, int, float], ...]
+    alternative: str | None = None  # the other candidate form, when there is one
+    alternative_law: Law | None = None  # its point fit (a second opinion on N*, D*)
+
+
 @dataclass(frozen=True)
 class Model:
     """Point law, replicate laws (converged replicates only), and where they came from.
@@ -134,6 +188,8 @@ class Model:
     boot: BootstrapSummary | None = None
     warnings: tuple[str, ...] = ()
     runs: RunData | None = None
+    form: FormSummary | None = None
+    form_error: FormError | None = None
 
     @property
     def sample_law(self) -> Law | None:

@@ -98,7 +98,8 @@ def test_csv_output_has_intervals() -> None:
     code, out, _ = run("optimal", SAMPLE, "-b", "1e23", "-f", "csv", *FAST)
     assert code == 0
     header, row = out.strip().split("\n")
-    assert header.startswith("compute_flops,params,params_low,params_high,tokens")
+    assert header.startswith("compute_flops,params,params_low,params_high,params_total_low,"
+                             "params_total_high,tokens")
     assert row.startswith("1e+23,")
 
 
@@ -208,9 +209,30 @@ def test_too_few_runs_to_identify_the_law(tmp_path: Path) -> None:
         for i, m in enumerate([10, 20, 40, 80, 160, 320, 640, 900, 1000])))
     code, _, err = run("optimal", str(p), "-b", "1e22")
     assert code == 2
-    assert err == ("Error: too few runs to identify the law: 9 runs with 9 distinct model "
-                   "sizes and 1 distinct token counts; need at least 8 runs and 3 of each "
-                   "(add runs, or use a published --law)\n")
+    assert err == ("Error: too few runs to identify the law: 9 runs, 9 sizes, 1 token counts, "
+                   "9 tokens/param ratios; 5 free parameters need 6 runs, 3 sizes, 3 token "
+                   "counts, 2 ratios (add runs, tie the exponents with --tie-exponents, or use a "
+                   "published --law)\n")
+
+
+def test_a_tied_law_on_five_runs_is_fitted_with_a_warning(tmp_path: Path) -> None:
+    # The design a published over-training study fits with: 4 free parameters, 5 runs with
+    # distinct sizes and tokens per parameter (once refused: "need at least 7 runs").
+    p = tmp_path / "five.yaml"
+    n = [20e6, 60e6, 150e6, 400e6, 1e9]
+    d = [0.4e9, 2.4e9, 6e9, 32e9, 20e9]
+    loss = [1.8 + 400 / x**0.33 + 1800 / y**0.33 for x, y in zip(n, d, strict=True)]
+    p.write_text("runs:\n" + "".join(
+        f"  - {{id: r{i}, params: {x!r}, tokens: {y!r}, loss: {z!r}}}\n"
+        for i, (x, y, z) in enumerate(zip(n, d, loss, strict=True))))
+    code, out, err = run("predict", str(p), "--tie-exponents", "-N", "7B", "-D", "140B",
+                         "-f", "json", *FAST)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["fit"]["constraints"]["tied_exponents"] is True
+    assert any("only 5 runs for 4 free parameters" in w for w in doc["warnings"])
+    prediction = doc["predictions"][0]["loss"]
+    assert prediction["total_low"] < prediction["value"] < prediction["total_high"]
 
 
 def test_bad_fit_files(tmp_path: Path) -> None:

@@ -142,7 +142,8 @@ def test_check_with_flags_only_and_hardware_limits(tmp_path: Path) -> None:
         ("limits:\n  max_los: 2\n", [],
          "Error: {p}: limits: unknown key 'max_los'; did you mean 'max_loss'?\n"),
         ("", [], "Error: {p}: no limits to check; add limits: (max_flops, max_gpu_hours, "
-                 "max_usd, max_days, max_loss, max_params_ratio)\n"),
+                 "max_usd, max_days, max_loss, max_params_ratio, min_compute_multiplier, "
+                 "max_hparam_ratio)\n"),
         ("limits:\n  max_usd: 1e6\n", [],
          "Error: {p}: limit max_usd needs hardware: usd_per_gpu_hour in the plan (or "
          "--usd-per-gpu-hour)\n"),

@@ -158,7 +158,8 @@ BAD_RUN_LOGS = [
     ("empty.yaml", "empty.yaml: is empty; it should hold a run or a `runs:` list"),
     ("comments_only.yaml", "comments_only.yaml: is empty; it should hold a run or a `runs:` "
                            "list"),
-    ("hidden_only", "hidden_only: directory has no *.yaml, *.yml or *.csv run logs"),
+    ("hidden_only", "hidden_only: directory has no run logs (*.yaml, *.yml, *.csv) or "
+                    "training logs (*.jsonl, trainer_state.json, event files)"),
     ("latin1.yaml", "latin1.yaml: line 1: byte 0xe9 is not UTF-8; re-save the file as UTF-8"),
     ("binary.yaml", "binary.yaml: is a binary file, not a YAML or CSV run log"),
     ("utf16.yaml", "utf16.yaml: is UTF-16 or UTF-32 text; re-save the file as UTF-8"),
@@ -209,9 +210,16 @@ BAD_RUN_LOGS = [
      "bad_explicit_tag.yaml: line 5, column 10: cannot read 'maybe' as !!bool; remove the tag "
      "or fix the value"),
     # the fit itself
+    # an empty value with a trailing blank: both YAML readers see null (issue 12, class 15)
+    ("empty_loss_trailing_space.yaml",
+     "empty_loss_trailing_space.yaml: run 1 (id 'r1'): field 'loss' is missing; add `loss: ...`"),
+    ("empty_loss_trailing_space_commented.yaml",
+     "empty_loss_trailing_space_commented.yaml: run 1 (id 'r1'): field 'loss' is missing; add "
+     "`loss: ...`"),
     ("too_few_sizes.yaml",
-     "too few runs to identify the law: 10 runs with 2 distinct model sizes and 5 distinct "
-     "token counts; need at least 8 runs and 3 of each (add runs, or use a published --law)"),
+     "too few runs to identify the law: 5 runs, 1 sizes, 5 token counts, 5 tokens/param "
+     "ratios; 5 free parameters need 6 runs, 3 sizes, 3 token counts, 2 ratios (add runs, tie "
+     "the exponents with --tie-exponents, or use a published --law)"),
 ]
 
 
@@ -220,11 +228,65 @@ def test_bad_run_log(target: str, message: str) -> None:
     assert fails("fit", target, "--bootstrap", "0") == message
 
 
+# Hand-edited fit files, checked as strictly as run logs (and before matplotlib sees them).
+BAD_FIT_FILES = [
+    ("fit_alpha_true.json", "field 'law.alpha.value' is True, not a number"),
+    ("fit_alpha_1e308.json", "field 'law.alpha.value' is 1e+308, outside 0 to 10"),
+    ("fit_flops_max_zero.json", "field 'inputs.compute_flops_max' is 0, outside 1 to 1e+35"),
+    ("fit_no_convention.json", "field 'convention' is missing"),
+    ("fit_at_bounds_list.json", "field 'fit.at_bounds' is not a list of E, A, B, alpha, beta"),
+]
+
+
+@pytest.mark.parametrize(("target", "problem"), BAD_FIT_FILES, ids=[c[0] for c in BAD_FIT_FILES])
+@pytest.mark.parametrize("command", [("optimal", "-b", "1e24"),
+                                     ("plot", "-b", "1e24", "-o", "never.png")],
+                         ids=["optimal", "plot"])
+def test_bad_fit_file(target: str, problem: str, command: tuple[str, ...]) -> None:
+    assert fails(command[0], "--fit", target, *command[1:]) == (
+        f"{target}: corrupted fit file ({problem}); recreate it with `scaling fit RUNS -o "
+        f"{target}`")
+    assert not (CORPUS / "never.png").exists()
+
+
+def test_an_unverified_fit_file_needs_allow_unverified() -> None:
+    assert fails("optimal", "--fit", "fit_unverified.json", "-b", "1e24") == (
+        "fit_unverified.json: the fit in this file was NOT verified; refit with more runs, or "
+        "pass --allow-unverified to use it anyway")
+    code, _, err = run("optimal", "--fit", "fit_unverified.json", "-b", "1e24", "-q",
+                       "--allow-unverified")
+    assert code == 0, err
+
+
+# Plan files: the same plausibility ranges as run logs and flags.
+BAD_PLAN_FILES = [
+    ("plan_params_1.yaml",
+     "plan_params_1.yaml: 'params': 1 is implausibly small (from 1000 to 1e+15); check the "
+     "units"),
+    ("plan_params_1e300.yaml",
+     "plan_params_1e300.yaml: 'params': 1e+300 is implausibly large (from 1000 to 1e+15); "
+     "check the units"),
+    ("plan_gpus_1e300.yaml",
+     "plan_gpus_1e300.yaml: hardware: 'gpus': '1e300' is not a GPU count; give a whole number "
+     "from 1 to 1e9"),
+    ("plan_peak_tflops_1e-300.yaml",
+     "plan_peak_tflops_1e-300.yaml: hardware: 'peak_tflops': 1e-300 is not plausible: give a "
+     "positive number from 0.001 to 1e+06"),
+]
+
+
+@pytest.mark.parametrize(("target", "message"), BAD_PLAN_FILES, ids=[c[0] for c in BAD_PLAN_FILES])
+def test_bad_plan_file(target: str, message: str) -> None:
+    assert fails("check", target, "--law", "epoch-2024") == message
+
+
 def test_corpus_is_complete() -> None:
     # every file or directory in tests/corpus/ is exercised by some test here
-    used = {c[0] for c in BAD_RUN_LOGS} | {"flat_losses.yaml", "good_bom_crlf_quoted.csv",
-                                           "fit_newer.json", "fit_not_json.json",
-                                           "fit_not_a_fit.json", "README.md"}
+    cases = [*BAD_RUN_LOGS, *BAD_FIT_FILES, *BAD_PLAN_FILES]
+    used = {c[0] for c in cases} | {"flat_losses.yaml", "good_bom_crlf_quoted.csv",
+                                    "fit_newer.json", "fit_not_json.json",
+                                    "fit_not_a_fit.json", "fit_unverified.json", "README.md",
+                                    "logs"}  # training logs: test_corpus_logs.py
     assert {p.name for p in CORPUS.iterdir()} == used
 
 
@@ -308,7 +370,8 @@ def test_numbers_that_are_fine_on_the_command_line() -> None:
 def test_empty_directory_and_missing_path(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     empty = str(tmp_path / "empty")
-    assert fails("fit", empty) == f"{empty}: directory has no *.yaml, *.yml or *.csv run logs"
+    assert fails("fit", empty) == (f"{empty}: directory has no run logs (*.yaml, *.yml, *.csv) "
+                                   "or training logs (*.jsonl, trainer_state.json, event files)")
     assert fails("fit", "nope.yaml") == "nope.yaml: no such file or directory"
     assert fails("fit", "nope/*.yaml") == "nope/*.yaml: pattern matches no files"
 

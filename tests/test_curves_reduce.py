@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scaling_cli.errors import InputError
-from scaling_cli.read.curves import (
+from scaling_cli.read.logs.curves import (
     Curve,
     CurveSet,
     Reduction,
@@ -166,8 +166,8 @@ def test_several_token_counts_are_checkpoints_of_one_group() -> None:
 def test_a_run_without_a_size_is_refused_or_skipped_with_its_reason() -> None:
     bad = curve(FALLING, run_id="r2", params=None)
     good = curve(FALLING)
-    message = ("log.jsonl (id 'r2'): no parameter count; give it with --params (one run) or "
-               "--params-file (run -> params), or put a config.json beside a "
+    message = ("log.jsonl (id 'r2'): no parameter count; give it with --log-params (one run) "
+               "or --params-file (run -> params), or put a config.json beside a "
                "trainer_state.json")
     with pytest.raises(InputError) as info:
         to_records([good, bad], Reduction())

@@ -93,6 +93,26 @@ def test_atomic_path_keeps_the_extension_for_writers_that_want_a_name(tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.svg"]
 
 
+def test_a_failure_before_the_commit_leaves_the_old_file(tmp_path: Path) -> None:
+    # `scaling fit -o FILE` prints its table between staging and renaming the file: a
+    # table that cannot be written must not leave a new fit file behind a failed command.
+    target = tmp_path / "fit.json"
+    target.write_text("old\n")
+    shown: list[str] = []
+
+    def table_fails() -> None:
+        shown.append(Path(next(p for p in tmp_path.iterdir() if p.name != "fit.json")).name)
+        raise InputError("cannot write the result to standard output (No space left on device)")
+
+    with pytest.raises(InputError):
+        write_atomic(target, "new\n", before_commit=table_fails)
+    assert shown and shown[0].startswith(".fit.json.")  # the data were staged beside it
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fit.json"]
+    write_atomic(target, "new\n", before_commit=lambda: shown.append("ok"))
+    assert target.read_text() == "new\n" and shown[-1] == "ok"
+
+
 def test_bad_output_paths(tmp_path: Path) -> None:
     missing = tmp_path / "no" / "fit.json"
     assert run("fit", SAMPLE, "--bootstrap", "0", "-o", str(missing)) == (

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from scaling_cli.errors import ScalingError
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.search import fit_law
-from scaling_cli.read.runs import _lines, load_runs
+from scaling_cli.read.runs import load_runs
+from scaling_cli.read.tables import lines
 from scaling_cli.units import QuantityError, format_count, format_number, parse_number
 
 from .conftest import synthetic_ladder
@@ -132,7 +133,7 @@ def test_csv_built_from_run_log_fragments(scratch: Path, rows: list[list[str]],
 @given(text=st.text(alphabet=st.sampled_from('ab,"\r\n\u2028'), max_size=40))
 def test_csv_lines_split_like_stringio(text: str) -> None:
     # the loader splits CSV text itself (StringIO would copy it at 4 bytes per character)
-    assert list(_lines(text)) == list(io.StringIO(text, newline=""))
+    assert list(lines(text)) == list(io.StringIO(text, newline=""))
 
 
 # --------------------------------------------------------------------------- units
@@ -273,6 +274,72 @@ def test_plain_fast_path_reads_what_the_full_loader_reads(text: str) -> None:
 
 
 _FAST_HITS: list[str] = []
+
+# Blanks and breaks at the edges of lines: where a line reader and YAML can part ways
+# (`exclude: ` with a trailing space was once '' through one and null through the other).
+_EDGES = ["", " ", "  ", "\t", " \t", "\r", "\x0b", "\x0c", "\x1c", "\x85", "\u2028",
+          "\u2029", "\ufeff", "\xa0", "\u3000"]
+_EXTRA_LINES = ["", " ", "\t", "#", "# x", " # x", "---", "--- ", "...", "- ", "-", "?", ":"]
+
+
+@st.composite
+def _blank_edges(draw: st.DrawFn) -> str:
+    """Plain-ish documents with trailing (and some leading) blanks, empty values written
+    `key:`, `key: `, `key:\t` or `key :`, odd line breaks and stray lines."""
+    lines = []
+    for line in draw(_plainish()).split("\n"):
+        if draw(st.integers(0, 7)) == 0 and ": " in line:
+            key = line.split(": ", 1)[0]
+            line = key + draw(st.sampled_from([":", ": ", ":  ", " :", ":\t", ": \t", " : "]))
+        if draw(st.integers(0, 2)) == 0:
+            line += draw(st.sampled_from(_EDGES))
+        if draw(st.integers(0, 11)) == 0:
+            line = draw(st.sampled_from(_EDGES)) + line
+        lines.append(line)
+        if draw(st.integers(0, 11)) == 0:
+            lines.append(draw(st.sampled_from(_EXTRA_LINES)))
+    return "\n".join(lines)
+
+
+def _full_loader(text: str) -> list[object] | str:
+    """What the full loader makes of ``text``: the documents, or "error"."""
+    import yaml
+
+    from scaling_cli.read import yamlsafe
+
+    try:
+        return list(yaml.load_all(text, Loader=yamlsafe._Loader))
+    except yaml.YAMLError:
+        return "error"
+
+
+@settings(max_examples=800, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(text=_blank_edges())
+def test_both_yaml_readers_agree_on_blanks_at_line_edges(text: str) -> None:
+    from scaling_cli.read import yamlsafe
+
+    full = _full_loader(text)
+    fast = yamlsafe._plain_documents(text)
+    if fast is not None:  # the line reader took it: the loader must read the same, no error
+        assert fast == full
+        _EDGE_HITS.append(text)
+    try:
+        public = yamlsafe.load_yaml_documents(text, "f.yaml")
+    except ScalingError:
+        assert full == "error"  # the same error, one line, from the loader
+    else:
+        assert public == full
+
+
+_EDGE_HITS: list[str] = []
+
+
+def test_the_blank_edges_property_reached_the_line_reader() -> None:
+    if not _EDGE_HITS:
+        test_both_yaml_readers_agree_on_blanks_at_line_edges()
+    assert len(_EDGE_HITS) >= 30
+    assert sum(" \n" in t or t.endswith(" ") for t in _EDGE_HITS) >= 10  # trailing blanks
 
 
 def test_the_fast_path_property_was_exercised() -> None:

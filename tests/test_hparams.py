@@ -15,12 +15,12 @@ from scaling_cli.fit.hparams import HparamFit, HparamLaw, fit_hparams, rule_sens
 from scaling_cli.forecast import hparams as forecast_hparams
 from scaling_cli.forecast.hparams import (
     HparamAdvice,
-    Interval,
     check_hparams,
     law_report,
     load_hparam_presets,
     recommend_hparams,
 )
+from scaling_cli.forecast.intervals import Estimate
 from scaling_cli.read.sweeps import Sweep, parse_sweep, read_sweeps
 
 from .conftest import shared_csv
@@ -117,16 +117,22 @@ def test_yaml_numbers_are_read_by_the_unit_parser(tmp_path: Path) -> None:
      "s: run 1 (id 'a'): field 'loss' is missing; add it (or map a column to it in "
      "`columns`)"),
     ("base: &b {params: 1e8}\nruns:\n  - *b\n", "yaml", {},
-     "s: line 1: YAML anchors and aliases (& and *) are not allowed in sweeps; write each "
-     "run out in full"),
+     "s: document 1: unexpected key 'base' beside `runs:`; put run fields inside each entry"),
     ("runs:\n  - id: a\n    lr: 1e-3\n    lr: 2e-3\n", "yaml", {},
-     "s: line 4: key 'lr' appears twice in one mapping; keep one"),
+     "s: line 4, column 5: key 'lr' appears twice in one mapping (first on line 3); keep one"),
 ])
 def test_sweep_errors_name_file_line_run_and_field(text: str, kind: str, options: dict,
                                                    message: str) -> None:
     with pytest.raises(InputError) as info:
         parse_sweep(text, "s", kind=kind, **options)
     assert str(info.value) == message
+
+
+def test_yaml_sweeps_use_the_project_loader_merge_keys_included() -> None:
+    text = ("runs:\n  - {<<: {params: 1e8, tokens: 1e9, batch: 1000}, id: a, lr: 1e-3, "
+            "loss: 2.5}\n")
+    sweep = parse_sweep(text, "s", kind="yaml")
+    assert (sweep.runs[0].params, sweep.runs[0].batch_tokens) == (1e8, 1000.0)
 
 
 def test_file_errors(tmp_path: Path) -> None:
@@ -308,7 +314,7 @@ def test_many_pairs_are_sampled_with_the_seed(noisy_fit: HparamFit,
 
 def _advice(samples: np.ndarray | None) -> HparamAdvice:
     return HparamAdvice(source="test", params=1e9, tokens=2e10, confidence=0.95,
-                        lr=Interval(1.5e-3), batch_tokens=Interval(1e6), batch_sequences=None,
+                        lr=Estimate(1.5e-3), batch_tokens=Estimate(1e6), batch_sequences=None,
                         seq_len=None, lr_law_only=None, lr_allocation_only=None,
                         batch_tokens_law_only=None, batch_tokens_allocation_only=None,
                         samples=0 if samples is None else samples.size, warnings=(),

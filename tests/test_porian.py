@@ -24,7 +24,7 @@ def test_published_exponent_inside_both_approaches_intervals(config: str,
     path = shared_csv("porian_isoflop.csv")
     runs = load_runs([str(path)], where=[f"config_id=={config}"],
                      columns={"group": "train_run_key"})
-    model = fit_runs(runs, FitSettings(replicates=400, seed=0, workers=1))
+    model = fit_runs(runs, FitSettings(replicates=400, seed=0, workers=1, form="full"))
     assert model.boot is not None and model.boot.resample_by == "group"
     assert model.sample_law is not None
     low, high = percentile_interval(model.sample_law.compute_exponent, 0.95)

@@ -187,8 +187,9 @@ def test_empty_directory_and_missing_path(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError) as info:
         load_runs([str(tmp_path / "empty")])
-    assert str(info.value) == (f"{tmp_path / 'empty'}: directory has no *.yaml, *.yml or "
-                               "*.csv run logs")
+    assert str(info.value) == (f"{tmp_path / 'empty'}: directory has no run logs (*.yaml, "
+                               "*.yml, *.csv) or training logs (*.jsonl, trainer_state.json, "
+                               "event files)")
     with pytest.raises(InputError, match="no such file or directory"):
         load_runs([str(tmp_path / "nope.yaml")])
 

@@ -5,7 +5,6 @@ input. Messages name the file, the line (entry, step), the run and the field."""
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,44 +13,27 @@ import pytest
 
 from scaling_cli.errors import DependencyError, InputError
 from scaling_cli.read import sources
-from scaling_cli.read.curves import Reduction, Skipped, to_records
-from scaling_cli.read.model_size import size_from_config
+from scaling_cli.read.logs import (
+    Reduction,
+    Skipped,
+    group_logs,
+    read_curves,
+    read_params_file,
+    split_inputs,
+    to_records,
+)
+from scaling_cli.read.logs.sizes import size_from_config
 from scaling_cli.read.runs import load_runs
-from scaling_cli.read.trainer_logs import find_logs, read_curves, read_params_file, sniff_format
+
+from .logwriters import write_csv, write_events, write_jsonl, write_state
 
 # --------------------------------------------------------------------------- writers
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        for row in rows:
-            handle.write(json.dumps(row) + "\n")
-    return str(path)
 
 
 def ladder_rows(n_steps: int = 10, *, tokens_per_step: int = 2**20, loss0: float = 4.0,
                 **extra: Any) -> list[dict[str, Any]]:
     return [{"step": s, "loss": loss0 - s / 100, "lr": 3e-4, "tokens": s * tokens_per_step,
              **extra} for s in range(10, 10 * n_steps + 1, 10)]
-
-
-def write_state(folder: Path, history: list[dict[str, Any]], *, global_step: int,
-                max_steps: int, config: dict[str, Any] | None = None) -> str:
-    """A trainer_state.json as transformers' TrainerState.save_to_json writes it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {"best_metric": None, "best_model_checkpoint": None, "epoch": 1.0,
-             "eval_steps": 500, "global_step": global_step, "is_hyper_param_search": False,
-             "is_local_process_zero": True, "is_world_process_zero": True,
-             "log_history": history, "logging_steps": 10, "max_steps": max_steps,
-             "num_input_tokens_seen": 0, "num_train_epochs": 1, "save_steps": 500,
-             "total_flos": 1.0e15, "train_batch_size": 8, "trial_name": None,
-             "trial_params": None}
-    path = folder / "trainer_state.json"
-    path.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
-    if config is not None:
-        (folder / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
-    return str(path)
 
 
 def hf_history(steps: int = 50, every: int = 10) -> list[dict[str, Any]]:
@@ -77,15 +59,6 @@ PYTHIA_70M = {"architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox",
 WANDB_SUMMARY_HEADER = ["Name", "State", "Notes", "User", "Tags", "Created", "Runtime", "Sweep",
                         "learning_rate", "model/num_parameters", "_runtime", "_step",
                         "_timestamp", "train/loss", "train/tokens"]
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> str:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return str(path)
 
 
 def summary_row(name: str, state: str, params: float, loss: float | str, step: int,
@@ -115,7 +88,7 @@ def test_jsonl_is_read_with_its_lr_and_other_events_ignored(tmp_path: Path) -> N
     assert c.lr is not None and list(c.lr) == [3e-4] * 5
     assert c.position[-1] == "line 6"
     assert dict(c.metadata) == {"format": "jsonl", "loss_key": "loss", "tokens_from": "log",
-                                "params_from": "--params"}
+                                "params_from": "--log-params"}
 
 
 def test_jsonl_with_a_run_key_holds_several_runs(tmp_path: Path) -> None:
@@ -314,10 +287,10 @@ def test_hf_checkpoints_belong_to_their_run_and_the_final_state_wins(tmp_path: P
     write_state(run / "checkpoint-20", hf_history(20), global_step=20, max_steps=50)
     write_state(run / "checkpoint-40", hf_history(40), global_step=40, max_steps=50)
     final = write_state(run, hf_history(50), global_step=50, max_steps=50)
-    (log,) = [f for f in find_logs([str(tmp_path / "out")]) if f.kind == "hf-trainer"]
-    assert (log.path, log.run_id) == (final, "run-160m")
+    (log,) = found([str(tmp_path / "out")])[1]
+    assert (log.path, log.kind, log.run_id) == (final, "hf-trainer", "run-160m")
     os.remove(final)
-    (log,) = find_logs([str(tmp_path / "out")])
+    (log,) = found([str(tmp_path / "out")])[1]
     assert log.path == str(run / "checkpoint-40" / "trainer_state.json")
     # ...which is a checkpoint of an unfinished run: refused, or skipped with the reason
     message = (f"{log.path} (id 'run-160m'): stopped at step 40 of max_steps 50 (a checkpoint, "
@@ -349,15 +322,15 @@ def test_hf_config_that_cannot_be_counted(tmp_path: Path) -> None:
     cfg = tmp_path / "moe" / "config.json"
     result = read_curves([p], skip_invalid=True)
     assert result.skipped[0].reason == (
-        f"{cfg}: is a mixture-of-experts model (num_local_experts = 8): total and active "
-        "parameters differ; give the size with --params or --params-file")
+        f"{p} (id 'moe'): {cfg}: is a mixture-of-experts model (num_local_experts = 8): total "
+        "and active parameters differ; give the size with --log-params or --params-file")
     assert read_curves([p], params=47e9).curves[0].params == 47e9  # an explicit size wins
 
 
 def test_hf_file_that_is_not_a_state(tmp_path: Path) -> None:
     p = tmp_path / "trainer_state.json"
     p.write_text('{"log_history": 3}')
-    assert fails([str(p)]) == (f"{p}: has no `log_history` list; is this a Hugging Face "
+    assert fails([str(p)]) == (f"{p}: has no 'log_history' list; is this a Hugging Face "
                                "trainer_state.json?")
     p.write_text('{\n  "log_history": [\n    {"loss": 3.1, "step": 1}\n')
     assert fails([str(p)]) == (f"{p}: line 4, column 1: not valid JSON (Expecting ',' "
@@ -406,14 +379,14 @@ def test_parameter_count_refusals() -> None:
 
     assert refused({"model_type": "t5"}) == (
         "c.json: model_type 't5' is not one scaling-cli can count (gpt2, gpt_neox, llama, "
-        "mistral, qwen2, gemma); give the size with --params or --params-file")
+        "mistral, qwen2, gemma); give the size with --log-params or --params-file")
     assert refused({"model_type": "llama", "vocab_size": 32000, "hidden_size": 4096}) == (
         "c.json: cannot count the parameters of a 'llama' model: no 'num_hidden_layers', "
-        "'intermediate_size', 'num_attention_heads'; give the size with --params or "
+        "'intermediate_size', 'num_attention_heads'; give the size with --log-params or "
         "--params-file")
     assert refused({**PYTHIA_70M, "hidden_size": "512"}) == (
         "c.json: 'hidden_size' is '512', not a positive whole number; fix the config or give "
-        "the size with --params or --params-file")
+        "the size with --log-params or --params-file")
 
 
 # --------------------------------------------------------------------------- W&B
@@ -519,33 +492,6 @@ def test_wandb_bad_cells(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- TensorBoard
 
 
-def write_events(folder: Path, points: list[tuple[int, dict[str, float]]], *, name: str,
-                 tensor: bool = False) -> Path:
-    """Scalars as PyTorch's SummaryWriter writes them (simple_value), or as TF2 does
-    (a float tensor with the scalars plugin), with the tensorboard package's own writer."""
-    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-    from tensorboard.util.tensor_util import make_tensor_proto
-
-    before = set(folder.iterdir()) if folder.exists() else set()
-    writer = EventFileWriter(str(folder))
-    for step, scalars in points:
-        if tensor:
-            meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
-            values = [Summary.Value(tag=t, metadata=meta, tensor=make_tensor_proto(v))
-                      for t, v in scalars.items()]
-        else:
-            values = [Summary.Value(tag=t, simple_value=v) for t, v in scalars.items()]
-        writer.add_event(Event(wall_time=1.7e9 + step, step=step, summary=Summary(value=values)))
-    writer.close()
-    (written,) = set(folder.iterdir()) - before
-    target = folder / name
-    written.rename(target)
-    return target
-
-
 # The first bytes of every event file: record length, its CRC, then an Event whose
 # file_version is "brain.Event:2" (CRCs not valid here: only sniffing and import are tested).
 EVENT_FILE_HEAD = (b"\x18\x00\x00\x00\x00\x00\x00\x00\xa3\x7fK\x22\t\x00\x00\x00\x00"
@@ -630,6 +576,14 @@ def test_tensorboard_without_the_extra(tmp_path: Path, monkeypatch: pytest.Monke
 # --------------------------------------------------------------------------- sniffing
 
 
+def found(paths: list[str], input_format: str = "auto", stdin_text: str | None = None,
+          ) -> tuple[list[sources.Source], list[Any]]:
+    """The run tables and the training logs (grouped into runs) that ``paths`` name."""
+    read = sources.read_sources(paths, input_format=input_format, stdin_text=stdin_text)
+    tables, logs = split_inputs(read, input_format=input_format)
+    return tables, group_logs(logs, paths)[0]
+
+
 def test_sniffing_each_format_by_content(tmp_path: Path) -> None:
     state = write_state(tmp_path / "hf", hf_history(), global_step=50, max_steps=50)
     cases = {
@@ -644,15 +598,24 @@ def test_sniffing_each_format_by_content(tmp_path: Path) -> None:
     }
     Path(cases["yaml"]).write_text("id: a\nparams: 70M\ntokens: 1B\nloss: 3.0\n")
     for kind, path in cases.items():
-        text = Path(path).read_text()
-        assert sniff_format(path, Path(path).read_bytes()[:64], text) == kind, path
-    assert sniff_format("<stdin>", b"", "id,params,tokens,loss\n") == "csv"
-    assert sniff_format("renamed.bin", EVENT_FILE_HEAD) == "tensorboard"
-    with pytest.raises(InputError) as info:
-        sniff_format("x.json", b"", '{\n "a": 1\n}')
-    assert str(info.value) == ("x.json: is JSON but neither a JSON Lines log (one object per "
-                               "line) nor a Hugging Face trainer_state.json; pass --input-format "
-                               "to say which")
+        tables, logs = found([path])
+        assert [s.kind for s in tables] + [f.kind for f in logs] == [kind], path
+    # standard input: CSV by its first line, JSON Lines by its first object
+    assert found(["-"], stdin_text="id,params,tokens,loss\n")[0][0].kind == "csv"
+    assert found(["-"], stdin_text='{"step": 1, "loss": 3.0}\n')[1][0].kind == "jsonl"
+    # JSON is YAML: a run table written as JSON (one line, or pretty) stays a run table
+    record = tmp_path / "run.json"
+    record.write_text('{"id": "a", "params": "70M", "tokens": "1B", "loss": 3.0}\n')
+    pretty = tmp_path / "runs.json"
+    pretty.write_text('{\n "runs": [{"id": "b", "params": 7e7, "tokens": 1e9, "loss": 3}]\n}')
+    assert [s.kind for s in found([str(record), str(pretty)])[0]] == ["yaml", "yaml"]
+    assert [r.run_id for r in load_runs([str(record), str(pretty)]).runs] == ["a", "b"]
+    # an event file under another name: by --input-format, never read as text
+    renamed = tmp_path / "tb" / "renamed.bin"
+    renamed.parent.mkdir()
+    renamed.write_bytes(EVENT_FILE_HEAD)
+    (log,) = found([str(renamed)], input_format="tensorboard")[1]
+    assert (log.kind, log.files, log.run_id) == ("tensorboard", (str(renamed),), "tb")
 
 
 def test_a_directory_of_mixed_logs_and_tables(tmp_path: Path) -> None:
@@ -672,8 +635,8 @@ def test_input_format_overrides_sniffing(tmp_path: Path) -> None:
     p = write_csv(tmp_path / "h.csv", ["_step", "loss", "tokens"], [[1, 3.0, 10]])
     assert read_curves([p], input_format="csv").tables == (p,)
     assert fails([p], input_format="toml") == (
-        "input format 'toml' is not one of auto, jsonl, hf-trainer, wandb-history, "
-        "wandb-summary, tensorboard, yaml, csv")
+        "input format 'toml' is not one of auto, yaml, csv, jsonl, hf-trainer, wandb-history, "
+        "wandb-summary, tensorboard")
     jsonl = '{"step": 1, "loss": 3.0, "tokens": 10}\n'
     (c,) = read_curves(["-"], stdin_text=jsonl).curves
     assert c.run_id == "stdin" and c.source == "<stdin>"
@@ -702,7 +665,7 @@ def test_duplicate_runs_and_one_size_for_many(tmp_path: Path) -> None:
                              "(--column id=KEY) or pass only one of them")
     c = write_jsonl(tmp_path / "c.jsonl", ladder_rows(2))
     assert fails([a, c], params=7e7) == (
-        "--params gives one size, but 2 runs were read; give each run its size with "
+        "--log-params gives one size, but 2 runs were read; give each run its size with "
         "--params-file")
 
 

@@ -9,7 +9,10 @@ become the flags a user typed (``--mfu``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import re
 import signal
 import sys
 import warnings
@@ -21,7 +24,7 @@ import typer
 from scaling_cli.errors import EXIT_ERROR, EXIT_INTERRUPTED, ScalingError
 from scaling_cli.version import __version__
 
-__all__ = ["FLAGS", "app", "flag", "handled", "main", "say"]
+__all__ = ["FLAGS", "LONGEST_WORD", "app", "flag", "handled", "main", "note", "one_line", "say"]
 
 app = typer.Typer(
     name="scaling",
@@ -62,16 +65,41 @@ def flag(setting: str) -> str:
     return "--" + setting.replace("_", "-").replace(".", "-")
 
 
+# Control characters are shown escaped, so a message stays one line whatever a file name
+# or value holds; a "word" longer than LONGEST_WORD (a 400-digit number, a path of
+# hundreds of characters) is cut in the middle: the last line of defence behind each
+# message's own `units.shown`.
+LONGEST_WORD = 160  # long paths survive whole; a 400-digit number does not
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LONG_WORD = re.compile(rf"\S{{{LONGEST_WORD + 1},}}")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one bounded line: control characters escaped, overlong words cut."""
+    text = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    return _LONG_WORD.sub(lambda m: m.group()[:64] + "..." + m.group()[-64:], text)
+
+
 def say(text: str) -> None:
     """One line on standard error, even when it is closed or full (then: nothing)."""
     stream = sys.stderr
     if stream is None:
         return
     try:
-        stream.write(text.replace("\n", " ") + "\n")
+        stream.write(one_line(text) + "\n")
         stream.flush()
     except (OSError, ValueError):
         pass
+
+
+_NOTES: list[str] = []
+
+
+def note(text: str) -> None:
+    """A remark about how the command runs (``--workers`` capped): said on standard error
+    once the command has succeeded, unless ``--quiet``; an error replaces it, so an error
+    stays the only line."""
+    _NOTES.append(text)
 
 
 class Interrupted(Exception):
@@ -83,16 +111,31 @@ def handled(func: F) -> F:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _NOTES.clear()
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except ScalingError as exc:
+            _NOTES.clear()
             say(f"Error: {exc.render(flag)}")
             raise typer.Exit(exc.exit_code) from None
         except (KeyboardInterrupt, Interrupted):
+            _NOTES.clear()
             say("Interrupted: nothing was written.")
             raise typer.Exit(EXIT_INTERRUPTED) from None
+        except typer.Exit as done:  # e.g. `check`: exit 1 after its answer
+            _say_notes(kwargs, done.exit_code)
+            raise
+        _say_notes(kwargs, 0)
+        return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def _say_notes(kwargs: dict[str, Any], code: int) -> None:
+    if code in (0, 1) and not kwargs.get("quiet"):
+        for text in _NOTES:
+            say(f"Note: {text}")
+    _NOTES.clear()
 
 
 def version_callback(value: bool) -> None:
@@ -113,14 +156,32 @@ def _terminate(signum: int, frame: object) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
+def _occupy_closed_descriptors() -> None:
+    """Started with standard streams closed (``>&-``, ``<&-``, ``2>&-``): put /dev/null on
+    descriptors 0-2 so no file opened later lands there (a run log read as "stdin", a fit
+    file written through "stdout"). Python has already set the stream to None: a command
+    that needs it says so (`cannot write the result: standard output is closed`); with
+    standard error closed, messages go nowhere and only the exit code remains."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                spare = os.open(os.devnull, os.O_RDWR)
+                if spare != fd:
+                    os.dup2(spare, fd)
+                    os.close(spare)
+    if sys.stderr is None:  # click would otherwise print usage errors on standard output
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+
+
 def main() -> None:
-    """Console-script entry point: signals as interrupts, closed standard streams handled."""
+    """Console-script entry point: signals as interrupts, closed or full standard streams
+    as one line and exit 2 (docs/input-errors.md)."""
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _terminate)
-    if sys.stdout is None:  # started with stdout closed (`>&-`): nowhere to put a result
-        say("Error: standard output is closed; nothing to write the result to")
-        sys.exit(EXIT_ERROR)
+    _occupy_closed_descriptors()
     # Numeric warnings (overflow in a replicate, matplotlib font notes) never reach users as
     # extra stderr lines: what matters is in the result's own warnings.
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -130,3 +191,17 @@ def main() -> None:
     except (KeyboardInterrupt, Interrupted):  # outside a command (import, option parsing)
         say("Interrupted: nothing was written.")
         sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:  # typer's own output (--help, --version, usage) to a full stream
+        say(f"Error: cannot write the output ({exc.strerror or exc})")
+        _quiet_exit_streams()
+        sys.exit(EXIT_ERROR)
+
+
+def _quiet_exit_streams() -> None:
+    """Point standard output and error at /dev/null: the interpreter's final flush must not
+    fail again (and print a traceback) on the way out."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, AttributeError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stream.fileno())
+            os.close(devnull)

@@ -16,13 +16,19 @@ from scaling_cli.cli.options import (
     InputFormatOpt,
     KOpt,
     LawOpt,
+    LogParamsOpt,
     MethodOpt,
     OutputFormat,
+    ParamsFileOpt,
     QuietOpt,
+    ReduceOpt,
     ResampleOpt,
+    RestartsOpt,
     RunsArg,
     SeedOpt,
+    SkipInvalidOpt,
     TieOpt,
+    TokensPerStepOpt,
     UnverifiedOpt,
     WhereOpt,
     WorkersOpt,
@@ -34,8 +40,11 @@ from scaling_cli.cli.options import (
     render,
 )
 from scaling_cli.errors import UsageError
+from scaling_cli.units import shown
 
 __all__ = ["backtest", "fit", "predict"]
+
+MAX_FOLDS = 1000
 
 
 @app.command()
@@ -55,6 +64,9 @@ def fit(
         show_default=False)] = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
@@ -81,11 +93,12 @@ def fit(
     saved = dumps(doc)
     shown = {key: value for key, value in doc.items() if key != "replicates"}
     text = render(shown if out.fmt is OutputFormat.table and not out.fields else doc, out)
-    if target is not None:
+    if target is None:
+        emit(doc, out, text=text)
+    elif target.kind == "stdout":  # the fit file is the output: no table after it
         target.write(saved)
-        if target.kind == "stdout":  # the fit file is the output: no table after it
-            return
-    emit(doc, out, text=text)
+    else:  # the table first, then the file replaces the old one: an error leaves it as it was
+        target.write(saved, then=lambda: emit(doc, out, text=text))
 
 
 def _compare(ctx: typer.Context, budget: str | None, conf: float) -> None:
@@ -95,14 +108,26 @@ def _compare(ctx: typer.Context, budget: str | None, conf: float) -> None:
     if budget is None:
         raise UsageError("--compare needs --budget, e.g. --compare --budget 1e24")
     p = ctx.params
-    if p.get("output") is not None or p.get("method") != "approach3":
+    if p.get("output") is not None or p.get("method") != "approach3" or \
+            p.get("law") is not None or p.get("fit_file") is not None:
         raise UsageError("--compare fits run logs with every method: give RUNS, and no "
                          "--output, --method, --law or --fit")
     request = law_request(ctx)
     out = output_request(ctx)
-    flops = number("budget", budget)
+    flops = _flops(budget)
     comparison = compare_methods(request.runs(), flops, request.settings, confidence=conf)
     emit(compare_document(comparison), out)
+
+
+def _flops(budget: str) -> float:
+    """A --compare budget: FLOPs, within the range every budget is held to."""
+    from scaling_cli.read.hardware import parse_budget
+
+    try:
+        return parse_budget(budget).compute_flops
+    except UsageError:  # a unit that needs hardware (30days): `fit` has no --gpu
+        raise UsageError(f"{shown(budget)}: --compare takes a budget in FLOPs, e.g. 1e24",
+                         field="budget") from None
 
 
 @app.command()
@@ -118,6 +143,9 @@ def predict(
         show_default=False)] = [],  # noqa: B006
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
@@ -152,6 +180,9 @@ def backtest(
     folds: Annotated[int, typer.Option(
         "--folds", help="Rolling-origin folds, spread over the compute range.")] = 4,
     column: ColumnOpt = None, where: WhereOpt = None, input_format: InputFormatOpt = "auto",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     k: KOpt = "6", bootstrap: BootOpt = "1000", seed: SeedOpt = 0, level: ConfOpt = "0.95",
     resample_by: ResampleOpt = "auto", workers: WorkersOpt = 0,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
@@ -167,6 +198,8 @@ def backtest(
     conf = confidence(level)
     request = law_request(ctx)
     out = output_request(ctx)
+    if folds > MAX_FOLDS:  # each fold is a refit; a huge count would not even allocate
+        raise UsageError(f"{shown(folds)}: give at most {MAX_FOLDS:,} folds", field="folds")
     result = run_backtest(request.runs(), request.settings, holdout_largest=holdout_largest,
                           folds=folds, confidence=conf)
     emit(backtest_document(result), out)

@@ -19,12 +19,13 @@ import typer
 
 from scaling_cli.cli.base import say
 from scaling_cli.errors import UsageError
-from scaling_cli.units import QuantityError, parse_number
+from scaling_cli.units import QuantityError, parse_number, shown
 
 if TYPE_CHECKING:
     from scaling_cli.fit.build import FitSettings
     from scaling_cli.model import Model
     from scaling_cli.read.hardware import Budget, Hardware
+    from scaling_cli.read.logs import LogSettings, Skipped
     from scaling_cli.read.runs import RunSet
 
 __all__ = [
@@ -49,8 +50,9 @@ class OutputFormat(StrEnum):
 # --------------------------------------------------------------------------- declarations
 
 RunsArg = Annotated[list[str] | None, typer.Argument(
-    help="Run logs: YAML/CSV files, directories (recursive), globs, or - for stdin.",
-    show_default=False, metavar="RUNS...")]
+    help="Run logs: YAML/CSV tables or training logs (JSON Lines, trainer_state.json, W&B "
+         "CSV exports, TensorBoard events); files, directories (recursive), globs, or - for "
+         "stdin.", show_default=False, metavar="RUNS...")]
 LawOpt = Annotated[str | None, typer.Option(
     "--law", help="Use a published law instead of runs (see `scaling laws`).",
     metavar="NAME", rich_help_panel="Law source")]
@@ -58,14 +60,40 @@ FitOpt = Annotated[str | None, typer.Option(
     "--fit", help="Reuse a fit file written by `scaling fit -o FILE` instead of refitting.",
     metavar="FILE", rich_help_panel="Law source")]
 ColumnOpt = Annotated[list[str] | None, typer.Option(
-    "--column", help="CSV column for a run field, FIELD=COLUMN (repeatable), e.g. "
-                     "group=train_run_key.", metavar="FIELD=COLUMN", rich_help_panel="Inputs")]
+    "--column", help="Column (or log key, or tag) for a field, FIELD=COLUMN (repeatable): a "
+                     "run field of a CSV table (group=train_run_key) or a training-log field "
+                     "id, step, tokens, loss, lr, params (loss=train/loss).",
+    metavar="FIELD=COLUMN", rich_help_panel="Inputs")]
 WhereOpt = Annotated[list[str] | None, typer.Option(
     "--where", help="Keep only records with COLUMN==VALUE (also != < <= > >=; repeatable, "
                     "all must hold).", metavar="FILTER", rich_help_panel="Inputs")]
 InputFormatOpt = Annotated[str, typer.Option(
-    "--input-format", help="auto (by extension; stdin sniffed), yaml or csv.",
+    "--input-format", help="auto (by name, then content), or for every input: yaml, csv, "
+                           "jsonl, hf-trainer, wandb-history, wandb-summary, tensorboard.",
     metavar="FORMAT", rich_help_panel="Inputs")]
+SkipInvalidOpt = Annotated[bool, typer.Option(
+    "--skip-invalid", help="Leave out runs that cannot be used (a NaN loss, a crashed or "
+                           "unfinished run, an empty cell), naming each on stderr and in "
+                           "JSON (inputs.skipped).", rich_help_panel="Inputs")]
+ReduceOpt = Annotated[str, typer.Option(
+    "--reduce", help="A training log's curve -> the run's final loss: last, mean:K (last K "
+                     "points), ema:W (TensorBoard's smoothing), at:TOKENS[,TOKENS..] (e.g. "
+                     "at:20B; checkpoints of one run).", metavar="HOW",
+    rich_help_panel="Training logs")]
+TokensPerStepOpt = Annotated[str | None, typer.Option(
+    "--tokens-per-step", help="Global batch x sequence length (e.g. 1024x2048 or 2M), for "
+                              "logs that log steps but not tokens.", metavar="COUNT",
+    rich_help_panel="Training logs")]
+LogParamsOpt = Annotated[str | None, typer.Option(
+    "--log-params", help="The parameter count of the one run the training log holds (e.g. "
+                         "70M).", metavar="COUNT", rich_help_panel="Training logs")]
+ParamsFileOpt = Annotated[str | None, typer.Option(
+    "--params-file", help="Parameter counts by run id for training logs: YAML (RUN: 70M) or "
+                          "CSV (id,params).", metavar="FILE", rich_help_panel="Training logs")]
+RestartsOpt = Annotated[str, typer.Option(
+    "--restarts", help="Steps logged again after a restart: refuse, or keep-last (the points "
+                       "logged after the restart).", metavar="HOW",
+    rich_help_panel="Training logs")]
 MethodOpt = Annotated[str, typer.Option(
     "--method", help="approach3 (Huber on log residuals) or lsq (least squares on log "
                      "residuals).", metavar="METHOD", rich_help_panel="Fit")]
@@ -124,9 +152,13 @@ StepsOpt = Annotated[int, typer.Option(
     "--steps", help="Budgets in each LOW..HIGH range (log-spaced, ends included).")]
 
 # Options that only shape a fit of run logs: with --fit or --law they would change nothing.
-FIT_ONLY = ("column", "where", "input_format", "bootstrap", "seed", "resample_by", "method",
-            "fix", "tie_exponents", "workers")
+FIT_ONLY = ("column", "where", "input_format", "skip_invalid", "reduce", "tokens_per_step",
+            "log_params", "params_file", "restarts", "bootstrap", "seed", "resample_by",
+            "method", "fix", "tie_exponents", "workers")
 _PARAM_FLAGS = {"column": "--column", "where": "--where", "input_format": "--input-format",
+                "skip_invalid": "--skip-invalid", "reduce": "--reduce",
+                "tokens_per_step": "--tokens-per-step", "log_params": "--log-params",
+                "params_file": "--params-file", "restarts": "--restarts",
                 "bootstrap": "--bootstrap", "seed": "--seed", "resample_by": "--resample-by",
                 "method": "--method", "fix": "--fix", "tie_exponents": "--tie-exponents",
                 "workers": "--workers"}
@@ -183,16 +215,19 @@ def parse_columns(items: Sequence[str]) -> dict[str, str]:
 
 
 def workers(requested: int) -> int:
-    """0 means every core this process may run on; more than that is capped (and said)."""
+    """0 means every core this process may run on; more than that is capped (and said, once
+    the command has succeeded: :func:`~scaling_cli.cli.base.note`)."""
+    from scaling_cli.cli.base import note
+
     if requested < 0:
-        raise UsageError(f"{requested}: give 0 (every core) or a positive number",
+        raise UsageError(f"{shown(requested)}: give 0 (every core) or a positive number",
                          field="workers")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     available = cores or os.cpu_count() or 1
     if requested == 0:
         return available
     if requested > available:
-        say(f"Note: --workers {requested} capped at the {available} cores available")
+        note(f"--workers {shown(requested)} capped at the {available} cores available")
         return available
     return requested
 
@@ -224,10 +259,25 @@ def budgets(texts: Sequence[str], steps: int, hw: Hardware | None) -> list[Budge
 # --------------------------------------------------------------------------- law requests
 
 
+class RunsRead:
+    """What reading the run logs left out (``--skip-invalid``), for the documents: the law
+    request that reads and the output request that renders share one per command, through
+    the command's context (``None`` until run logs are read)."""
+
+    def __init__(self) -> None:
+        self.skipped: tuple[Skipped, ...] | None = None
+
+
+def _runs_read(ctx: typer.Context) -> RunsRead:
+    found = ctx.meta.setdefault("scaling_cli.runs_read", RunsRead())
+    assert isinstance(found, RunsRead)
+    return found
+
+
 @dataclass(frozen=True)
 class LawRequest:
     """Where the law comes from (exactly one of run logs, a fit file, a published law) and,
-    for run logs, how to read and fit them."""
+    for run logs, how to read them (training logs: ``logs``) and fit them."""
 
     paths: tuple[str, ...] = ()
     law: str | None = None
@@ -237,22 +287,31 @@ class LawRequest:
     input_format: str = "auto"
     settings: FitSettings | None = None
     quiet: bool = False
+    skip_invalid: bool = False
+    logs: LogSettings | None = None
+    read: RunsRead = field(default_factory=RunsRead, compare=False, repr=False)
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """The files read (for refusing an output path that is one of them)."""
-        return tuple(p for p in (*self.paths, self.fit_file) if p and p != "-")
+        params_file = None if self.logs is None else self.logs.params_file
+        return tuple(p for p in (*self.paths, self.fit_file, params_file) if p and p != "-")
 
     def runs(self) -> RunSet:
-        """The run logs, read and validated (standard input when ``-`` is among them)."""
+        """The run logs, read and validated (standard input when ``-`` is among them); every
+        run left out by ``--skip-invalid`` is named on stderr, even when quiet."""
         from scaling_cli.read.runs import load_runs
 
         if not self.paths:
             raise UsageError("needs run logs (RUNS), not a fit file or a published law",
                              field="runs")
-        return load_runs(self.paths, stdin_text=_stdin_text(self.paths),
+        runs = load_runs(self.paths, stdin_text=_stdin_text(self.paths),
                          input_format=self.input_format, columns=self.columns,
-                         where=self.where)
+                         where=self.where, skip_invalid=self.skip_invalid, logs=self.logs)
+        for skipped in runs.skipped:
+            say(f"Skipped: {skipped.reason}")
+        self.read.skipped = runs.skipped
+        return runs
 
     def model(self) -> Model:
         """Fit the runs (with a progress bar on a terminal), or read the fit file or preset."""
@@ -284,6 +343,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
 def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
     """The law request the command's options describe, validated (see :class:`LawRequest`)."""
     from scaling_cli.fit.build import FitSettings
+    from scaling_cli.read.planfile import check_plausible
 
     p = ctx.params
     paths = tuple(p.get(runs_key) or ())
@@ -300,16 +360,38 @@ def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
         if wasted:
             raise UsageError(f"{', '.join(wasted)} shape a fit of run logs; with {given[0]} "
                              "nothing is refitted, so they would change nothing: drop them")
+    if p.get("law") is not None and _given(ctx, "allow_unverified"):
+        raise UsageError("--allow-unverified applies to fits; a published law (--law) has "
+                         "no fit to verify: drop it")
+    logs = _log_settings(p) if paths else None
     replicates = _count("replicates", p.get("bootstrap", "1000"))
+    seed = p.get("seed", 0)
+    if not 0 <= seed < 2**63:  # here, so a 400-digit seed is not echoed whole
+        raise UsageError(f"{shown(seed)} is out of range; give a whole number from 0 to "
+                         "2**63 - 1", field="seed")
     settings = FitSettings.with_constraints(
         parse_fixed(p.get("fix") or []), tie_exponents=bool(p.get("tie_exponents")),
-        flops_per_param_token=number("flops_per_param_token", p.get("k", "6")),
-        replicates=replicates, seed=p.get("seed", 0), resample_by=p.get("resample_by", "auto"),
+        flops_per_param_token=check_plausible(
+            "flops_per_param_token", number("flops_per_param_token", p.get("k", "6"))),
+        replicates=replicates, seed=seed, resample_by=p.get("resample_by", "auto"),
         workers=workers(p.get("workers", 0)), method=p.get("method", "approach3"),
         allow_unverified=bool(p.get("allow_unverified")))
     return LawRequest(paths, p.get("law"), p.get("fit_file"),
                       parse_columns(p.get("column") or []), tuple(p.get("where") or ()),
-                      p.get("input_format", "auto"), settings, bool(p.get("quiet")))
+                      p.get("input_format", "auto"), settings, bool(p.get("quiet")),
+                      bool(p.get("skip_invalid")), logs, _runs_read(ctx))
+
+
+def _log_settings(p: Mapping[str, Any]) -> LogSettings:
+    """How training logs become runs, from the training-log options."""
+    from scaling_cli.read.logs import LogSettings, Reduction, parse_tokens_per_step
+
+    per_step, size = p.get("tokens_per_step"), p.get("log_params")
+    return LogSettings(
+        reduce=Reduction.parse(p.get("reduce") or "last"),
+        tokens_per_step=None if per_step is None else parse_tokens_per_step(per_step),
+        params=None if size is None else number("log_params", size),
+        params_file=p.get("params_file"), restarts=p.get("restarts") or "refuse")
 
 
 def _stdin_text(paths: Sequence[str]) -> str | None:
@@ -355,18 +437,30 @@ class OutputRequest:
     fmt: OutputFormat = OutputFormat.table
     fields: tuple[str, ...] = ()
     quiet: bool = False
+    read: RunsRead = field(default_factory=RunsRead, compare=False, repr=False)
 
 
 def output_request(ctx: typer.Context) -> OutputRequest:
     p = ctx.params
     # ctx.params holds what click parsed (a choice's text), not typer's converted enum.
     return OutputRequest(OutputFormat(p.get("fmt") or "table"), tuple(p.get("field") or ()),
-                         bool(p.get("quiet")))
+                         bool(p.get("quiet")), _runs_read(ctx))
+
+
+def _with_skipped(doc: dict[str, Any], read: RunsRead) -> dict[str, Any]:
+    """The document with ``inputs.skipped`` (docs/json-schema.md) when run logs were read."""
+    inputs = doc.get("inputs")
+    if read.skipped is None or not isinstance(inputs, dict):
+        return doc
+    skipped = [{"run_id": s.run_id or None, "source": s.source, "reason": s.reason}
+               for s in read.skipped]
+    return {**doc, "inputs": {**inputs, "skipped": skipped}}
 
 
 def render(doc: dict[str, Any], out: OutputRequest) -> str:
     """The document as the requested text (checked, e.g. an unknown --field, before anything
     is written anywhere)."""
+    doc = _with_skipped(doc, out.read)
     if out.fields:
         from scaling_cli.render.fields import render_fields
 

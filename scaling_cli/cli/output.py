@@ -1,17 +1,26 @@
 """Where output goes: files written atomically by a documented rule, and standard streams
 that may be closed, full or a closed pipe.
 
-``-o PATH`` follows one rule (docs/input-errors.md, "Output files"):
+``-o PATH`` follows one rule (docs/input-errors.md, "Outputs"):
 
 - a path that does not exist: created atomically (a temporary file beside it, fsynced and
   renamed), with the permissions a new file gets;
-- a regular file: replaced atomically, keeping its permissions;
-- a symbolic link: the file it points to is written by these same rules; the link stays;
+- a regular file: replaced atomically, keeping its permissions; one without any write
+  permission (``chmod a-w``) is refused rather than replaced;
+- a symbolic link: the path it points to is written by these same rules (a dangling link's
+  target is created); the link itself stays;
 - a FIFO or a character device (``/dev/null``, a pipe, a terminal): written through (opened
-  and written, never replaced or created);
+  and written, never replaced, created or truncated); a FIFO with no reader is refused
+  rather than waited on;
 - a directory, a block device or a socket: refused; nothing is written;
 - ``-``: standard output;
-- one of the command's inputs (the same file, by device and inode): refused.
+- one of the command's inputs (the same file by device and inode, so also through a
+  symbolic or hard link, or as a file found in an input directory): refused.
+
+Everything is checked before the command's work starts, and the output is written only
+once everything else has succeeded: a file is staged, then whatever goes to standard
+output is written (``OutputTarget.write(..., then=...)``), and only then is the file
+renamed into place, so an error at any point leaves the old file as it was.
 
 The data go to a temporary file in the target's directory (``.NAME.XXXX.tmp.EXT``, hidden,
 so run-log discovery skips it). On any failure, including KeyboardInterrupt, the temporary
@@ -22,14 +31,16 @@ stray ``.NAME.*.tmp.*`` file behind; never a truncated target.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from scaling_cli.errors import InputError, UsageError
+from scaling_cli.units import shown
 
 __all__ = ["OutputTarget", "atomic_path", "output_target", "write_atomic", "write_stream"]
 
@@ -42,26 +53,51 @@ class OutputTarget:
         self.path = path
         self.kind = kind  # "stdout", "through" or "atomic"
 
-    def write(self, data: str | bytes) -> None:
+    def write(self, data: str | bytes, *, then: Callable[[], None] | None = None) -> None:
+        """Write ``data`` (text is UTF-8 encoded). ``then`` (e.g. printing a table) runs
+        after a file's data are staged and before they replace the target, so that if it
+        fails the target is left as it was."""
         payload = data.encode("utf-8") if isinstance(data, str) else data
         if self.kind == "stdout":
             write_stream(sys.stdout, payload)
         elif self.kind == "through":
-            try:
-                with open(self.path, "wb") as handle:
-                    handle.write(payload)
-            except OSError as exc:
-                raise _cannot_write(Path(self.path), exc) from None
+            _write_through(Path(self.path), payload)
         else:
-            write_atomic(self.path, payload)
+            write_atomic(self.path, payload, before_commit=then)
+            return
+        if then is not None:
+            then()
+
+
+def _write_through(target: Path, payload: bytes) -> None:
+    """Write into a FIFO or character device: never created or truncated, and a FIFO with
+    no reader is an error, not a wait."""
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise InputError(f"{target}: is a FIFO with nothing reading it; start the reader "
+                             "first, or choose another output path") from None
+        raise _cannot_write(target, exc) from None
+    try:
+        os.set_blocking(fd, True)
+        with open(fd, "wb", closefd=False) as handle:
+            handle.write(payload)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+    finally:
+        os.close(fd)
 
 
 def output_target(path: str, *, inputs: Iterable[str] = ()) -> OutputTarget:
     """Check ``path`` against the rule in the module doc before anything is computed."""
     if path == "-":
         return OutputTarget(path, "stdout")
+    if not path:
+        raise UsageError("is empty; give a file name, or - for standard output",
+                         field="output")
     if "\n" in path or "\r" in path:
-        raise UsageError(f"{path!r} contains a line break; choose another output path",
+        raise UsageError(f"{shown(path)} contains a line break; choose another output path",
                          field="output")
     target = Path(path)
     if target.is_symlink():
@@ -73,26 +109,43 @@ def output_target(path: str, *, inputs: Iterable[str] = ()) -> OutputTarget:
     except OSError as exc:
         raise _cannot_write(target, exc) from None
     if info is not None:
-        for name in inputs:
-            try:
-                other = os.stat(name)
-            except OSError:
-                continue
-            if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
-                raise UsageError(f"{path} is also an input ({name}); writing it would destroy "
-                                 "that input: choose another output path", field="output")
         mode = info.st_mode
         if stat.S_ISDIR(mode):
             raise UsageError(f"{path}: is a directory; give a file name for the output")
+        clash = _same_file(info, inputs)
+        if clash is not None:
+            raise UsageError(f"{path} is also an input ({clash}); writing it would destroy "
+                             "that input: choose another output path", field="output")
         if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
             return OutputTarget(str(target), "through")
         if not stat.S_ISREG(mode):
             raise UsageError(f"{path} is not a regular file (a block device or a socket); "
                              "choose another output path", field="output")
+        if not mode & 0o222:
+            raise UsageError(f"{path} is read-only; make it writable (chmod u+w) to replace "
+                             "it, or choose another output path", field="output")
     if not target.parent.is_dir():
         raise UsageError(f"{path}: directory {target.parent} does not exist; create it or "
                          "choose another output path")
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{path}: directory {target.parent} is not writable; choose another "
+                         "output path", field="output")
     return OutputTarget(str(target), "atomic")
+
+
+def _same_file(info: os.stat_result, inputs: Iterable[str]) -> str | None:
+    """The input (a named file, or a file found in an input directory or glob) that is the
+    file ``info`` describes, if any."""
+    from scaling_cli.read.sources import input_files
+
+    for name in input_files(list(inputs)):
+        try:
+            other = os.stat(name)
+        except OSError:
+            continue
+        if (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return name
+    return None
 
 
 def write_stream(stream: object, payload: bytes) -> None:
@@ -123,19 +176,22 @@ def _silence(stream: object) -> None:
         os.close(devnull)
 
 
-def write_atomic(path: str | os.PathLike[str], data: str | bytes) -> None:
+def write_atomic(path: str | os.PathLike[str], data: str | bytes, *,
+                 before_commit: Callable[[], None] | None = None) -> None:
     """Write ``data`` (text is UTF-8 encoded) to ``path`` atomically (see the module doc)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(path, before_commit=before_commit) as tmp, open(tmp, "wb") as handle:
         handle.write(payload)
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], *,
+                before_commit: Callable[[], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block succeeds, move it over ``path``.
 
     For writers that want a file name rather than bytes: the temporary name keeps the
-    target's extension, so format detection still works.
+    target's extension, so format detection still works. ``before_commit`` runs once the
+    data are on disk and before the rename; if it raises, nothing is replaced.
     """
     target = Path(path)
     directory = target.parent
@@ -156,6 +212,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         with open(tmp, "rb+") as handle:  # the writer may have closed (or replaced) the file
             os.fsync(handle.fileno())
         os.chmod(tmp, _mode_for(target))
+        if before_commit is not None:
+            before_commit()
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):

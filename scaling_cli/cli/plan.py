@@ -18,17 +18,23 @@ from scaling_cli.cli.options import (
     InputFormatOpt,
     KOpt,
     LawOpt,
+    LogParamsOpt,
     MethodOpt,
     MfuOpt,
     OutputFormat,
+    ParamsFileOpt,
     PeakOpt,
     PriceOpt,
     QuietOpt,
+    ReduceOpt,
     ResampleOpt,
+    RestartsOpt,
     RunsArg,
     SeedOpt,
+    SkipInvalidOpt,
     StepsOpt,
     TieOpt,
+    TokensPerStepOpt,
     UnverifiedOpt,
     WhereOpt,
     WorkersOpt,
@@ -42,8 +48,17 @@ from scaling_cli.cli.options import (
 )
 from scaling_cli.errors import EXIT_CHECK_FAILED, UsageError
 
-__all__ = ["check", "optimal", "target"]
+__all__ = ["HparamsOpt", "SeqLenOpt", "check", "optimal", "target"]
 
+HparamsOpt = Annotated[str | None, typer.Option(
+    "--hparams", help="A hyperparameter law: a published one (step-law-2025, "
+                      "deepseek-llm-2024), a fit saved by `scaling hparams -o FILE`, or a "
+                      "sweep file (.csv/.yaml with the standard fields).", metavar="SOURCE",
+    rich_help_panel="Hyperparameters")]
+SeqLenOpt = Annotated[str | None, typer.Option(
+    "--seq-len", help="Tokens per sequence: reads batches given in sequences and reports "
+                      "batch sizes in sequences too.", metavar="TOKENS",
+    rich_help_panel="Hyperparameters")]
 BudgetOpt = Annotated[list[str], typer.Option(
     "--budget", "-b", help="Training compute: 1e24 (FLOPs), 2e6gpu-hours, 30days, 5e6usd, "
                            "or a range 1e21..1e25 (repeatable).", show_default=False,
@@ -68,10 +83,14 @@ def optimal(
         "--unique-tokens", help="Unique training tokens available (e.g. 500B): plan with "
                                 "repeated data (Muennighoff et al. 2023).", metavar="COUNT",
         rich_help_panel="Planning")] = None,
+    hparams: HparamsOpt = None, seq_len: SeqLenOpt = None,
     gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = None, peak_tflops: PeakOpt = None,
     usd_per_gpu_hour: PriceOpt = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
@@ -80,21 +99,27 @@ def optimal(
     """Compute-optimal model size N* and tokens D* for FLOP budgets, with intervals.
 
     Also: the near-optimal band of sizes, a fixed size (--params), limited unique data
-    (--unique-tokens), and costs in GPU-hours, days and dollars (--gpu).
+    (--unique-tokens), costs in GPU-hours, days and dollars (--gpu), and the learning rate
+    and batch size for N*, D* from a hyperparameter law (--hparams).
 
     Example: scaling optimal sample_runs/ --budget 1e24
     """
     from scaling_cli.forecast.answers import fixed_size
     from scaling_cli.forecast.answers import optimal as plan_optimal
+    from scaling_cli.read.planfile import check_plausible
     from scaling_cli.render.documents import fixed_size_document, optimal_document
 
     if params is not None and unique_tokens is not None:
         raise UsageError("--params and --unique-tokens cannot be combined; use one")
+    if hparams is not None and (params is not None or unique_tokens is not None):
+        raise UsageError("--hparams recommends settings for the compute-optimal N*, D*; for a "
+                         "fixed size use `scaling hparams --params N --tokens D`")
     hw = hardware(ctx.params)
     given = budgets(budget, steps, hw)
     tolerance = number("band", band, allow_zero=True)
-    unique = None if unique_tokens is None else number("unique_tokens", unique_tokens)
-    size = None if params is None else number("params", params)
+    unique = None if unique_tokens is None else check_plausible(
+        "unique_tokens", number("unique_tokens", unique_tokens))
+    size = None if params is None else check_plausible("params", number("params", params))
     conf = confidence(level)
     out = output_request(ctx)
     model = law_request(ctx).model()
@@ -104,6 +129,16 @@ def optimal(
         doc = optimal_document(plan_optimal(model, given, confidence=conf,
                                             band=tolerance or None, unique_tokens=unique,
                                             hardware=hw))
+    if hparams is not None:
+        from scaling_cli.cli.decide import hparam_source
+        from scaling_cli.forecast.hparams import hparams_at_optimum
+        from scaling_cli.render.documents import add_hparams
+
+        advice = hparams_at_optimum(
+            hparam_source(hparams, seed), model, [b.compute_flops for b in given],
+            confidence=conf, seq_len=None if seq_len is None else number("seq_len", seq_len),
+            seed=seed)
+        doc = add_hparams(doc, advice)
     emit(doc, out)
 
 
@@ -123,6 +158,9 @@ def target(
     usd_per_gpu_hour: PriceOpt = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
@@ -133,13 +171,14 @@ def target(
     Example: scaling target sample_runs/ --loss 2.1 --inference-tokens 2T --gpu h100
     """
     from scaling_cli.forecast.answers import target as plan_target
+    from scaling_cli.read.planfile import check_plausible
     from scaling_cli.render.documents import target_document
 
     if not loss:
         raise UsageError("is required, e.g. --loss 2.1", field="loss")
-    losses = [number("loss", x) for x in loss]
-    tokens = None if inference_tokens is None else number("inference_tokens", inference_tokens,
-                                                          allow_zero=True)
+    losses = [check_plausible("loss", number("loss", x)) for x in loss]
+    tokens = None if inference_tokens is None else check_plausible(
+        "inference_tokens", number("inference_tokens", inference_tokens, allow_zero=True))
     hw = hardware(ctx.params)
     conf = confidence(level)
     out = output_request(ctx)
@@ -184,6 +223,33 @@ def check(
     max_params_ratio: Annotated[str | None, typer.Option(
         "--max-params-ratio", help="N within this factor of the compute-optimal N*.",
         metavar="RATIO", rich_help_panel="Limits")] = None,
+    min_compute_multiplier: Annotated[str | None, typer.Option(
+        "--min-compute-multiplier", help="The variant recipe (--variant-runs) must be worth at "
+                                         "least this many times the compute at the plan's "
+                                         "budget.", metavar="FACTOR",
+        rich_help_panel="Limits")] = None,
+    max_hparam_ratio: Annotated[str | None, typer.Option(
+        "--max-hparam-ratio", help="The plan's --lr and --batch-tokens within this factor of "
+                                   "the --hparams law's.", metavar="RATIO",
+        rich_help_panel="Limits")] = None,
+    variant_runs: Annotated[list[str] | None, typer.Option(
+        "--variant-runs", help="Run logs of a variant recipe, fitted jointly with --runs (the "
+                               "baseline) for --min-compute-multiplier.", metavar="PATH",
+        rich_help_panel="Recipes")] = None,
+    variant_where: Annotated[list[str] | None, typer.Option(
+        "--variant-where", help="Filter for the variant's records (--where filters the "
+                                "baseline's).",
+        metavar="FILTER", rich_help_panel="Recipes")] = None,
+    recipe_mode: Annotated[str, typer.Option(
+        "--recipe-mode", help="What the two ladders share: shared, separate or pinned.",
+        metavar="MODE", rich_help_panel="Recipes")] = "shared",
+    hparams: HparamsOpt = None,
+    lr: Annotated[str | None, typer.Option(
+        "--lr", help="Planned peak learning rate.", metavar="LR",
+        rich_help_panel="Hyperparameters")] = None,
+    batch_tokens: Annotated[str | None, typer.Option(
+        "--batch-tokens", help="Planned batch size in tokens, e.g. 4M.", metavar="TOKENS",
+        rich_help_panel="Hyperparameters")] = None,
     fail_on: Annotated[str, typer.Option(
         "--fail-on", help="fail: only failed checks fail the job; inconclusive: intervals "
                           "that straddle a limit fail it too.", metavar="VERDICT")] = "fail",
@@ -191,6 +257,9 @@ def check(
     peak_tflops: PeakOpt = None, usd_per_gpu_hour: PriceOpt = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, method: MethodOpt = "approach3", fix: FixOpt = None,
     tie_exponents: TieOpt = False,
@@ -204,6 +273,7 @@ def check(
 
     Example: scaling check configs/example_plan.yaml --runs sample_runs/
     """
+    from scaling_cli.cli.decide import hparam_source, variant_fit
     from scaling_cli.forecast.checks import check_plan
     from scaling_cli.read.hardware import HardwareSpec
     from scaling_cli.read.planfile import Plan, check_plausible, read_plan_file
@@ -213,6 +283,8 @@ def check(
     limits = {key: number(key, value) for key, value in (
         ("max_flops", max_flops), ("max_gpu_hours", max_gpu_hours), ("max_usd", max_usd),
         ("max_days", max_days), ("max_loss", max_loss), ("max_params_ratio", max_params_ratio),
+        ("min_compute_multiplier", min_compute_multiplier),
+        ("max_hparam_ratio", max_hparam_ratio),
     ) if value is not None}
     flags = HardwareSpec(
         gpu=gpu, gpus=gpus, mfu=None if mfu is None else number("hardware.mfu", mfu),
@@ -224,11 +296,18 @@ def check(
         name=name or "",
         params=None if params is None else check_plausible("params", number("params", params)),
         tokens=None if tokens is None else check_plausible("tokens", number("tokens", tokens)),
-        budget=budget, hardware=flags, limits=limits))
+        budget=budget, hardware=flags, limits=limits,
+        lr=None if lr is None else check_plausible("lr", number("lr", lr)),
+        batch_tokens=None if batch_tokens is None
+        else check_plausible("batch_tokens", number("batch_tokens", batch_tokens))))
     conf = confidence(level)
     out = output_request(ctx)
-    model = law_request(ctx).model()
-    report = check_plan(model, plan, confidence=conf, fail_on=fail_on)
+    request = law_request(ctx)
+    model = request.model()
+    recipes = None if not variant_runs else variant_fit(
+        request, variant_runs, variant_where or (), recipe_mode)
+    report = check_plan(model, plan, confidence=conf, fail_on=fail_on, recipes=recipes,
+                        hparams=None if hparams is None else hparam_source(hparams, seed))
     emit(check_document(report), out)
     for c in report.not_passed:
         say(f"Check {c.verdict.upper()}: {c.limit_name} {c.value:.4g} {c.units} vs limit "

@@ -16,11 +16,17 @@ from scaling_cli.cli.options import (
     KOpt,
     LawOpt,
     LawRequest,
+    LogParamsOpt,
+    ParamsFileOpt,
     QuietOpt,
+    ReduceOpt,
     ResampleOpt,
+    RestartsOpt,
     RunsArg,
     SeedOpt,
+    SkipInvalidOpt,
     StepsOpt,
+    TokensPerStepOpt,
     UnverifiedOpt,
     WhereOpt,
     WorkersOpt,
@@ -29,6 +35,7 @@ from scaling_cli.cli.options import (
     law_request,
 )
 from scaling_cli.errors import UsageError
+from scaling_cli.units import shown
 
 if TYPE_CHECKING:
     from scaling_cli.model import Model
@@ -70,6 +77,9 @@ def plot(
         show_default=False)] = None,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
+    skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
+    tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
+    params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False, quiet: QuietOpt = False,
 ) -> None:
@@ -85,9 +95,12 @@ def plot(
     if not output:
         raise UsageError("is required, e.g. -o forecast.png (.png, .svg or .pdf)",
                          field="output")
+    if output == "-":
+        raise UsageError("-: a plot is an image file, not text for standard output; name a "
+                         ".png, .svg or .pdf file", field="output")
     fmt = image_format(output)
     if not 10 <= dpi <= 1200:
-        raise UsageError(f"`dpi` {dpi}: give a resolution between 10 and 1200, e.g. 150")
+        raise UsageError(f"`dpi` {shown(dpi)}: give a resolution between 10 and 1200, e.g. 150")
     marked = [b.compute_flops for b in budgets(budget, steps, None)] if budget else []
     conf = confidence(level)
     require_matplotlib()  # before a long fit, not after it

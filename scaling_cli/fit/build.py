@@ -12,10 +12,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from scaling_cli.errors import FitError, InputError, UsageError
+from scaling_cli.fit.bootstrap import bootstrap
 from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.evidence import HeldOut, calibrate, folds
+from scaling_cli.fit.forms import FORM_CONSTRAINTS, FORMS, FormChoice, choose_form, form_error
+from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import METHODS, SearchSettings, fit_law
 from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
-from scaling_cli.model import BootstrapSummary, InputSummary, Model
+from scaling_cli.model import BootstrapSummary, FormSummary, InputSummary, Model
 from scaling_cli.read.runs import RunSet
 
 __all__ = [
@@ -33,6 +41,14 @@ MAX_REPLICATES = 100_000
 # Fewer cannot put an order statistic in each 2.5% tail of a 95% interval: such an
 # "interval" can exclude its own point, so it is refused rather than printed.
 MIN_REPLICATES = 40
+# Replicates per held-out fold when measuring how much of its error is statistical: the sd
+# of log L at each held-out run, not a tail quantile, so a few dozen suffice.
+CALIBRATION_REPLICATES = 60
+# The other form stays a plausible answer (included in every total interval) unless its
+# held-out error is this many times the chosen form's.
+PLAUSIBLE_RMSE_RATIO = 1.5
+# Intervals built from more degenerate replicates (a vanished term) than this are flagged.
+DEGENERATE_SHARE = 0.10
 METHOD_NAMES = ("approach3", "lsq")
 RESAMPLE_BY = ("auto", "run", "group")
 Progress = Callable[[int, int], None]
@@ -53,6 +69,7 @@ class FitSettings:
     method: str = "approach3"
     constraints: Constraints = field(default_factory=Constraints)
     allow_unverified: bool = False
+    form: str = "auto"  # "auto" (chosen on held-out evidence), "full" or "tied"
 
     def __post_init__(self) -> None:
         k = self.flops_per_param_token
@@ -78,6 +95,11 @@ class FitSettings:
                              field="method")
         if self.workers < 1:
             raise UsageError(f"{self.workers}: give at least 1 process", field="workers")
+        if self.form not in FORMS:
+            raise UsageError(f"{self.form!r}: use auto, full or tied", field="form")
+        if self.form != "auto" and not self.constraints.is_free:
+            raise UsageError(f"{self.form!r} with fixed or tied parameters: the constraints "
+                             "already give the form; drop one of them", field="form")
 
     @classmethod
     def with_constraints(cls, fixed: Mapping[str, float] | None = None, *,
@@ -88,19 +110,18 @@ class FitSettings:
 
 def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
              progress: Progress | None = None) -> Model:
-    """Fit and bootstrap ``runs``; raise FitError when the optimum cannot be verified."""
-    from scaling_cli.fit.bootstrap import bootstrap
-    from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
-    from scaling_cli.fit.objective import Data
-    from scaling_cli.fit.search import METHODS, SearchSettings, fit_law
+    """Choose the form on held-out evidence, fit it, verify the optimum (FitError if it
+    cannot be verified), estimate the form's error beyond the runs, bootstrap."""
 
     settings = settings or FitSettings()
     k = settings.flops_per_param_token
     columns = runs.columns(k)
-    warnings = check_identifiable(columns.params, columns.tokens, settings.constraints.n_free)
-    data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
     search = SearchSettings(delta=METHODS[settings.method][0])
-    fit = fit_law(data, settings=search, constraints=settings.constraints)
+    choice = choose_form(columns, form=settings.form, given=settings.constraints,
+                         settings=search)
+    warnings = check_identifiable(columns.params, columns.tokens, choice.constraints)
+    data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
+    fit = fit_law(data, settings=search, constraints=choice.constraints)
     if not fit.verified and not settings.allow_unverified:
         raise FitError(
             f"the fit's optimum could not be verified ({fit.starts_agreeing} of {fit.starts} "
@@ -110,6 +131,14 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
         )
     summary = summarise_fit(fit, columns.ids, settings.method)
     warnings += fit_warnings(summary)
+    noise = 1.4826 * float(np.median(np.abs(fit.residuals)))
+    splits = folds(columns, choice.constraints)
+    held_out: tuple[HeldOut, ...] = ()
+    if splits and settings.replicates > 0:  # split each held-out error: fold bootstrap vs form
+        held_out = calibrate(columns, choice.constraints, search, splits,
+                             replicates=CALIBRATION_REPLICATES, seed=settings.seed,
+                             workers=settings.workers)
+    error = form_error(held_out, noise)
     boot: BootstrapSummary | None = None
     samples = None
     if settings.replicates > 0:
@@ -123,7 +152,24 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     inputs = InputSummary.of(columns, runs_excluded=len(runs.excluded), sha256=runs.sha256,
                              sources=runs.sources)
     return Model(fit.law, samples, "runs", k, inputs, summary, boot,
-                 tuple(runs.warnings) + tuple(warnings), columns)
+                 tuple(runs.warnings) + tuple(warnings), columns,
+                 _form_summary(choice, data, search), error)
+
+
+def _form_summary(choice: FormChoice, data: Data, search: SearchSettings) -> FormSummary:
+    """The choice, and the other candidate's point fit when the held-out evidence leaves it
+    plausible (a second opinion every forecast's total interval includes)."""
+    scores = tuple((s.form, s.folds, s.points, s.rmse_log) for s in choice.scores)
+    chosen = choice.score_of(choice.form)
+    others = [s for s in choice.scores if s.form != choice.form]
+    if not others or chosen is None:
+        return FormSummary(choice.form, choice.reason, scores)
+    other = others[0]
+    if chosen.folds and other.folds and other.rmse_log > PLAUSIBLE_RMSE_RATIO * chosen.rmse_log:
+        return FormSummary(choice.form, choice.reason, scores, other.form)
+    alt = fit_law(data, settings=search, constraints=FORM_CONSTRAINTS[other.form])
+    return FormSummary(choice.form, choice.reason, scores, other.form,
+                       alt.law if alt.starts_converged else None)
 
 
 def _bootstrap_warnings(boot: BootstrapSummary) -> list[str]:
@@ -131,9 +177,12 @@ def _bootstrap_warnings(boot: BootstrapSummary) -> list[str]:
     if boot.failed:
         out.append(f"{boot.failed} of {boot.replicates} bootstrap replicates failed to "
                    "converge and are left out of the intervals")
-    if boot.degenerate > 0.05 * boot.replicates:
-        out.append(f"{boot.degenerate} of {boot.replicates} bootstrap replicates are "
-                   "degenerate (a term vanished): the data barely identify the law")
+    if boot.degenerate > DEGENERATE_SHARE * boot.replicates:
+        share = boot.degenerate / boot.replicates
+        out.append(f"every interval is built from {share:.0%} degenerate bootstrap replicates "
+                   f"({boot.degenerate} of {boot.replicates}: a term of the law vanished in "
+                   "them); the runs barely identify the law: tie the exponents "
+                   "(`tie_exponents`) or add runs over a wider range")
     return out
 
 

@@ -20,10 +20,17 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.errors import UsageError
+from scaling_cli.units import shown
 
-__all__ = ["NAMES", "Constraints"]
+__all__ = ["FIXED_RANGE", "NAMES", "Constraints"]
 
 NAMES = ("E", "A", "B", "alpha", "beta")
+# Where a parameter may be held: the search box of theta = (log E, log A, log B, alpha,
+# beta) in natural units, so exponents within [0, 10] as documented.
+FIXED_RANGE = {"E": (math.exp(-25.0), math.exp(10.0)),
+               "A": (math.exp(-25.0), math.exp(300.0)),
+               "B": (math.exp(-25.0), math.exp(300.0)),
+               "alpha": (0.0, 10.0), "beta": (0.0, 10.0)}
 Array = npt.NDArray[np.float64]
 
 
@@ -44,6 +51,13 @@ class Constraints:
                                  f"{', '.join(NAMES)}")
             if not value > 0 or not math.isfinite(value):
                 raise UsageError(f"--fix {name}={value}: must be a positive number")
+            low, high = FIXED_RANGE[name]
+            if not low <= value <= high:
+                # Outside the fitter's search box (fit.newton.BOUNDS): a fit held there is
+                # not one the search could find, and its algebra overflows.
+                raise UsageError(f"{shown(value)} is outside the range the fit searches "
+                                 f"({low:.3g} to {high:.3g}); hold {name} at a value inside it",
+                                 field=f"fix.{name}")
         if tie_exponents and len({"alpha", "beta"} & set(fixed)) == 1:
             raise UsageError("--tie-exponents with one exponent fixed: fix both to the same "
                              "value instead, or drop --tie-exponents")

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from scaling_cli.errors import FitError
+from scaling_cli.fit.constraints import Constraints
 from scaling_cli.model import FitSummary
 
 if TYPE_CHECKING:
@@ -35,23 +36,44 @@ __all__ = [
 
 MIN_DISTINCT = 3
 WARN_DISTINCT = 5
+WARN_SPARE_RUNS = 5  # fewer runs than free parameters + this: warn
 LARGE_RESIDUAL_FLOOR = 0.02
 
 
 def check_identifiable(params: Iterable[float], tokens: Iterable[float],
-                       free_params: int = 5) -> list[str]:
-    """Raise FitError if the runs cannot identify the law; return warnings if barely can."""
+                       constraints: Constraints | int | None = None) -> list[str]:
+    """Raise FitError unless the runs can identify the free parameters; warn when barely.
+
+    Needed: at least one run more than there are free parameters (a fit with no residual
+    degree of freedom checks nothing), two or more distinct model sizes, token counts and
+    tokens per parameter, and three distinct sizes (token counts) where alpha (beta) is
+    free and untied: E, A and alpha each need their own evidence along N. So 5 runs with
+    distinct N and tokens per parameter identify the tied law (E, A, B, alpha = beta).
+    """
     params, tokens = list(params), list(tokens)
     n_runs = len(params)
+    if isinstance(constraints, int):  # a count of free parameters of some other law
+        free, names = constraints, {"alpha", "beta"} if constraints >= 5 else set()
+        constraints = Constraints()
+    else:
+        constraints = constraints or Constraints()
+        free, names = constraints.n_free, set(constraints.free_names())
     n_distinct, d_distinct = len(set(params)), len(set(tokens))
-    need = free_params + 3
-    if n_runs < need or n_distinct < MIN_DISTINCT or d_distinct < MIN_DISTINCT:
+    ratios = len({round(d / n, 12) for n, d in zip(params, tokens, strict=True)})
+    untied = not constraints.tie_exponents
+    need_n = MIN_DISTINCT if untied and "alpha" in names else 2
+    need_d = MIN_DISTINCT if untied and "beta" in names else 2
+    if n_runs < free + 1 or n_distinct < need_n or d_distinct < need_d or ratios < 2:
         raise FitError(
-            f"too few runs to identify the law: {n_runs} runs with {n_distinct} "
-            f"distinct model sizes and {d_distinct} distinct token counts; need at least "
-            f"{need} runs and {MIN_DISTINCT} of each (add runs, or use a published `law`)"
+            f"too few runs to identify the law: {n_runs} runs, {n_distinct} sizes, "
+            f"{d_distinct} token counts, {ratios} tokens/param ratios; {free} free parameters "
+            f"need {free + 1} runs, {need_n} sizes, {need_d} token counts, 2 ratios (add runs, "
+            "tie the exponents with `tie_exponents`, or use a published `law`)"
         )
     warnings = []
+    if n_runs < free + WARN_SPARE_RUNS:
+        warnings.append(f"only {n_runs} runs for {free} free parameters: every interval rests "
+                        "on very few runs, and the fit cannot check itself by holding runs out")
     if n_distinct < WARN_DISTINCT or d_distinct < WARN_DISTINCT:
         warnings.append(
             f"only {n_distinct} distinct model sizes and {d_distinct} distinct token counts: "

@@ -81,7 +81,7 @@ def _nnls3(gram: Array, rhs: Array, free: tuple[int, ...]) -> Array:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         c_full = _solve(ridged, rhs, full) if full else np.zeros((rows, 0))
         inside = (c_full >= 0).all(axis=1)
-        best_c[np.ix_(np.flatnonzero(inside), full)] = c_full[inside]
+        best_c[np.ix_(np.flatnonzero(inside), np.array(full))] = c_full[inside]
         # Where the unconstrained minimiser is feasible it is the answer (G is PSD); only the
         # other rows try the smaller supports.
         left = np.flatnonzero(~inside)
@@ -98,7 +98,7 @@ def _nnls3(gram: Array, rhs: Array, free: tuple[int, ...]) -> Array:
             rows_b = left[better]
             best_q[rows_b] = q[better]
             best_c[rows_b] = 0.0
-            best_c[np.ix_(rows_b, s)] = c_s[better]
+            best_c[np.ix_(rows_b, np.array(s))] = c_s[better]
     return best_c
 
 

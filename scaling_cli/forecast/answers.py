@@ -19,18 +19,25 @@ preset) gives values with no interval. The mathematics lives in :mod:`scaling_cl
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from scaling_cli.errors import UsageError
 from scaling_cli.forecast.costs import Cost, cost_of
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate, Paired, percentile_interval
-from scaling_cli.law import PARAMETER_NAMES, optimal_allocation, predict_loss
+from scaling_cli.law import PARAMETER_NAMES, Law, optimal_allocation, predict_loss
 from scaling_cli.model import Model
 from scaling_cli.read.hardware import Budget, Hardware
 from scaling_cli.units import format_flops
+
+Array = npt.NDArray[np.float64]
 
 __all__ = [
     "Band",
@@ -231,6 +238,34 @@ def _paired(model: Model, fn: object, inputs: Sequence[float], confidence: float
     return Paired(model.law, model.sample_law, fn, inputs, confidence)  # type: ignore[arg-type]
 
 
+def _decades(factor: float) -> float:
+    return abs(math.log10(factor)) if factor > 0 and math.isfinite(factor) else 0.0
+
+
+def _total_sd(model: Model, reach: Reach | None, *, run_noise: bool = True) -> float | None:
+    """The log-scale sd the bootstrap cannot see at this reach: the form's error beyond the
+    runs and (for the loss a run will reach) one run's scatter. None for a published law."""
+    error = model.form_error
+    if error is None or reach is None:
+        return None
+    sd = error.sd(_decades(reach.compute_flops), _decades(reach.tokens_per_param),
+                  _decades(reach.params))
+    return math.hypot(sd, error.noise_log_sd) if run_noise else sd
+
+
+def _total(est: Estimate, model: Model, reach: Reach | None, confidence: float,
+           alternative: float | None = None) -> Estimate:
+    """The estimate with its total interval: widened by the form's error and the run's
+    scatter, and stretched to include the other plausible form's answer."""
+    sd = _total_sd(model, reach)
+    out = est if sd is None else est.widened(sd, confidence)
+    return out if alternative is None else out.including(alternative)
+
+
+def _alternative(model: Model) -> Law | None:
+    return None if model.form is None else model.form.alternative_law
+
+
 def _collect(model: Model, *groups: Sequence[str]) -> tuple[str, ...]:
     """The model's warnings, then each forecast's, without repeats, in order."""
     return tuple(dict.fromkeys([*model.warnings, *(w for g in groups for w in g)]))
@@ -253,14 +288,15 @@ def optimal(
     given = _as_budgets(budgets)
     flops = [b.compute_flops for b in given]
     k = model.flops_per_param_token
-    if unique_tokens is None:
-        pick = _paired(model, lambda law, x: optimal_allocation(
-            law, x, flops_per_param_token=k), flops, confidence)
-    else:
+
+    def allocate(law: Law, x: Array) -> Any:
+        if unique_tokens is None:
+            return optimal_allocation(law, x, flops_per_param_token=k)
         from scaling_cli.forecast.data_limits import data_constrained
 
-        pick = _paired(model, lambda law, x: data_constrained(
-            law, x, unique_tokens, flops_per_param_token=k), flops, confidence)
+        return data_constrained(law, x, unique_tokens, flops_per_param_token=k)
+
+    pick = _paired(model, allocate, flops, confidence)
     bands = None
     if band is not None and unique_tokens is None:
         from scaling_cli.forecast.band import near_optimal_band
@@ -273,15 +309,24 @@ def optimal(
         ref = _paired(model, lambda law, x: optimal_allocation(law, x, flops_per_param_token=k),
                       [fitted.compute_flops[1]], confidence)
         at_data = ref("params", 0).spread
+    alt = _alternative(model)
+    second = None if alt is None else allocate(alt, np.asarray(flops))
     rows = []
     for j, budget in enumerate(given):
-        params = pick("params", j)
+        params, tokens = pick("params", j), pick("tokens", j)
+        ratio = pick.ratio("tokens", "params", j)
+        where = reach(fitted, compute_flops=budget.compute_flops, params=params.value,
+                      tokens=tokens.value,
+                      what=f"budget {format_flops(budget.compute_flops)} FLOPs (N*, D*)")
+        if second is not None:
+            params = params.including(float(second.params[j]))
+            tokens = tokens.including(float(second.tokens[j]))
+            ratio = ratio.including(float(second.tokens[j] / second.params[j]))
         rows.append(BudgetForecast(
-            budget, params, pick("tokens", j), pick.ratio("tokens", "params", j),
-            pick("loss", j),
-            reach=reach(fitted, compute_flops=budget.compute_flops, params=params.value,
-                        tokens=float(pick.value("tokens", j)),
-                        what=f"budget {format_flops(budget.compute_flops)} FLOPs (N*, D*)"),
+            budget, params, tokens, ratio,
+            _total(pick("loss", j), model, where, confidence,
+                   None if second is None else float(second.loss[j])),
+            reach=where,
             params_spread_at_data=at_data,
             band=None if bands is None else Band(
                 float(band or 0), bands("params_smallest", j), bands("params_largest", j),
@@ -318,15 +363,21 @@ def fixed_size(
     pick = _paired(model, lambda law, x: sizing.fixed_size(
         law, x, params, flops_per_param_token=k), [b.compute_flops for b in given], confidence)
     fitted = FittedRange.of(model.inputs, model.runs)
+    alt = _alternative(model)
     rows = []
     for j, budget in enumerate(given):
         tokens = budget.compute_flops / (k * params)
+        where = reach(fitted, compute_flops=budget.compute_flops, params=params, tokens=tokens,
+                      what=f"budget {format_flops(budget.compute_flops)} FLOPs at the fixed size")
+        best = pick("params_optimal", j)
+        if alt is not None:
+            best = best.including(float(optimal_allocation(
+                alt, budget.compute_flops, flops_per_param_token=k).params))
         rows.append(FixedSizeRow(
-            budget, float(params), float(tokens), pick("loss", j), pick("params_optimal", j),
-            pick("loss_optimal", j), pick("loss_penalty", j),
-            pick("compute_equivalent_flops", j), pick("compute_penalty", j),
-            reach(fitted, compute_flops=budget.compute_flops, params=params, tokens=tokens,
-                  what=f"budget {format_flops(budget.compute_flops)} FLOPs at the fixed size"),
+            budget, float(params), float(tokens), _total(pick("loss", j), model, where,
+                                                          confidence),
+            best, pick("loss_optimal", j), pick("loss_penalty", j),
+            pick("compute_equivalent_flops", j), pick("compute_penalty", j), where,
             cost_of(budget.compute_flops, hardware)))
     return FixedSizeForecast(model, confidence, tuple(rows), hardware,
                              _collect(model, *(r.reach.warnings for r in rows if r.reach)))
@@ -365,6 +416,13 @@ def target(
         reachable = bool(pick.value("reachable", j))
         draws = pick.draws("reachable", j)
         params, tokens = pick("params", j, censored=True), pick("tokens", j, censored=True)
+        alt = _alternative(model)
+        if alt is not None and reachable:
+            other = sizing.target_loss(alt, loss, flops_per_param_token=k)
+            if bool(other.reachable):
+                compute = compute.including(float(other.compute_flops))
+                params = params.including(float(other.params))
+                tokens = tokens.including(float(other.tokens))
         where = None
         if reachable:
             where = reach(fitted, compute_flops=compute.value, params=params.value,
@@ -390,8 +448,6 @@ def predict(
     if not params or len(params) != len(tokens):
         raise UsageError("give model sizes and token counts in pairs, e.g. 70B and 1.4T",
                          field="params")
-    import numpy as np
-
     pairs = list(zip(params, tokens, strict=True))
     n = np.array([p for p, _ in pairs], dtype=float)[None, :]
     d = np.array([t for _, t in pairs], dtype=float)[None, :]
@@ -399,12 +455,15 @@ def predict(
                    range(len(pairs)), confidence)
     k = model.flops_per_param_token
     fitted = FittedRange.of(model.inputs, model.runs)
+    alt = _alternative(model)
     rows = []
     for j, (nj, dj) in enumerate(pairs):
         compute = k * nj * dj
         where = reach(fitted, compute_flops=compute, params=nj, tokens=dj,
                       what=f"prediction at N = {nj:.3g}, D = {dj:.3g}")
+        other = None if alt is None else float(predict_loss(alt, nj, dj))
         rows.append(LossPrediction(float(nj), float(dj), float(compute),
-                                   pick("loss", j), where))
+                                   _total(pick("loss", j), model, where, confidence, other),
+                                   where))
     return PredictionForecast(model, confidence, tuple(rows),
                               _collect(model, *(r.reach.warnings for r in rows if r.reach)))

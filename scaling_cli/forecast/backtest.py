@@ -9,12 +9,12 @@ the runs (a forecast from a sliver of the ladder says little), are skipped; of t
 most training data.
 *Single split.* ``holdout_largest=K`` holds out the K runs with the largest compute.
 
-For each held-out run: the predicted expected loss with its interval (from the bootstrap
-replicate laws), a *prediction* interval for one run's observed loss (each replicate's
-prediction times exp(e), e drawn from the training fit's log residuals, so run-to-run noise
-is included), the relative error (pred - actual) / actual, whether the prediction interval
-covered the actual loss, and how far the run lies beyond the fold's training runs (with a
-warning past the thresholds of :mod:`scaling_cli.forecast.extrapolation`).
+For each held-out run: the forecast ``predict`` would make from the fold's fit, its
+statistical interval and its *total* interval (the form's error beyond the runs as that fit
+estimated it on its own held-out folds, a run's scatter, and the other plausible form:
+:mod:`scaling_cli.fit.forms`), the relative error (pred - actual) / actual, whether the
+total interval covered the actual loss, and how far the run lies beyond the fold's training
+runs (with a warning past the thresholds of :mod:`scaling_cli.forecast.extrapolation`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ import numpy.typing as npt
 from scaling_cli.errors import FitError, UsageError
 from scaling_cli.fit.approach2 import budget_levels
 from scaling_cli.fit.build import FitSettings, fit_runs
+from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.health import check_identifiable
+from scaling_cli.forecast.answers import predict
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
-from scaling_cli.forecast.intervals import Estimate, percentile_interval
-from scaling_cli.law import predict_loss
+from scaling_cli.forecast.intervals import Estimate
 from scaling_cli.model import Model, RunData
 from scaling_cli.read.runs import RunSet
 from scaling_cli.units import format_flops
@@ -105,41 +106,29 @@ class Backtest:
                 float(np.mean(flags)) if flags else None)
 
 
-def _score(model: Model, runs: RunData, test: Mask, confidence: float,
-           seed: int) -> tuple[HeldOut, ...]:
+def _score(model: Model, runs: RunData, test: Mask, confidence: float) -> tuple[HeldOut, ...]:
+    """Each held-out run's forecast, exactly as ``predict`` makes it: the surface's value,
+    its statistical interval, and the total interval (form error beyond the runs, a run's
+    scatter, the other plausible form) that the coverage is counted on."""
     held = runs.subset(test)
-    stacked = predict_loss(model.stacked_law, held.params[None, :], held.tokens[None, :])
-    point, reps = stacked[0], (stacked[1:] if model.samples is not None else None)
-    noisy = None
-    if reps is not None and model.runs is not None:
-        train = model.runs
-        train_resid = np.log(predict_loss(model.law, train.params, train.tokens) / train.loss)
-        rng = np.random.default_rng(seed + 1)
-        noisy = reps * np.exp(rng.choice(train_resid, size=(reps.shape[0], 1)))
-    fitted = FittedRange.of(model.inputs, model.runs)
+    rows = predict(model, held.params.tolist(), held.tokens.tolist(), confidence=confidence)
     out = []
-    for j, run_id in enumerate(held.ids):
-        low = high = None
-        if noisy is not None:
-            low, high = percentile_interval(noisy[:, j], confidence)
-        estimate = Estimate(float(point[j]))
-        if reps is not None:
-            estimate = Estimate(float(point[j]), *percentile_interval(reps[:, j], confidence))
+    for j, (run_id, row) in enumerate(zip(held.ids, rows.rows, strict=True)):
         actual = float(held.loss[j])
+        est = row.loss
         out.append(HeldOut(
-            run_id, float(held.params[j]), float(held.tokens[j]),
-            float(held.compute_flops[j]), actual, estimate, low, high,
-            float((point[j] - actual) / actual),
-            reach(fitted, compute_flops=float(held.compute_flops[j]),
-                  params=float(held.params[j]), tokens=float(held.tokens[j]),
-                  what=f"held-out run {run_id}")))
+            run_id, row.params, row.tokens, float(held.compute_flops[j]), actual, est,
+            est.total_low, est.total_high, float((est.value - actual) / actual),
+            reach(FittedRange.of(model.inputs, model.runs), compute_flops=float(
+                held.compute_flops[j]), params=row.params, tokens=row.tokens,
+                what=f"held-out run {run_id}")))
     return tuple(out)
 
 
 def _fold(runs: RunSet, columns: RunData, test: Mask, confidence: float,
           settings: FitSettings) -> tuple[Model, Fold]:
     model = fit_runs(runs.subset(~test), replace(settings, allow_unverified=True))
-    held = _score(model, columns, test, confidence, settings.seed)
+    held = _score(model, columns, test, confidence)
     largest = float(columns.compute_flops[~test].max())
     name = f"fold trained below {format_flops(float(columns.compute_flops[test].min()))} FLOPs"
     worst = max((h for h in held if h.reach is not None and h.reach.warnings),
@@ -177,10 +166,9 @@ def backtest(
     else:
         labels, _ = budget_levels(compute)
         splits = [labels >= j for j in range(1, int(labels.max()) + 1)]
-    n_free = settings.constraints.n_free
     min_train = MIN_TRAIN_FRACTION * len(columns) if holdout_largest is None else 0
     valid = [s for s in splits
-             if (~s).sum() >= min_train and _identifiable(columns, ~s, n_free)]
+             if (~s).sum() >= min_train and _identifiable(columns, ~s, settings.constraints)]
     if not valid:
         raise FitError("no backtest fold has enough smaller-compute runs to identify the law; "
                        "add runs at small budgets or hold out fewer runs "
@@ -201,10 +189,10 @@ def holdout_split(runs: RunSet, holdout_largest: int, settings: FitSettings | No
                  confidence, settings)
 
 
-def _identifiable(columns: RunData, train: Mask, n_free: int) -> bool:
+def _identifiable(columns: RunData, train: Mask, constraints: Constraints) -> bool:
     try:
         check_identifiable(columns.params[train].tolist(), columns.tokens[train].tolist(),
-                           n_free)
+                           constraints)
     except FitError:
         return False
     return True

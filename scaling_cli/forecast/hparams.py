@@ -28,8 +28,8 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,25 +37,30 @@ import numpy as np
 
 from scaling_cli.errors import InputError, UsageError
 from scaling_cli.fit.hparams import HparamFit, HparamLaw
+from scaling_cli.forecast.intervals import Estimate, percentile_interval
 from scaling_cli.units import format_count
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+    from scaling_cli.model import Model
+
     Array = npt.NDArray[np.float64]
 
 __all__ = [
+    "HPARAMS_SCHEMA",
     "MAX_PAIRS",
     "MIN_REPLICATES",
     "HparamAdvice",
     "HparamCheck",
     "HparamLawReport",
     "HparamPreset",
-    "Interval",
     "check_hparams",
-    "interval",
+    "estimate_of",
+    "hparams_at_optimum",
     "law_report",
     "load_hparam_presets",
+    "read_hparam_file",
     "recommend_hparams",
 ]
 
@@ -65,15 +70,6 @@ MAX_PAIRS = 1_000_000
 MIN_REPLICATES = 40
 _LAW_FIELDS = ("lr_coef", "lr_params_exponent", "lr_tokens_exponent", "batch_tokens_coef",
                "batch_params_exponent", "batch_tokens_exponent")
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A value and its percentile interval (``low``/``high`` None without replicates)."""
-
-    value: float
-    low: float | None = None
-    high: float | None = None
 
 
 @dataclass(frozen=True)
@@ -102,12 +98,12 @@ class HparamLawReport:
 
     source: str
     confidence: float
-    lr_coef: Interval
-    lr_params_exponent: Interval
-    lr_tokens_exponent: Interval
-    batch_tokens_coef: Interval
-    batch_params_exponent: Interval
-    batch_tokens_exponent: Interval
+    lr_coef: Estimate
+    lr_params_exponent: Estimate
+    lr_tokens_exponent: Estimate
+    batch_tokens_coef: Estimate
+    batch_params_exponent: Estimate
+    batch_tokens_exponent: Estimate
     replicates: int
     warnings: tuple[str, ...]
 
@@ -120,14 +116,14 @@ class HparamAdvice:
     params: float
     tokens: float
     confidence: float
-    lr: Interval
-    batch_tokens: Interval
-    batch_sequences: Interval | None  # batch_tokens / seq_len when seq_len is given
+    lr: Estimate
+    batch_tokens: Estimate
+    batch_sequences: Estimate | None  # batch_tokens / seq_len when seq_len is given
     seq_len: float | None
-    lr_law_only: Interval | None
-    lr_allocation_only: Interval | None
-    batch_tokens_law_only: Interval | None
-    batch_tokens_allocation_only: Interval | None
+    lr_law_only: Estimate | None
+    lr_allocation_only: Estimate | None
+    batch_tokens_law_only: Estimate | None
+    batch_tokens_allocation_only: Estimate | None
     samples: int
     warnings: tuple[str, ...]
     lr_samples: Any = field(default=None, repr=False, compare=False)
@@ -140,8 +136,8 @@ class HparamCheck:
 
     quantity: str  # "lr" or "batch_tokens"
     planned: float
-    recommended: Interval
-    ratio: Interval
+    recommended: Estimate
+    ratio: Estimate
     factor: float
     verdict: str  # "pass", "fail" or "inconclusive"
     note: str = ""
@@ -150,18 +146,17 @@ class HparamCheck:
 # --------------------------------------------------------------------------- intervals
 
 
-def interval(value: float, samples: Any, confidence: float) -> Interval:
-    """``value`` with the equal-tailed percentile interval of the finite ``samples`` (numpy's
-    default linear interpolation); no interval from fewer than ``MIN_REPLICATES``."""
+def estimate_of(value: float, samples: Any, confidence: float) -> Estimate:
+    """``value`` with the project's percentile interval of the finite ``samples``
+    (:func:`~scaling_cli.forecast.intervals.percentile_interval`); no interval from fewer than
+    ``MIN_REPLICATES``."""
     if samples is None:
-        return Interval(float(value))
+        return Estimate(float(value))
     finite = np.asarray(samples, dtype=float).reshape(-1)
     finite = finite[np.isfinite(finite)]
     if finite.size < MIN_REPLICATES:
-        return Interval(float(value))
-    tail = 100 * (1 - confidence) / 2
-    low, high = np.percentile(finite, [tail, 100 - tail])
-    return Interval(float(value), float(low), float(high))
+        return Estimate(float(value))
+    return Estimate(float(value), *percentile_interval(finite, confidence))
 
 
 def _too_few(count: int) -> str:
@@ -180,7 +175,7 @@ def law_report(source: Source, *, confidence: float = 0.95) -> HparamLawReport:
     _check_confidence(confidence)
     reps = source.replicates
     values = {
-        name: interval(getattr(source.law, name),
+        name: estimate_of(getattr(source.law, name),
                         None if reps is None else np.asarray(getattr(reps, name), dtype=float),
                         confidence)
         for name in _LAW_FIELDS}
@@ -285,7 +280,7 @@ def recommend_hparams(
     sequences = None
     if seq_len is not None:
         length = _positive("seq_len", seq_len)
-        sequences = Interval(batch_i.value / length,
+        sequences = Estimate(batch_i.value / length,
                              None if batch_i.low is None else batch_i.low / length,
                              None if batch_i.high is None else batch_i.high / length)
     return HparamAdvice(
@@ -325,13 +320,13 @@ class _Draws:
             combined = _combined(reps, *pairs, quantity, seed)
         return cls(float(at(source.law, n, d)), law_only, alloc, combined)
 
-    def interval(self, samples: Array | None, confidence: float) -> Interval:
+    def interval(self, samples: Array | None, confidence: float) -> Estimate:
         """The point with the percentile interval of ``samples`` (if any)."""
-        return interval(self.point, samples, confidence)
+        return estimate_of(self.point, samples, confidence)
 
-    def optional(self, samples: Array | None, confidence: float) -> Interval | None:
+    def optional(self, samples: Array | None, confidence: float) -> Estimate | None:
         """As :meth:`interval`, or None when that source of uncertainty is absent."""
-        return None if samples is None else interval(self.point, samples, confidence)
+        return None if samples is None else estimate_of(self.point, samples, confidence)
 
 
 def _combined(reps: HparamLaw, n: Array, d: Array, quantity: str, seed: int) -> Array:
@@ -371,7 +366,7 @@ def check_hparams(
         planned = _positive(name, planned)
         point = max(planned / rec.value, rec.value / planned)
         ratios = None if samples is None else np.maximum(planned / samples, samples / planned)
-        ratio = interval(point, ratios, advice.confidence)
+        ratio = estimate_of(point, ratios, advice.confidence)
         if ratio.low is None or ratio.high is None:
             verdict = "pass" if point <= factor else "fail"
             note = "point value only (no replicates)"
@@ -467,18 +462,11 @@ def _preset(path: Path, name: str, table: object) -> HparamPreset:
         params_range=spans["params_range"], tokens_range=spans["tokens_range"])
 
 
-def _bundled(name: str) -> Path:
-    """A bundled config: inside the installed package, else ./configs of a checkout."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "configs" / name, package.parent / "configs" / name):
-        if candidate.is_file():
-            return candidate
-    raise InputError(f"bundled {name} not found next to {package}; reinstall scaling-cli")
-
-
 def load_hparam_presets(path: Path | None = None) -> dict[str, HparamPreset]:
     """Published hyperparameter laws from ``configs/hparams.toml`` (or ``path``), by name."""
-    path = path or _bundled("hparams.toml")
+    from scaling_cli.read.presets import config_dir
+
+    path = path or config_dir() / "hparams.toml"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -493,3 +481,107 @@ def load_hparam_presets(path: Path | None = None) -> dict[str, HparamPreset]:
     if not isinstance(tables, Mapping) or not tables:
         raise InputError(f"{path}: no [hparams.NAME] tables")
     return {name: _preset(path, name, table) for name, table in tables.items()}
+
+
+# --------------------------------------------------------------------------- at N*, D*
+
+
+def hparams_at_optimum(
+    source: Source,
+    model: Model,
+    budgets: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    seq_len: float | None = None,
+    seed: int = 0,
+) -> tuple[HparamAdvice, ...]:
+    """lr* and batch* at the loss law's N*(C), D*(C) for each budget, with intervals that
+    carry both the hyperparameter law's replicates and the N*, D* of every loss-law
+    replicate (paired: one replicate's N* with its own D*; module doc)."""
+    from scaling_cli.law import Law, optimal_allocation
+
+    k = model.flops_per_param_token
+    stacked = Law.stacked(model.law, model.sample_law)
+    alloc = optimal_allocation(stacked, np.asarray(budgets, dtype=float)[None, :],
+                               flops_per_param_token=k)
+    reps = model.sample_law is not None
+    note = []
+    if isinstance(source, HparamPreset) and source.model_scale == "params":
+        note.append(f"{source.name} counts N as {source.definition}; N* here counts parameters "
+                    "as the loss law's runs do: give the non-embedding N if they differ")
+    out = []
+    for j in range(alloc.params.shape[1]):
+        advice = recommend_hparams(
+            source, float(alloc.params[0, j]), float(alloc.tokens[0, j]),
+            params_replicates=alloc.params[1:, j] if reps else None,
+            tokens_replicates=alloc.tokens[1:, j] if reps else None,
+            seq_len=seq_len, confidence=confidence, seed=seed)
+        out.append(replace(advice, warnings=tuple(dict.fromkeys([*advice.warnings, *note]))))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- saved fits
+
+HPARAMS_SCHEMA = "scaling-cli/hparams"
+_SAVED_FIELDS = ("lr_coef", "lr_params_exponent", "lr_tokens_exponent", "batch_tokens_coef",
+                 "batch_params_exponent", "batch_tokens_exponent")
+MAX_HPARAM_FILE_BYTES = 64 * 1024 * 1024
+
+
+def read_hparam_file(path: str) -> HparamFit:
+    """A fitted hyperparameter law saved by ``scaling hparams -o FILE`` (its JSON document:
+    the law, how it was fitted, and every bootstrap replicate), validated."""
+    import json
+
+    from scaling_cli.read.sources import read_bounded_text
+
+    text = read_bounded_text(path, MAX_HPARAM_FILE_BYTES, what="hyperparameter fit file")
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc}); write it with `scaling hparams "
+                         "SWEEP -o FILE`") from None
+    if not isinstance(doc, Mapping) or doc.get("schema") != HPARAMS_SCHEMA or \
+            doc.get("source", {}).get("kind") != "sweep":
+        raise InputError(f"{path}: not a saved sweep fit (schema {HPARAMS_SCHEMA}); write "
+                         "one with `scaling hparams SWEEP -o FILE`")
+    try:
+        src, law = doc["source"], doc["law"]
+        point = HparamLaw(*(_saved_number(law[f]["value"]) for f in _SAVED_FIELDS))
+        if doc.get("replicate_columns") != list(_SAVED_FIELDS):
+            raise KeyError("replicate_columns")
+        rows = np.array(doc["replicates"], dtype=float).reshape(-1, len(_SAVED_FIELDS))
+        if not np.isfinite(rows).all():
+            raise ValueError("replicates")
+        return HparamFit(
+            law=point, replicates=HparamLaw(*rows.T) if len(rows) else None,
+            rule=str(src["rule"]), tolerance=float(src["tolerance"]),
+            window=float(src["window"]), loss_used=str(src["loss_used"]),
+            weighting=str(src["weighting"]), batch_on_params=bool(src["batch_on_params"]),
+            cells=(), lr_points=int(src["lr_points"]), batch_points=int(src["batch_points"]),
+            residual_rms_log_lr=float(src["residual_rms_log_lr"]),
+            residual_rms_log_batch=float(src["residual_rms_log_batch"]),
+            params_range=_saved_span(src["params_range"]),
+            tokens_range=_saved_span(src["tokens_range"]),
+            bootstrap=int(doc["bootstrap"]["replicates"]) if doc.get("bootstrap") else 0,
+            failed_resamples=int(doc["bootstrap"]["failed"]) if doc.get("bootstrap") else 0,
+            seed=int(doc["bootstrap"]["seed"]) if doc.get("bootstrap") else 0,
+            sources=tuple(str(x) for x in src["sources"]),
+            warnings=tuple(str(w) for w in doc.get("warnings", [])), name=path)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise InputError(f"{path}: a saved sweep fit with a missing or bad field ({exc}); "
+                         "write it again with `scaling hparams SWEEP -o FILE`") from None
+
+
+def _saved_number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _saved_span(value: object) -> tuple[float, float]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"{value!r} is not [low, high]")
+    return _saved_number(value[0]), _saved_number(value[1])
+

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,10 @@ Array = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Estimate:
-    """A value with its interval (``low``/``high`` are None when there are no replicates).
+    """A value with its statistical interval (``low``/``high``: the bootstrap's; None when
+    there are no replicates) and its total interval (``total_low``/``total_high``: the
+    statistical one widened by what the bootstrap cannot see, the form's own error beyond
+    the runs and a run's scatter; None where the tool has no estimate of those).
 
     Infinite bounds mean "unreachable" (a target loss below a replicate's E).
     """
@@ -45,6 +49,40 @@ class Estimate:
     value: float
     low: float | None = None
     high: float | None = None
+    total_low: float | None = None
+    total_high: float | None = None
+
+    def widened(self, log_sd: float, confidence: float) -> Estimate:
+        """The total interval: each side's statistical half-width on the log scale and z
+        times ``log_sd`` (independent errors) added in quadrature,
+
+            total_low = value exp(-hypot(log(value/low), z sd)),  z = Phi^-1((1+c)/2),
+
+        and likewise above. A side the statistical interval does not reach (it may exclude
+        the value) counts as zero."""
+        z = NormalDist().inv_cdf((1.0 + confidence) / 2.0)
+        if not (self.value > 0 and math.isfinite(self.value)):
+            return self
+        below = 0.0 if self.low is None or not self.low > 0 else max(
+            0.0, math.log(self.value / self.low))
+        above = 0.0 if self.high is None or not math.isfinite(self.high) else max(
+            0.0, math.log(self.high / self.value))
+        low = self.value * math.exp(-math.hypot(below, z * log_sd))
+        high = self.value * math.exp(math.hypot(above, z * log_sd))
+        if self.low is not None:
+            low = min(low, self.low)
+        if self.high is not None:
+            high = max(high, self.high)
+        return replace(self, total_low=low, total_high=high)
+
+    def including(self, *others: float) -> Estimate:
+        """The total interval stretched to include other forms' answers (model uncertainty:
+        an answer the data fit about as well as this one)."""
+        lows = [v for v in (self.total_low, self.low, self.value) if v is not None]
+        highs = [v for v in (self.total_high, self.high, self.value) if v is not None]
+        finite = [v for v in others if math.isfinite(v)]
+        return replace(self, total_low=min(lows[0], *finite),
+                       total_high=max(highs[0], *finite))
 
     @property
     def spread(self) -> float | None:

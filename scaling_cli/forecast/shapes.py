@@ -55,12 +55,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scaling_cli.errors import UsageError
-from scaling_cli.forecast.hparams import Interval, interval
+from scaling_cli.forecast.intervals import Estimate, percentile_interval
 from scaling_cli.law import Law, optimal_allocation, predict_loss
 from scaling_cli.units import format_count
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+
+    from scaling_cli.forecast.answers import BudgetForecast
+    from scaling_cli.model import Model
 
     Array = npt.NDArray[np.float64]
     IntArray = npt.NDArray[np.int64]
@@ -71,11 +74,13 @@ __all__ = [
     "Architecture",
     "Shape",
     "ShapeCandidate",
+    "ShapePlan",
     "ShapeSearch",
     "count_params",
     "find_shapes",
     "loss_cost",
     "non_embedding_flops_per_token",
+    "shape_plan",
     "shapes_at_budget",
 ]
 
@@ -228,7 +233,7 @@ class ShapeCandidate:
     params: int
     params_ratio: float  # params / N*
     tokens: float | None = None
-    loss_cost: Interval | None = None
+    loss_cost: Estimate | None = None
 
 
 @dataclass(frozen=True)
@@ -241,7 +246,7 @@ class ShapeSearch:
     aspect_ratio_band: tuple[float, float]
     candidates: tuple[ShapeCandidate, ...]
     compute_flops: float | None = None
-    optimal_loss: Interval | None = None
+    optimal_loss: Estimate | None = None
     confidence: float | None = None
     warnings: tuple[str, ...] = ()
 
@@ -408,12 +413,64 @@ def shapes_at_budget(
     reps = replicates is not None
     candidates = tuple(
         ShapeCandidate(c.shape, c.params, c.params_ratio, compute_flops / (k * c.params),
-                       interval(float(costs[0, j]), costs[1:, j] if reps else None,
-                                confidence))
+                       _estimate(costs[:, j], reps, confidence))
         for j, c in enumerate(search.candidates))
     return ShapeSearch(
         search.target_params, params_definition, search.architecture,
         search.aspect_ratio_band, candidates, compute_flops=float(compute_flops),
-        optimal_loss=interval(float(optimum[0]), optimum[1:] if reps else None, confidence),
+        optimal_loss=_estimate(optimum, reps, confidence),
         confidence=confidence, warnings=search.warnings)
+
+
+def _estimate(column: Array, replicates: bool, confidence: float) -> Estimate:
+    """Row 0 of a stacked evaluation as the value, the percentile interval of the rest."""
+    if not replicates:
+        return Estimate(float(column[0]))
+    return Estimate(float(column[0]), *percentile_interval(column[1:], confidence))
+
+
+@dataclass(frozen=True)
+class ShapePlan:
+    """``scaling shape``: shapes near N* at a budget (with the loss law's N*, D* and loss,
+    their intervals and reach), or near a given size when there is no law."""
+
+    search: ShapeSearch
+    model: Model | None
+    optimum: BudgetForecast | None  # the loss law's allocation at the budget
+    warnings: tuple[str, ...]
+
+
+def shape_plan(
+    model: Model | None,
+    *,
+    compute_flops: float | None = None,
+    params: float | None = None,
+    confidence: float = 0.95,
+    architecture: Architecture | None = None,
+    params_definition: str = "total",
+    aspect_ratio: tuple[float, float] = (32.0, 256.0),
+    count: int = 5,
+) -> ShapePlan:
+    """Shapes near ``model``'s N* at ``compute_flops`` with their loss cost, or (no model)
+    near ``params``. The law's N counts parameters as ``params_definition`` says."""
+    options = {"architecture": architecture, "params_definition": params_definition,
+               "aspect_ratio": aspect_ratio, "count": count}
+    if model is None or compute_flops is None:
+        if params is None or model is not None or compute_flops is not None:
+            raise UsageError("give a loss law and a `budget` (shapes near N*), or `params` "
+                             "alone (shapes near that size)")
+        search = find_shapes(params, **options)  # type: ignore[arg-type]
+        return ShapePlan(search, None, None, search.warnings)
+    if params is not None:
+        raise UsageError("give `params` or a `budget`, not both: with a budget the shapes "
+                         "are sized around the law's N*")
+    from scaling_cli.forecast.answers import optimal
+
+    forecast = optimal(model, [compute_flops], confidence=confidence)
+    search = shapes_at_budget(model.law, compute_flops, replicates=model.sample_law,
+                              confidence=confidence,
+                              flops_per_param_token=model.flops_per_param_token,
+                              **options)  # type: ignore[arg-type]
+    return ShapePlan(search, model, forecast.rows[0],
+                     tuple(dict.fromkeys([*forecast.warnings, *search.warnings])))
 

@@ -32,6 +32,7 @@ __all__ = [
     "BUDGET_FLOPS_RANGE",
     "BUDGET_UNITS",
     "DEFAULT_MFU",
+    "MIN_MFU",
     "Budget",
     "Hardware",
     "HardwareSpec",
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 DEFAULT_MFU = 0.4
+MIN_MFU = 0.01  # real training runs reach 0.1-0.6 of peak; below 1% is a slip
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0
 BUDGET_UNITS = ("flops", "gpu-hours", "days", "usd")
@@ -53,6 +55,7 @@ _ALIASES = {  # accepted spellings (lower case) -> unit
     "usd": "usd", "dollars": "usd",
 }
 _FORMS = "1e24 (FLOPs), 2e6gpu-hours, 30days, 5e6usd or $5M"
+_ELLIPSES = "\u2026\u22ef\u2025"  # … ⋯ ‥
 MAX_RANGE_STEPS = 1000
 # The compute a run log's `flops` may hold: a budget outside it is a unit slip, not a plan.
 BUDGET_FLOPS_RANGE = (1e6, 1e35)
@@ -114,6 +117,10 @@ def make_hardware(
     if not 0.0 < mfu <= 1.0:
         raise UsageError(f"{shown(mfu)} is outside (0, 1]: the model FLOPs utilisation is "
                          "achieved / peak, e.g. 0.4 for 40% of peak", field="hardware.mfu")
+    if mfu < MIN_MFU:  # 1e-9 makes a budget of days into 1e-9 of its FLOPs, silently
+        raise UsageError(f"{shown(mfu)} is implausibly small: the model FLOPs utilisation is "
+                         f"achieved / peak, at least {MIN_MFU:g} ({MIN_MFU:.0%}); e.g. 0.4 for "
+                         "40% of peak", field="hardware.mfu")
     if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, int)
                              or not 1 <= gpus <= 10**9):
         raise UsageError(f"{shown(gpus)} is not a GPU count: give a whole number from 1 to "
@@ -183,6 +190,9 @@ def parse_budget(text: str, hardware: Hardware | None = None) -> Budget:
         squeezed = "".join(raw.split())
         raise InputError(f"{shown(text)} contains a space; write {shown(squeezed)}",
                          field="budget")
+    if any(ch in _ELLIPSES for ch in raw):  # `1e21…1e25`: an editor's ellipsis for `..`
+        raise InputError(f"{shown(raw)}: write a range as LOW..HIGH with two ASCII dots, e.g. "
+                         "1e21..1e25", field="budget")
     number, unit = _split_unit(raw)
     try:
         amount = parse_number(number)
@@ -237,6 +247,9 @@ def budget_range(text: str, steps: int, hardware: Hardware | None = None) -> tup
         raise UsageError(f"{shown(steps)}: a budget range needs a whole number of steps from 2 "
                          f"to {MAX_RANGE_STEPS} (the ends included)", field="steps")
     raw = str(text).strip()
+    if any(ch.isspace() for ch in raw):  # `1e21 .. 1e25`: one token, as every number
+        raise InputError(f"{shown(raw)} contains a space; write "
+                         f"{shown(''.join(raw.split()))}", field="budget")
     match = _RANGE.match(raw)
     if match is None or raw.count("..") != 1 or "..." in raw:
         raise InputError(f"{shown(raw)}: write a range as LOW..HIGH with two dots, e.g. "

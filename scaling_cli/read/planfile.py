@@ -3,9 +3,12 @@
     name: flagship-70b
     params: 70B
     tokens: 1.4T            # or: budget: 5.9e23  (or 2e5gpu-hours with hardware)
+    lr: 1.5e-4              # optional: planned peak learning rate and batch (tokens),
+    batch_tokens: 4M        #   held to a hyperparameter law by max_hparam_ratio
     hardware: {gpu: h100, gpus: 2048, mfu: 0.4, usd_per_gpu_hour: 2.2}
     limits: {max_flops: 6e23, max_gpu_hours: 2.5e5, max_usd: 1e6, max_days: 30,
-             max_loss: 1.95, max_params_ratio: 2.0}
+             max_loss: 1.95, max_params_ratio: 2.0, max_hparam_ratio: 2.0,
+             min_compute_multiplier: 1.2}   # the variant recipe must be worth 1.2x compute
 
 Every number goes through the one unit parser and the same plausibility ranges as a run
 log; errors name the file and the key (``plan.yaml: hardware: 'mfu': ...``). Values given
@@ -22,7 +25,8 @@ from scaling_cli.errors import InputError, ScalingError, UsageError
 from scaling_cli.read.hardware import HardwareSpec
 from scaling_cli.units import QuantityError, parse_number, shown
 
-__all__ = ["LIMITS", "PLAUSIBLE", "Plan", "check_plausible", "load_plan", "read_plan_file"]
+__all__ = ["LIMITS", "MIN_LIMITS", "PLAUSIBLE", "Plan", "check_plausible", "load_plan",
+           "read_plan_file"]
 
 LIMITS = {
     "max_flops": ("FLOPs", "training compute C = k N D"),
@@ -31,11 +35,26 @@ LIMITS = {
     "max_days": ("days", "wall clock on the plan's GPU count"),
     "max_loss": ("nats/token", "predicted loss L(N, D)"),
     "max_params_ratio": ("ratio", "max(N / N*, N* / N): distance from the compute-optimal size"),
+    "min_compute_multiplier": ("x", "compute multiplier k of the variant recipe at the plan's "
+                                    "budget: L_variant(C) = L_baseline(k C)"),
+    "max_hparam_ratio": ("ratio", "max(planned / recommended, recommended / planned) of the "
+                                  "learning rate and batch size"),
 }
+# Limits a plan must stay above (the others are upper limits).
+MIN_LIMITS = ("min_compute_multiplier",)
 # What a run log accepts for the same quantities: a plan outside it is a unit slip.
-PLAUSIBLE = {"params": (1e3, 1e15), "tokens": (1e3, 1e18), "gpus": (1, 1e9)}
+PLAUSIBLE = {"params": (1e3, 1e15), "tokens": (1e3, 1e18), "gpus": (1, 1e9),
+             "lr": (1e-8, 10.0), "batch_tokens": (1.0, 1e10)}
+# Flags with no run-log field, held to ranges outside of which an answer is a slip too:
+# unique data like tokens; lifetime inference tokens (0: none); a target loss like a run's;
+# k in C = k N D (6 for training, 2 for a forward pass; 1e300 overflows every answer).
+PLAUSIBLE.update({"unique_tokens": (1e3, 1e18), "inference_tokens": (0.0, 1e18),
+                  "loss": (0.0, 20.0), "flops_per_param_token": (1.0, 100.0)})
+_HINTS = {"loss": "a loss is in nats/token; if it is a perplexity, give its natural log",
+          "flops_per_param_token": "k in C = k*N*D is about 6 for training (2 for a forward "
+                                   "pass only)"}
 MAX_PLAN_BYTES = 1024 * 1024
-_PLAN_KEYS = ("name", "params", "tokens", "budget", "hardware", "limits")
+_PLAN_KEYS = ("name", "params", "tokens", "budget", "lr", "batch_tokens", "hardware", "limits")
 _HARDWARE_KEYS = ("gpu", "gpus", "mfu", "peak_tflops", "usd_per_gpu_hour")
 
 
@@ -47,6 +66,8 @@ class Plan:
     params: float | None = None
     tokens: float | None = None
     budget: str | None = None  # as written (FLOPs, GPU-hours, days or dollars)
+    lr: float | None = None  # planned peak learning rate (checked by max_hparam_ratio)
+    batch_tokens: float | None = None  # planned batch size in tokens
     hardware: HardwareSpec = field(default_factory=HardwareSpec)
     limits: Mapping[str, float] = field(default_factory=dict)
     source: str = "flags"
@@ -59,17 +80,22 @@ class Plan:
         return replace(
             self, name=flags.name or self.name,
             params=self.params if flags.params is None else flags.params,
-            tokens=tokens, budget=budget, hardware=self.hardware.merged(flags.hardware),
+            tokens=tokens, budget=budget,
+            lr=self.lr if flags.lr is None else flags.lr,
+            batch_tokens=self.batch_tokens if flags.batch_tokens is None else flags.batch_tokens,
+            hardware=self.hardware.merged(flags.hardware),
             limits={**self.limits, **flags.limits})
 
 
-def check_plausible(name: str, value: float) -> float:
-    """``value`` if it lies in the range a run log accepts for ``name`` (params, tokens)."""
+def check_plausible(name: str, value: float, *, field: str | None = None) -> float:
+    """``value`` if it lies in the range ``PLAUSIBLE[name]`` (for params, tokens and loss:
+    what a run log accepts); the error names ``field`` (default: ``name``)."""
     low, high = PLAUSIBLE[name]
     if not low <= value <= high:
         size = "small" if value < low else "large"
-        raise InputError(f"{value:g} is implausibly {size} (from {low:g} to {high:g}); check "
-                         "the units", field=name)
+        hint = _HINTS.get(name, "check the units")
+        raise InputError(f"{value:g} is implausibly {size} (from {low:g} to {high:g}); {hint}",
+                         field=field or name)
     return value
 
 
@@ -136,13 +162,16 @@ def load_plan(text: str, name: str) -> Plan:
             "params", _num(name, "params", doc["params"]))
         tokens = None if doc.get("tokens") is None else check_plausible(
             "tokens", _num(name, "tokens", doc["tokens"]))
+        lr, batch = (None if doc.get(key) is None else check_plausible(
+            key, _num(name, key, doc[key])) for key in ("lr", "batch_tokens"))
     except (InputError, UsageError) as exc:
         if exc.field is None and exc.problem.startswith(f"{name}:"):
             raise
         raise _keyed(name, exc) from None
     return Plan(
         name=str(doc.get("name", name)), params=params, tokens=tokens,
-        budget=None if doc.get("budget") is None else str(doc["budget"]), hardware=spec,
+        budget=None if doc.get("budget") is None else str(doc["budget"]), lr=lr,
+        batch_tokens=batch, hardware=spec,
         limits={str(k): _num(f"{name}: limits", str(k), v) for k, v in limits.items()},
         source=name,
     )

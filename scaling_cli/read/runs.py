@@ -1,36 +1,53 @@
-"""Run logs (YAML or CSV) -> validated, de-duplicated :class:`RunSet`.
+"""Run logs -> validated, de-duplicated :class:`RunSet`.
 
-A run log names one training run per record. YAML may hold one run per file, a ``runs:``
-list, or several ``---`` documents; CSV holds one run per row (column names mapped with
-``columns``). Paths may be files, directories (searched recursively for ``*.yaml``,
-``*.yml``, ``*.csv``; hidden entries skipped), globs, or ``-`` for text passed in as
-``stdin_text``. Every problem raises :class:`~scaling_cli.errors.InputError` naming the
-file, the run (position and id) and the field, and saying how to fix it, in one line whose
-echoed values are cut to 40 characters.
+A run log names training runs: a run table names one per record (YAML or CSV,
+:mod:`scaling_cli.read.tables`), a training log logs one loss curve per run, reduced to
+its final loss (``--reduce``; JSON Lines, Hugging Face ``trainer_state.json``, W&B exports,
+TensorBoard events: :mod:`scaling_cli.read.logs`). Either way each run becomes one record,
+validated here against one schema (``FIELDS``, printed by ``scaling schema``). Paths may be
+files, directories (searched recursively: :mod:`scaling_cli.read.sources`), globs, or ``-``
+for text passed in as ``stdin_text``. Every problem raises
+:class:`~scaling_cli.errors.InputError` naming the file, the run (position and id) and the
+field, and saying how to fix it, in one line whose echoed values are cut to 40 characters.
+
+With ``skip_invalid`` a run that fails (a record that does not validate, a log whose run
+is unusable) is left out, named with that message in ``RunSet.skipped``; problems of a
+whole file (not UTF-8, not YAML or CSV, missing columns), duplicate run ids and limits
+still raise.
+
+``--where`` filters records before validation: a CSV row by its columns, a YAML run by its
+fields and ``meta`` keys, a logged run by the fields of its reduced record (``id``,
+``params``, ``tokens``, ``loss``; ``group`` and ``non_embedding_params`` where known): e.g.
+``--where 'params>=100M'``; a log's own keys cannot be filtered on.
 
 Run logs are untrusted: ``LIMITS`` bounds what is read (bytes per input and in all, runs),
 inputs must be UTF-8 text without NUL or control characters, and YAML goes through
 :mod:`scaling_cli.read.yamlsafe`. docs/input-errors.md lists every limit and message.
-
-The schema (``FIELDS``) is printed by ``scaling schema`` and documented in the README.
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
 import math
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scaling_cli.errors import InputError
+from scaling_cli.errors import InputError, UsageError
 from scaling_cli.model import RunData
-from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
-from scaling_cli.read.yamlsafe import load_yaml_documents
+from scaling_cli.read.sources import LIMITS, Source, decode_input, read_sources
+from scaling_cli.read.tables import (
+    column_names,
+    records_from_csv,
+    records_from_yaml,
+    run_id_text,
+    type_name,
+)
 from scaling_cli.units import QuantityError, format_flops, parse_number, shown
+
+if TYPE_CHECKING:  # the training-log readers load only when there are training logs
+    from scaling_cli.read.logs import LogSettings, Skipped
 
 __all__ = [
     "FIELDS",
@@ -73,7 +90,8 @@ FIELDS: tuple[Field, ...] = (
 )
 _BY_NAME = {f.name: f for f in FIELDS}
 _ALIASES = {"run_id": "id"}
-
+_TABLE_FIELDS = tuple(f.name for f in FIELDS if f.kind != "meta")
+_REQUIRED = tuple(f.name for f in FIELDS if f.required)
 
 
 @dataclass(frozen=True)
@@ -107,13 +125,15 @@ class Run:
 
 @dataclass(frozen=True)
 class RunSet:
-    """The runs to fit (sorted by id), the ones excluded by their logs, and provenance."""
+    """The runs to fit (sorted by id), the ones excluded by their logs, the ones left out by
+    ``skip_invalid`` (each with why), provenance, and warnings (e.g. restarts resolved)."""
 
     runs: tuple[Run, ...]
     excluded: tuple[Run, ...]
     sources: tuple[str, ...]
     sha256: str
     warnings: tuple[str, ...] = field(default=())
+    skipped: tuple[Skipped, ...] = field(default=())
 
     def __len__(self) -> int:
         return len(self.runs)
@@ -138,164 +158,6 @@ class RunSet:
     def subset(self, keep: Iterable[bool]) -> RunSet:
         """The runs where ``keep`` is true (same order, same provenance)."""
         return replace(self, runs=tuple(r for r, k in zip(self.runs, keep, strict=True) if k))
-
-
-# --------------------------------------------------------------------------- records
-
-
-def _records_from_yaml(source: Source) -> Iterable[tuple[str, Any]]:
-    docs = load_yaml_documents(source.text, source.name)
-    if not any(doc is not None for doc in docs):
-        raise InputError(f"{source.name}: is empty; it should hold a run or a `runs:` list")
-    count = 0
-    for number, doc in enumerate(docs, start=1):
-        if doc is None:
-            continue
-        if isinstance(doc, Mapping) and "runs" in doc:
-            extra = sorted(str(k) for k in doc if k != "runs")
-            if extra:
-                raise InputError(
-                    f"{source.name}: document {number}: unexpected top-level key {extra[0]!r} "
-                    "beside `runs:`; put run fields inside each entry of the list"
-                )
-            items = doc["runs"]
-            if not isinstance(items, list):
-                raise InputError(
-                    f"{source.name}: document {number}: `runs:` must be a list of runs, "
-                    f"got {_type_name(items)}; write each run as an entry `- id: ...`"
-                )
-            if not items:
-                raise InputError(f"{source.name}: document {number}: `runs:` is an empty list; "
-                                 "add runs (`- id: ...`) or delete the file")
-        elif isinstance(doc, (Mapping, list)):
-            items = doc if isinstance(doc, list) else [doc]
-        else:
-            raise InputError(
-                f"{source.name}: document {number} is {_type_name(doc)}, not a run; "
-                "write `id: ..., params: ..., tokens: ..., loss: ...` or a `runs:` list"
-            )
-        for item in items:
-            count += 1
-            yield f"run {count}", item
-
-
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, str):
-        return f"the text {shown(value)}"
-    if isinstance(value, (int, float)):
-        return f"the number {shown(value)}"
-    if isinstance(value, bytes):
-        return "binary data (!!binary)"
-    if value is None:
-        return "empty"
-    return f"a {type(value).__name__}"
-
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+\Z")
-
-
-def _lines(text: str) -> Iterator[str]:
-    """Lines with their endings (\\n, \\r\\n or \\r), as ``StringIO(text, newline="")`` gives
-    them but without its copy of the text (four bytes per character)."""
-    return (match.group() for match in _LINE.finditer(text))
-
-
-def _records_from_csv(
-    source: Source, columns: Mapping[str, str]
-) -> Iterable[tuple[str, dict[str, Any]]]:
-    reader = csv.reader(_lines(source.text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError(f"{source.name}: is empty; it needs a header row and runs") from None
-    except csv.Error as exc:
-        raise InputError(f"{source.name}: line 1: not valid CSV ({exc}); fix the header row") \
-            from None
-    header = [h.strip() for h in header]
-    _check_header(source.name, header)
-    index = {name: i for i, name in enumerate(header)}
-    mapping = _csv_mapping(source.name, header, index, columns)
-    any_row = False
-    try:
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            any_row = True
-            position = f"line {reader.line_num}"
-            if len(row) != len(header):
-                if "\n" in row[-1]:  # an open quote ran on to the end of the file
-                    raise InputError(f"{source.name}: {position}: a quote (\") is never "
-                                     "closed; close it or remove it")
-                raise InputError(
-                    f"{source.name}: {position}: has {_cells(len(row))} but the header has "
-                    f"{len(header)}; fix the row or quote cells that contain commas"
-                )
-            record: dict[str, Any] = {"__row__": dict(zip(header, row, strict=True))}
-            for fname, col in mapping.items():
-                cell = row[index[col]].strip()
-                if cell != "":
-                    record[fname] = cell
-            yield position, record
-    except csv.Error as exc:
-        raise InputError(f"{source.name}: line {reader.line_num}: not valid CSV ({exc}); fix "
-                         "the row (quote cells that contain commas or quotes)") from None
-    if not any_row:
-        raise InputError(f"{source.name}: has a header but no rows")
-
-
-def _cells(n: int) -> str:
-    return f"{n} cell" if n == 1 else f"{n} cells"
-
-
-def _check_header(name: str, header: list[str]) -> None:
-    if not any(header):
-        raise InputError(f"{name}: line 1: the header row is empty; the first row must name "
-                         "the columns, e.g. id,params,tokens,loss")
-    seen: set[str] = set()
-    for column in header:
-        if column and column in seen:
-            raise InputError(f"{name}: line 1: column {shown(column)} appears twice in the "
-                             "header; rename or delete one")
-        seen.add(column)
-
-
-def _columns_list(header: Sequence[str]) -> str:
-    names = ", ".join(shown(h) if not h.isidentifier() else h for h in header[:12])
-    return names + (" ..." if len(header) > 12 else "")
-
-
-def _csv_mapping(
-    name: str, header: list[str], index: Mapping[str, int], columns: Mapping[str, str]
-) -> dict[str, str]:
-    for fname, col in columns.items():
-        if col not in index:
-            raise InputError(
-                f"{name}: --column {fname}={shown(col)}: no column {shown(col)}; "
-                f"columns are {_columns_list(header)}"
-            )
-    mapping: dict[str, str] = {}
-    for f in FIELDS:
-        if f.kind == "meta":
-            continue
-        if f.name in columns:
-            mapping[f.name] = columns[f.name]
-        elif f.name in index:
-            mapping[f.name] = f.name
-        elif f.name == "id" and "run_id" in index:
-            mapping["id"] = "run_id"
-    missing = [f.name for f in FIELDS if f.required and f.name not in mapping]
-    if missing:
-        raise InputError(
-            f"{name}: no column for required field {missing[0]!r}; add the column or map one "
-            f"with --column {missing[0]}=COLUMN (columns are {_columns_list(header)})"
-        )
-    return mapping
 
 
 # --------------------------------------------------------------------------- filters
@@ -331,7 +193,7 @@ class Where:
             if "__csv__" in raw:
                 raise InputError(
                     f"{source}: --where {shown(str(self))}: no column {shown(self.column)}; "
-                    f"columns are {_columns_list([k for k in raw if k != '__csv__'])}"
+                    f"columns are {column_names([k for k in raw if k != '__csv__'])}"
                 )
             return self.op == "!="
         actual = raw[self.column]
@@ -379,7 +241,7 @@ def _implausible(f: Field, value: object, number: float) -> str:
 
 def _check_text(where: str, f: Field, value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InputError(f"{where}: field {f.name!r}: expected text, got {_type_name(value)}; "
+        raise InputError(f"{where}: field {f.name!r}: expected text, got {type_name(value)}; "
                          f"write `{f.name}: some-text` (or leave the field out)")
     text = str(value).strip()
     if not text:
@@ -399,7 +261,7 @@ def _check_bool(where: str, f: Field, value: object) -> bool:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise InputError(f"{where}: field {f.name!r}: expected true or false, got "
-                     f"{_type_name(value)}; write `{f.name}: true` or `{f.name}: false`")
+                     f"{type_name(value)}; write `{f.name}: true` or `{f.name}: false`")
 
 
 def _check_tags(where: str, f: Field, value: object) -> tuple[str, ...]:
@@ -407,11 +269,11 @@ def _check_tags(where: str, f: Field, value: object) -> tuple[str, ...]:
         return tuple(t.strip() for t in value.split(";") if t.strip())
     if not isinstance(value, list):
         raise InputError(f"{where}: field {f.name!r}: expected a list of labels, got "
-                         f"{_type_name(value)}; write e.g. `tags: [isoflop, baseline]`")
+                         f"{type_name(value)}; write e.g. `tags: [isoflop, baseline]`")
     for number, tag in enumerate(value, start=1):
         if isinstance(tag, bool) or not isinstance(tag, (str, int, float)):
             raise InputError(f"{where}: field {f.name!r}: label {number} is "
-                             f"{_type_name(tag)}; labels are plain text, e.g. "
+                             f"{type_name(tag)}; labels are plain text, e.g. "
                              "`tags: [isoflop, baseline]`")
     return tuple(str(t) for t in value)
 
@@ -420,24 +282,15 @@ def _run_id(where: str, record: Mapping[Any, Any]) -> str:
     raw = record.get("id", record.get("run_id"))
     if raw is None:
         raise InputError(f"{where}: field 'id' is missing; give each run a unique `id:`")
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise InputError(f"{where}: field 'id' is {_type_name(raw)}; give each run a unique "
-                         "text id, e.g. `id: ladder-70M-1e19` (quote it if YAML misreads it)")
-    run_id = str(raw).strip()
-    if not run_id:
-        raise InputError(f"{where}: field 'id' is empty; give each run a unique `id:`")
-    bad = CONTROL_CHARACTERS.search(run_id) or re.search(r"[\r\n\t]", run_id)
-    if bad is not None:
-        raise InputError(f"{where}: field 'id': {shown(run_id)} contains the control character "
-                         f"U+{ord(bad.group()):04X}; write the id on one line without it")
-    return run_id
+    return run_id_text(raw, where, example=", e.g. `id: ladder-70M-1e19` (quote it if YAML "
+                                           "misreads it)")
 
 
 def _make_run(source: str, position: str, record: object) -> Run:
     where = f"{source}: {position}"
     if not isinstance(record, Mapping):
         raise InputError(
-            f"{where}: is {_type_name(record)}, not a run; "
+            f"{where}: is {type_name(record)}, not a run; "
             "write `id: ..., params: ..., tokens: ..., loss: ...`"
         )
     run_id = _run_id(where, record)
@@ -501,62 +354,165 @@ def load_runs(
     input_format: str = "auto",
     columns: Mapping[str, str] | None = None,
     where: Sequence[str] = (),
+    skip_invalid: bool = False,
+    logs: LogSettings | None = None,
 ) -> RunSet:
-    """Read, validate and de-duplicate run logs.
+    """Read, validate and de-duplicate run logs: run tables and training logs.
 
-    ``columns`` maps run fields to CSV column names (``{"group": "train_run_key"}``);
-    ``where`` filters records (``"epoch_default_fit==1"``) before validation.
-    Runs come back sorted by id so that results do not depend on file order.
+    ``columns`` maps fields to columns or keys: run fields for CSV tables
+    (``{"group": "train_run_key"}``), log fields (id, step, tokens, loss, lr, params) for
+    training logs; ``where`` filters records (``"epoch_default_fit==1"``) before
+    validation; ``skip_invalid`` leaves out runs that fail, naming each in
+    ``RunSet.skipped``; ``logs`` says how training logs become runs (the reduction, tokens
+    per step, sizes, restarts). Runs come back sorted by id so that results do not depend
+    on file order.
     """
-    columns = dict(columns or {})
-    unknown = [k for k in columns if k not in _BY_NAME or _BY_NAME[k].kind == "meta"]
+    table_columns, log_columns = _split_columns(dict(columns or {}))
+    check = _Records([Where.parse(w) for w in where], skip_invalid)
+    sources = read_sources(paths, stdin_text=stdin_text, input_format=input_format)
+    tables, log_sources = _tables_and_logs(sources, input_format)
+    for source in tables:
+        if source.kind == "csv":
+            records: Iterable[tuple[str, Any]] = records_from_csv(
+                source, table_columns, fields=_TABLE_FIELDS, required=_REQUIRED,
+                aliases=_ALIASES)
+        else:
+            records = records_from_yaml(source)
+        for position, record in records:
+            check.add(source.name, position, record)
+    warnings: tuple[str, ...] = ()
+    used = {s.name for s in tables}
+    if log_sources:
+        from scaling_cli.read.logs import LogSettings, group_logs, read_logs, to_records
+
+        settings = logs or LogSettings()
+        options = settings.options(log_columns, skip_invalid=skip_invalid)
+        found, notes = group_logs(log_sources, paths)
+        curves = read_logs(found, options, notes=notes)
+        reduced = to_records(curves, settings.reduce, skip_invalid=skip_invalid)
+        check.skipped.extend(reduced.skipped)
+        for rec in reduced.records:
+            check.add(rec.source, rec.position, dict(rec.record))
+        warnings, used = curves.warnings, used | set(curves.sources)
+    elif _log_only(logs, log_columns, table_columns):
+        raise UsageError("the training-log options (--reduce, --tokens-per-step, "
+                         "--log-params, --params-file, --restarts, --column step/lr) apply "
+                         "to training logs, and none were read; drop them")
+    return check.run_set(tuple(s.name for s in sources if s.name in used), warnings)
+
+
+def _split_columns(columns: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``columns`` for run tables (run fields) and for training logs (log fields)."""
+    if not columns:
+        return {}, {}
+    from scaling_cli.read.logs import LOG_FIELDS
+
+    unknown = [k for k in columns if k not in _TABLE_FIELDS and k not in LOG_FIELDS]
     if unknown:
         raise InputError(f"--column {unknown[0]}=...: {unknown[0]!r} is not a run field; "
-                         f"fields are {', '.join(f.name for f in FIELDS if f.kind != 'meta')}")
-    filters = [Where.parse(w) for w in where]
-    sources = read_sources(paths, stdin_text=stdin_text, input_format=input_format)
-    by_id: dict[str, Run] = {}
-    seen_records = 0
-    seen_columns: set[str] = set()
-    for source in sources:
-        if source.kind == "csv":
-            records: Iterable[tuple[str, Any]] = _records_from_csv(source, columns)
-        else:
-            records = _records_from_yaml(source)
-        for position, record in records:
-            seen_records += 1
-            if seen_records > LIMITS["max_runs"]:
-                raise InputError(f"{source.name}: {position}: more than "
-                                 f"{LIMITS['max_runs']:,} runs in all; fit a sample of them")
-            if filters and not _passes(filters, record, source, seen_columns):
-                continue
-            run = _make_run(source.name, position, record)
-            previous = by_id.get(run.run_id)
-            if previous is not None:
-                raise InputError(_duplicate_message(previous, run))
-            by_id[run.run_id] = run
-    absent = [f for f in filters if f.column not in seen_columns]
-    if absent:
-        raise InputError(
-            f"--where {shown(str(absent[0]))}: no run has a field or meta key "
-            f"{shown(absent[0].column)}; check the spelling (fields are "
-            f"{', '.join(f.name for f in FIELDS)})"
-        )
-    if not by_id:
-        raise InputError(
-            f"no runs left after --where {' --where '.join(shown(str(f)) for f in filters)} "
-            f"({seen_records} read); loosen the filters" if filters
-            else "no runs found in the inputs"
-        )
-    ordered = tuple(by_id[k] for k in sorted(by_id))
-    kept = tuple(r for r in ordered if not r.exclude)
-    excluded = tuple(r for r in ordered if r.exclude)
-    digest = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
-    return RunSet(runs=kept, excluded=excluded, sources=tuple(s.name for s in sources),
-                  sha256=digest)
+                         f"fields are {', '.join(_TABLE_FIELDS)} (training logs: "
+                         f"{', '.join(LOG_FIELDS)})")
+    return ({k: v for k, v in columns.items() if k in _TABLE_FIELDS},
+            {k: v for k, v in columns.items() if k in LOG_FIELDS})
 
 
-def _passes(filters: Sequence[Where], record: Any, source: Source,
+def _log_only(logs: LogSettings | None, log_columns: Mapping[str, str],
+              table_columns: Mapping[str, str]) -> bool:
+    """Whether training-log settings were given (they would change nothing without logs)."""
+    if set(log_columns) - set(table_columns):
+        return True
+    if logs is None:
+        return False
+    from scaling_cli.read.logs import LogSettings
+
+    return logs != LogSettings()
+
+
+def _tables_and_logs(sources: list[Source],
+                     input_format: str) -> tuple[list[Source], list[Source]]:
+    if all(s.kind == "yaml" and s.name.lower().endswith((".yaml", ".yml")) for s in sources):
+        return sources, []  # nothing to sniff: the common case of YAML run tables
+    from scaling_cli.read.logs import split_inputs
+
+    return split_inputs(sources, input_format=input_format)
+
+
+class _Records:
+    """Records -> runs: the count limit, ``--where``, validation (or, with
+    ``skip_invalid``, the run left out and named), and duplicate ids."""
+
+    def __init__(self, filters: list[Where], skip_invalid: bool) -> None:
+        self.filters, self.skip_invalid = filters, skip_invalid
+        self.by_id: dict[str, Run] = {}
+        self.seen = 0
+        self.seen_columns: set[str] = set()
+        self.skipped: list[Skipped] = []
+
+    def add(self, source: str, position: str, record: Any) -> None:
+        self.seen += 1
+        if self.seen > LIMITS["max_runs"]:
+            raise InputError(f"{source}: {position}: more than {LIMITS['max_runs']:,} runs in "
+                             "all; fit a sample of them")
+        if self.filters and not _passes(self.filters, record, source, self.seen_columns):
+            return
+        try:
+            run = _make_run(source, position, record)
+        except InputError as exc:
+            if not self.skip_invalid:
+                raise
+            from scaling_cli.read.logs import Skipped
+
+            self.skipped.append(Skipped(_record_id(record), source, str(exc)))
+            return
+        previous = self.by_id.get(run.run_id)
+        if previous is not None:
+            raise InputError(_duplicate_message(previous, run))
+        self.by_id[run.run_id] = run
+
+    def run_set(self, sources: tuple[str, ...], warnings: tuple[str, ...]) -> RunSet:
+        filters = self.filters
+        absent = [f for f in filters if f.column not in self.seen_columns]
+        if absent:
+            raise InputError(
+                f"--where {shown(str(absent[0]))}: no run has a field or meta key "
+                f"{shown(absent[0].column)}; check the spelling (fields are "
+                f"{', '.join(f.name for f in FIELDS)})"
+            )
+        skipped = tuple(sorted(self.skipped, key=lambda s: s.source))  # stable: file order
+        if not self.by_id:
+            left = f", {len(skipped)} skipped" if skipped else ""
+            raise InputError(
+                f"no runs left after --where {' --where '.join(shown(str(f)) for f in filters)} "
+                f"({self.seen} read{left}); loosen the filters" if filters
+                else f"no runs left: all {len(skipped)} were skipped as invalid; the first: "
+                f"{skipped[0].reason}" if skipped else "no runs found in the inputs"
+            )
+        ordered = tuple(self.by_id[k] for k in sorted(self.by_id))
+        kept = tuple(r for r in ordered if not r.exclude)
+        excluded = tuple(r for r in ordered if r.exclude)
+        digest = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
+        if skipped:
+            names = [shown(s.run_id) if s.run_id else s.source for s in skipped[:5]]
+            more = f" and {len(skipped) - 5:,} more" if len(skipped) > 5 else ""
+            warnings = (*warnings, f"{_runs(len(skipped))} left out by --skip-invalid: "
+                                   f"{', '.join(names)}{more}")
+        return RunSet(runs=kept, excluded=excluded, sources=sources, sha256=digest,
+                      warnings=warnings, skipped=skipped)
+
+
+def _runs(n: int) -> str:
+    return "1 run" if n == 1 else f"{n:,} runs"
+
+
+def _record_id(record: Any) -> str:
+    """The id a record that failed validation gives itself, as text ("" when none)."""
+    raw = record.get("id", record.get("run_id")) if isinstance(record, Mapping) else None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        return ""
+    return str(raw).strip()
+
+
+def _passes(filters: Sequence[Where], record: Any, source: str,
             seen_columns: set[str]) -> bool:
     """Whether ``record`` passes every filter; notes which filter columns it has."""
     if not isinstance(record, Mapping):
@@ -568,7 +524,7 @@ def _passes(filters: Sequence[Where], record: Any, source: Source,
         meta = record.get("meta")
         raw = {**(meta if isinstance(meta, Mapping) else {}), **record}
     seen_columns.update(f.column for f in filters if f.column in raw)
-    return all(f.matches(raw, source.name) for f in filters)
+    return all(f.matches(raw, source) for f in filters)
 
 
 _COMPARED = ("params", "tokens", "loss", "flops", "group", "non_embedding_params",

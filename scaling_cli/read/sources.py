@@ -1,15 +1,19 @@
 """Where run logs come from: paths -> bounded, decoded text :class:`Source` objects.
 
-Paths may be files, directories (searched recursively for ``*.yaml``, ``*.yml``, ``*.csv``;
-hidden entries skipped), globs, or ``-`` for standard input. What is read is bounded
-(``LIMITS``: bytes per input and in all; runs are counted by :mod:`scaling_cli.read.runs`), and
+Paths may be files, directories (searched recursively for run tables ``*.yaml``, ``*.yml``,
+``*.csv`` and the training logs :mod:`scaling_cli.read.logs` reads: ``*.jsonl``,
+``*.ndjson``, ``trainer_state.json``, TensorBoard ``*tfevents*``; hidden entries skipped),
+globs, or ``-`` for standard input. What is read is bounded (``LIMITS``: bytes per input
+and in all; runs are counted by :mod:`scaling_cli.read.runs`), and
 text must be UTF-8 without NUL or control characters; every refusal names the file (and the
 line) and says how to fix it. docs/input-errors.md lists the limits.
 """
 
 from __future__ import annotations
 
+import errno
 import glob
+import itertools
 import os
 import re
 import stat
@@ -18,13 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaling_cli.errors import InputError
-from scaling_cli.units import format_bytes
+from scaling_cli.units import format_bytes, shown
 
 __all__ = [
     "CONTROL_CHARACTERS",
     "LIMITS",
     "Source",
     "decode_input",
+    "input_files",
+    "is_event_file",
     "read_bounded_text",
     "read_sources",
 ]
@@ -38,7 +44,10 @@ LIMITS = {
 
 @dataclass(frozen=True)
 class Source:
-    """A named chunk of run-log text; ``kind`` is "yaml" or "csv"."""
+    """A named chunk of run-log text; ``kind`` is its format, by ``--input-format`` or by
+    name: "yaml", "csv", or a training-log format (``INPUT_FORMATS``), which
+    :mod:`scaling_cli.read.logs` may refine by content. TensorBoard event files are binary:
+    their ``text`` is empty and their reader opens ``name``."""
 
     name: str
     text: str
@@ -47,7 +56,20 @@ class Source:
 
 # --------------------------------------------------------------------------- discovery
 
-_RUN_SUFFIXES = (".yaml", ".yml", ".csv")
+_RUN_SUFFIXES = (".yaml", ".yml", ".csv", ".jsonl", ".ndjson")
+_LOG_NAMES = ("trainer_state.json",)
+INPUT_FORMATS = ("yaml", "csv", "jsonl", "hf-trainer", "wandb-history", "wandb-summary",
+                 "tensorboard")
+
+
+def is_event_file(name: str) -> bool:
+    """A TensorBoard event file (``events.out.tfevents.*``), by its name."""
+    return "tfevents" in os.path.basename(name)
+
+
+def _is_input(name: str) -> bool:
+    return (os.path.splitext(name)[1].lower() in _RUN_SUFFIXES or name in _LOG_NAMES
+            or is_event_file(name))
 
 
 def _walk(top: str) -> list[str]:
@@ -57,28 +79,62 @@ def _walk(top: str) -> list[str]:
     ``Path.rglob`` results (Path comparisons are slow).
     """
     found: list[tuple[str, ...]] = []
-    for root, dirs, files in os.walk(top):
+    for root, dirs, files in os.walk(top, onerror=_unreadable_directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         rel = os.path.relpath(root, top)
         parts = () if rel == "." else tuple(rel.split(os.sep))
-        found.extend((*parts, f) for f in files
-                     if not f.startswith(".") and os.path.splitext(f)[1].lower() in _RUN_SUFFIXES)
+        found.extend((*parts, f) for f in files if not f.startswith(".") and _is_input(f))
     found.sort()
     return [os.path.join(top, *parts) for parts in found]
+
+
+def _unreadable_directory(exc: OSError) -> None:
+    """os.walk's error handler: a directory that cannot be listed is an error, never skipped
+    (its runs would silently be missing from the fit)."""
+    where = exc.filename if exc.filename is not None else "a directory"
+    raise InputError(f"{where}: directory cannot be read ({exc.strerror or exc}); its run "
+                     "logs would be left out: fix its permissions, or pass only the paths "
+                     "you mean")
+
+
+def _check_glob_directories(pattern: str) -> None:
+    """A pattern that descends into directories (``runs/*/x.yaml``, ``runs/**/*.csv``) must
+    not skip one it cannot read, as glob does silently: walk them first, as for a directory."""
+    head = os.path.dirname(pattern)
+    if not glob.has_magic(head):
+        return  # only `head` itself is listed: unreadable, it matches nothing (an error)
+    parts = Path(head).parts
+    fixed = list(itertools.takewhile(lambda p: not glob.has_magic(p), parts))
+    top = os.path.join(*fixed) if fixed else "."
+    depth = None if "**" in head else len(parts) - len(fixed)  # levels the pattern lists
+    if not os.path.isdir(top):
+        return
+    for root, dirs, _ in os.walk(top, onerror=_unreadable_directory):
+        level = 0 if root == top else os.path.relpath(root, top).count(os.sep) + 1
+        dirs[:] = [] if depth is not None and level >= depth else [
+            d for d in dirs if not d.startswith(".")]
 
 
 def _expand(arg: str) -> list[tuple[str, bool]]:
     """(path, found by searching) for each file ``arg`` names; a searched entry that is not
     a regular file (a socket named x.yaml, a broken link) is skipped later, a named one read."""
     path = Path(arg)
+    try:
+        os.stat(arg)
+    except OSError as exc:  # e.g. a name too long; a missing path is looked at below
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+            raise InputError(f"{arg}: cannot be read ({exc.strerror or exc}); check the path "
+                             "and its permissions") from None
     if path.is_dir():
         found = _walk(arg)
         if not found:
-            raise InputError(f"{arg}: directory has no *.yaml, *.yml or *.csv run logs")
+            raise InputError(f"{arg}: directory has no run logs (*.yaml, *.yml, *.csv) or "
+                             "training logs (*.jsonl, trainer_state.json, event files)")
         return [(p, True) for p in found]
     if path.exists():
         return [(arg, False)]
     if any(ch in arg for ch in "*?["):
+        _check_glob_directories(arg)
         matches = sorted(Path(m) for m in glob.glob(arg, recursive=True) if Path(m).is_file())
         if not matches:
             raise InputError(f"{arg}: pattern matches no files")
@@ -129,12 +185,17 @@ def _stdin_text(text: str) -> str:
     return decode_input("<stdin>", text.encode("utf-8", "surrogateescape"))
 
 
+def _check_size(name: str, size: int) -> None:
+    limit = LIMITS["max_file_bytes"]
+    if size > limit:
+        raise InputError(f"{name}: is {format_bytes(size)}, over the {format_bytes(limit)} "
+                         "limit per run log; split it into several files")
+
+
 def _read(name: str, size: int) -> bytes:
     limit = LIMITS["max_file_bytes"]
     try:
-        if size > limit:
-            raise InputError(f"{name}: is {format_bytes(size)}, over the {format_bytes(limit)} "
-                             "limit per run log; split it into several files")
+        _check_size(name, size)
         with open(name, "rb") as handle:  # bounded even for pipes and devices
             return handle.read(limit + 1)
     except OSError as exc:
@@ -142,14 +203,49 @@ def _read(name: str, size: int) -> bytes:
                          "and its permissions") from None
 
 
+def input_files(paths: Sequence[str]) -> list[str]:
+    """The files :func:`read_sources` would read for ``paths``, found without reading them
+    (for refusing to write over an input). ``-`` and paths that do not resolve are left
+    out: reading them reports the problem."""
+    found: list[str] = []
+    for arg in paths:
+        if arg == "-":
+            continue
+        try:
+            found.extend(name for name, _ in _expand(arg))
+        except InputError:
+            continue
+    return found
+
+
+_CHUNK = 1024 * 1024
+
+
 def read_bounded_text(path: str, limit: int, *, what: str) -> str:
     """The UTF-8 text of the file ``what`` (a fit file, a plan file) at ``path``, refused
-    past ``limit`` bytes: reading stops there, so /dev/zero or a pipe cannot grow memory."""
+    past ``limit`` bytes: a regular file by its size before anything is read, a pipe or
+    device when reading passes the limit, and binary data (a NUL byte, e.g. /dev/zero or
+    /dev/urandom) at the first chunk that holds one."""
     try:
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory, not a {what}")
         with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+                raise InputError(f"{path}: is {format_bytes(info.st_size)}, over the "
+                                 f"{format_bytes(limit)} limit for a {what}; is this the "
+                                 "right file?")
+            chunks: list[bytes] = []
+            size = 0
+            while size <= limit:
+                chunk = handle.read(min(_CHUNK, limit + 1 - size))
+                if not chunk:
+                    break
+                if b"\x00" in chunk:
+                    raise InputError(f"{path}: is a binary file, not a {what}")
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc}); check the "
                          "path and its permissions") from None
@@ -165,10 +261,15 @@ def read_bounded_text(path: str, limit: int, *, what: str) -> str:
 
 
 def _kind(name: str, text: str, input_format: str) -> str:
-    if input_format in {"yaml", "csv"}:
+    if input_format != "auto":
         return input_format
-    if name.lower().endswith(".csv"):
+    low = name.lower()
+    if low.endswith(".csv"):
         return "csv"
+    if low.endswith((".jsonl", ".ndjson")):
+        return "jsonl"
+    if os.path.basename(name) in _LOG_NAMES:
+        return "hf-trainer"
     if name == "<stdin>":
         first = text[:4096].lstrip().split("\n", 1)[0]
         if "," in first and ":" not in first:
@@ -180,8 +281,9 @@ def read_sources(
     paths: Sequence[str], *, stdin_text: str | None = None, input_format: str = "auto"
 ) -> list[Source]:
     """Resolve ``paths`` (files, directories, globs, ``-``) into decoded text sources."""
-    if input_format not in {"auto", "yaml", "csv"}:
-        raise InputError(f"input format {input_format!r} is not one of auto, yaml, csv")
+    if input_format != "auto" and input_format not in INPUT_FORMATS:
+        raise InputError(f"input format {shown(input_format)} is not one of auto, "
+                         f"{', '.join(INPUT_FORMATS)}")
     if not paths:
         raise InputError("no run logs given; pass files, directories or - for stdin")
     sources: list[Source] = []
@@ -201,8 +303,10 @@ def read_sources(
             try:
                 info = os.stat(name)
             except OSError as exc:
-                if searched:
+                if searched and os.path.islink(name):
                     continue  # a broken link in a directory: not a run log
+                # Anything else (no permission, vanished while reading) is an error: a run
+                # log found and then left out would silently change the fit.
                 raise InputError(f"{name}: cannot be read ({exc.strerror or exc}); check the "
                                  "path and its permissions") from None
             if searched and not stat.S_ISREG(info.st_mode):
@@ -211,13 +315,19 @@ def read_sources(
             if key in seen:  # the same file reached twice (e.g. `runs/ runs/a.yaml`)
                 continue
             seen.add(key)
-            data = _read(name, info.st_size)
-            total += len(data)
+            binary = is_event_file(name) or input_format == "tensorboard"  # read by its reader
+            if binary:
+                _check_size(name, info.st_size)
+            data = b"" if binary else _read(name, info.st_size)
+            total += info.st_size if binary else len(data)
             if total > LIMITS["max_total_bytes"]:
                 raise InputError(
                     f"{name}: the run logs together are over the "
                     f"{format_bytes(LIMITS['max_total_bytes'])} limit; pass fewer files"
                 )
+            if binary:
+                sources.append(Source(name, "", "tensorboard"))
+                continue
             text = decode_input(name, data)
             sources.append(Source(name, text, _kind(name, text, input_format)))
     return sources

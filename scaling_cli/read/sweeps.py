@@ -36,9 +36,10 @@ gives ``bs`` in sequences of 2,048 tokens: its fitting code (``code/fit_tool.py`
 ``seq_len=2048``) converts them so, and every released run satisfies D = bs x 2048 x ti to
 within 0.3%.
 
-YAML is read by a small self-contained safe loader (:func:`_load_yaml`): numbers stay text
-until the unit parser reads them, duplicate keys, anchors and aliases are refused, and the
-text is bounded by ``MAX_YAML_CHARS`` (files by ``MAX_BYTES``).
+YAML is read by the project's restricted loader
+(:func:`scaling_cli.read.yamlsafe.load_yaml_documents`, as run logs are): numbers stay text
+until the unit parser reads them, duplicate keys are refused, nesting and alias expansion
+are bounded, and files by ``MAX_BYTES``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from scaling_cli.errors import InputError, UsageError
 from scaling_cli.units import QuantityError, format_count, parse_number, shown
@@ -64,7 +65,6 @@ if TYPE_CHECKING:
 __all__ = [
     "BATCH_UNITS",
     "MAX_BYTES",
-    "MAX_YAML_CHARS",
     "SWEEP_FIELDS",
     "Sweep",
     "SweepRun",
@@ -73,7 +73,6 @@ __all__ = [
 ]
 
 MAX_BYTES = 64 * 1024 * 1024  # per file: a sweep of 100,000 runs is ~20 MB of CSV
-MAX_YAML_CHARS = 8 * 1024 * 1024  # composing YAML costs ~75 bytes of memory per character
 BATCH_UNITS = ("tokens", "sequences")
 STEPS_TOLERANCE = 0.05  # |tokens / (batch_tokens x steps) - 1| allowed
 
@@ -272,54 +271,11 @@ def _csv_records(text: str, name: str,
 # --------------------------------------------------------------------------- YAML
 
 
-def _load_yaml(text: str, name: str) -> list[Any]:
-    """Safe-load every document with numbers kept as text, refusing duplicate keys, anchors
-    and aliases (a sweep never needs them; they are how "billion laughs" texts blow up)."""
-    import yaml
-
-    if len(text) > MAX_YAML_CHARS:
-        raise InputError(f"{name}: YAML longer than {MAX_YAML_CHARS // 2**20} MiB; give large "
-                         "sweeps as CSV")
-    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[misc]
-        yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, Any]]]] = {
-            first: [(tag, rx) for tag, rx in resolvers
-                    if tag.rsplit(":", 1)[-1] not in ("int", "float", "timestamp")]
-            for first, resolvers in base.yaml_implicit_resolvers.items()
-        }
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-            keys = set()
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=deep)
-                if isinstance(key, str) and key in keys:
-                    raise InputError(f"{name}: line {key_node.start_mark.line + 1}: key "
-                                     f"{shown(key)} appears twice in one mapping; keep one")
-                keys.add(key)
-            return super().construct_mapping(node, deep=deep)
-
-    try:
-        if "&" in text or "*" in text:  # cheap pre-check; the event scan is the real test
-            for event in yaml.parse(text, Loader=Loader):
-                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                    raise InputError(f"{name}: line {event.start_mark.line + 1}: YAML anchors "
-                                     "and aliases (& and *) are not allowed in sweeps; write "
-                                     "each run out in full")
-        return list(yaml.load_all(text, Loader=Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise InputError(f"{name}: {line}not valid YAML ({exc.problem or exc.context}); fix "
-                         "the indentation or quoting there") from None
-    except (yaml.YAMLError, RecursionError, ValueError, TypeError) as exc:
-        raise InputError(f"{name}: not valid YAML ({type(exc).__name__}); check the file is "
-                         "a list of runs") from None
-
-
 def _yaml_records(text: str, name: str,
                   columns: Mapping[str, str]) -> Iterator[tuple[str, Any]]:
-    docs = [d for d in _load_yaml(text, name) if d is not None]
+    from scaling_cli.read.yamlsafe import load_yaml_documents
+
+    docs = [d for d in load_yaml_documents(text, name) if d is not None]
     if not docs:
         raise InputError(f"{name}: is empty; it should hold a `runs:` list")
     renamed = {col: fname for fname, col in columns.items()}

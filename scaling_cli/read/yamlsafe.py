@@ -122,6 +122,12 @@ def _deeper_than(documents: list[Any], limit: int) -> bool:
     return False
 
 
+def _line(event: Any) -> int:
+    """The 1-based line an event starts on (0 when the parser gave no position)."""
+    mark = event.start_mark
+    return 0 if mark is None else int(mark.line) + 1
+
+
 def _check_structure(text: str, name: str) -> None:
     """Walk parser events; refuse nesting deeper than ``MAX_DEPTH`` and alias bombs.
 
@@ -135,7 +141,7 @@ def _check_structure(text: str, name: str) -> None:
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             stack.append([1, event.anchor])
             if len(stack) - 1 > MAX_DEPTH:
-                raise _too_deep(name, event.start_mark.line + 1)
+                raise _too_deep(name, _line(event))
             continue
         if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
             count, anchor = stack.pop()
@@ -148,14 +154,14 @@ def _check_structure(text: str, name: str) -> None:
                 sizes[event.anchor] = 1
             added = 1
         elif isinstance(event, yaml.AliasEvent):
-            added = sizes.get(event.anchor, 1)
+            added = sizes.get(event.anchor or "", 1)
         else:
             continue
         stack[-1][0] += added
         total += added
         if total > MAX_EXPANDED_NODES:
             raise InputError(
-                f"{name}: line {event.start_mark.line + 1}: YAML aliases expand to more than "
+                f"{name}: line {_line(event)}: YAML aliases expand to more than "
                 f"{MAX_EXPANDED_NODES:,} nodes (an alias bomb?); write the runs out plainly"
             )
 
@@ -179,7 +185,9 @@ def _line_of(text: str, position: int) -> int:
 
 _KEY = r"[A-Za-z_][A-Za-z0-9_]*"
 _WORD = r"[A-Za-z0-9_.+()/-][A-Za-z0-9_.+()/%-]*"
-_VALUE = rf"(?:{_WORD}(?: {_WORD})*|\[ *(?:{_WORD} *(?:, *{_WORD} *)*)?\])?"
+# A value is never empty: `key:` followed by spaces only is null (as for the full loader),
+# not an empty string.
+_VALUE = rf"(?:{_WORD}(?: {_WORD})*|\[ *(?:{_WORD} *(?:, *{_WORD} *)*)?\])"
 _ITEM_RE = re.compile(rf"( *)- ({_KEY}):(?: +({_VALUE}))? *")
 _PAIR_RE = re.compile(rf"( *)({_KEY}):(?: +({_VALUE}))? *")
 _BOOL = {**dict.fromkeys(("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"),
@@ -187,6 +195,9 @@ _BOOL = {**dict.fromkeys(("yes", "Yes", "YES", "true", "True", "TRUE", "on", "On
          **dict.fromkeys(("no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"),
                          False)}
 _NULL = {"~", "null", "Null", "NULL"}
+# Characters str.splitlines() takes as line breaks besides \n and \r: YAML reads them
+# as text or refuses them, so a text holding one is left to the full loader.
+_ODD_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 def _scalar(word: str) -> Any:
@@ -252,13 +263,15 @@ def _plain_documents(text: str) -> list[Any] | None:
     """``text`` read by the plain fast path, or None when it is not plain."""
     if "\t" in text or "#" in text.replace("\n#", "\n").lstrip("#"):
         return None  # tabs, and comments other than whole lines starting at column 0
+    if _ODD_BREAKS.search(text):
+        return None  # str.splitlines breaks lines there; YAML does not (or refuses them)
     documents: list[list[str]] = [[]]
     for line in text.splitlines():
         if line.startswith("#"):
             continue
-        if line.rstrip() == "---":
+        if line.rstrip(" ") == "---":  # YAML's blanks are spaces (tabs are out): not U+00A0
             documents.append([])
-        elif line.strip():
+        elif line.strip(" "):
             documents[-1].append(line)
     if not documents[0] and len(documents) > 1:
         documents.pop(0)  # a leading `---`

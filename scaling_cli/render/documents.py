@@ -18,7 +18,7 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scaling_cli.forecast.answers import (
     FixedSizeForecast,
@@ -38,16 +38,26 @@ from scaling_cli.read.fitfile import REPLICATE_COLUMNS, SCHEMA_VERSION
 from scaling_cli.read.hardware import Budget, Hardware
 from scaling_cli.version import __version__
 
+if TYPE_CHECKING:  # the decision answers (compare-recipes, hparams, shape): loaded on use
+    from scaling_cli.fit.hparams import HparamFit, RuleVariant
+    from scaling_cli.forecast.hparams import HparamAdvice, HparamLawReport, HparamPreset
+    from scaling_cli.forecast.recipes import RecipeComparison
+    from scaling_cli.forecast.shapes import ShapePlan
+
 __all__ = [
     "UNITS",
+    "add_hparams",
     "backtest_document",
     "check_document",
     "compare_document",
+    "compare_recipes_document",
     "dumps",
     "fit_document",
     "fixed_size_document",
+    "hparams_document",
     "optimal_document",
     "predict_document",
+    "shape_document",
     "target_document",
 ]
 
@@ -70,7 +80,9 @@ def _clean(x: float | None) -> float | None:
 
 
 def _estimate(e: Estimate, units: str) -> dict[str, Any]:
+    """An estimate: value, statistical interval (low, high) and total interval."""
     return {"value": _clean(e.value), "low": _clean(e.low), "high": _clean(e.high),
+            "total_low": _clean(e.total_low), "total_high": _clean(e.total_high),
             "units": units}
 
 
@@ -89,7 +101,33 @@ def _envelope(kind: str, model: Model, confidence: float | None) -> dict[str, An
     doc["fit"] = None if model.fit is None else _fit_section(model.fit)
     doc["bootstrap"] = None if model.boot is None else {
         **asdict(model.boot), "interval_method": "percentile"}
+    doc["form"] = _form_section(model)
     return doc
+
+
+def _form_section(model: Model) -> dict[str, Any] | None:
+    """Which form was fitted and why, and the form-error model behind total intervals."""
+    if model.form is None and model.form_error is None:
+        return None
+    form, error = model.form, model.form_error
+    return {
+        "form": None if form is None else form.form,
+        "reason": None if form is None else form.reason,
+        "scores": [] if form is None else [
+            {"form": name, "folds": folds, "held_out_runs": points, "rms_log_error":
+             _clean(rmse)} for name, folds, points, rmse in form.scores],
+        "alternative": None if form is None else form.alternative,
+        "alternative_law": None if form is None or form.alternative_law is None
+        else dict(zip(("E", "A", "B", "alpha", "beta"), form.alternative_law.as_tuple(),
+                      strict=True)),
+        "form_error": None if error is None else {
+            "per_decade_compute": error.per_decade_compute,
+            "per_decade_tokens_per_param": error.per_decade_ratio,
+            "per_decade_params": error.per_decade_params,
+            "held_out_log_sd": error.held_out_log_sd,
+            "noise_log_sd": error.noise_log_sd,
+            "source": error.source, "held_out_runs": error.points},
+    }
 
 
 def _fit_section(fit: FitSummary) -> dict[str, Any]:
@@ -172,6 +210,7 @@ def optimal_document(forecast: OptimalForecast) -> dict[str, Any]:
                 "loss_ignoring_limit": _estimate(f.data.loss_ignoring_limit, UNITS["loss"]),
             },
             "cost": _cost(f.cost),
+            "hparams": None,  # with `scaling optimal --hparams`: see add_hparams
         })
     return _finish(doc, forecast.warnings)
 
@@ -322,7 +361,8 @@ def check_document(report: CheckReport) -> dict[str, Any]:
     doc["plan"] = {"name": plan.name, "source": plan.source, "params": report.params,
                    "tokens": report.tokens, "compute_flops": report.compute_flops,
                    "budget_given": plan.budget, "hardware": _hardware(report.hardware),
-                   "reach": _reach(report.reach)}
+                   "reach": _reach(report.reach), "lr": plan.lr,
+                   "batch_tokens": plan.batch_tokens}
     doc["fail_on"] = report.fail_on
     doc["passed"] = not report.failed
     doc["checks"] = [
@@ -353,5 +393,222 @@ def fit_document(model: Model, confidence: float) -> dict[str, Any]:
 
 
 def dumps(doc: dict[str, Any]) -> str:
-    """The document as JSON text (one object, indented, newline-terminated)."""
-    return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    """The document as JSON text (one object, indented, newline-terminated). No NaN or
+    infinity ever reaches the text: a non-finite number that got past ``_clean`` is null."""
+    try:
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
+    except ValueError:  # "Out of range float values are not JSON compliant"
+        return json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every non-finite float, at any depth, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+_NONE = Estimate(math.nan)  # an absent estimate: every key present, all null (CSV columns stay)
+
+
+def _reach_columns(reach: Reach | None) -> dict[str, Any]:
+    """A reach, with its keys present (null) when there is none, so CSV columns stay."""
+    return _reach(reach) or {"compute_flops": None, "params": None, "tokens_per_param": None,
+                             "beyond": None}
+
+
+def _ladder(model: Model, confidence: float, exponent: Estimate) -> dict[str, Any]:
+    return {"law_source": model.source,
+            "inputs": None if model.inputs is None else asdict(model.inputs),
+            "law": _law(model, confidence),
+            "compute_exponent": _estimate(exponent, "dimensionless")}
+
+
+def compare_recipes_document(comparison: RecipeComparison) -> dict[str, Any]:
+    """``scaling compare``: the compute multiplier k(C) of a variant recipe over a baseline,
+    both recipes' loss and N* per budget, the crossover, and (pinned mode) the speedup."""
+    fit = comparison.fit
+    level = comparison.confidence
+    k = fit.baseline.flops_per_param_token
+    doc: dict[str, Any] = {
+        "schema": "scaling-cli/compare-recipes",
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "convention": {"flops_per_param_token": k, "formula": f"C = {k:g} * N * D"},
+        "confidence": level,
+        "mode": fit.mode,
+        "shared_parameters": list(fit.shared),
+        "fit": _fit_section(fit.summary),
+        "bootstrap": None if fit.boot is None else {
+            **asdict(fit.boot), "interval_method": "percentile", "joint": True},
+        "ladders": {
+            "baseline": _ladder(fit.baseline, level, comparison.exponent_baseline),
+            "variant": _ladder(fit.variant, level, comparison.exponent_variant),
+        },
+    }
+    doc["budgets"] = [
+        {"compute_flops": r.compute_flops,
+         "multiplier": _estimate(r.multiplier, "x (baseline compute / variant compute)"),
+         "verdict": r.verdict,
+         "variant_better_fraction": r.variant_better_fraction,
+         "loss_baseline": _estimate(r.loss_baseline, UNITS["loss"]),
+         "loss_variant": _estimate(r.loss_variant, UNITS["loss"]),
+         "loss_difference": _estimate(r.loss_difference, UNITS["loss"]),
+         "params_baseline": _estimate(r.params_baseline, UNITS["params"]),
+         "params_variant": _estimate(r.params_variant, UNITS["params"]),
+         "reach_variant": _reach_columns(r.reach_variant),
+         "reach_baseline": _reach_columns(r.reach_baseline)}
+        for r in comparison.rows]
+    cross = comparison.crossover
+    doc["crossover"] = {
+        "winner_at_scale": cross.winner_at_scale,
+        "direction": cross.direction,
+        "compute_flops": _estimate(cross.compute_flops or _NONE, UNITS["compute_flops"]),
+        "agreeing_fraction": cross.agreeing_fraction,
+        "crossing_fraction": cross.crossing_fraction,
+    }
+    doc["speedup"] = _estimate(comparison.speedup or _NONE,
+                               "x (baseline compute / variant compute), every budget")
+    return _finish(doc, comparison.warnings)
+
+
+HPARAM_UNITS = {"lr_coef": "peak learning rate at N = D = 1",
+                "lr_params_exponent": "dimensionless", "lr_tokens_exponent": "dimensionless",
+                "batch_tokens_coef": "tokens at N = D = 1",
+                "batch_params_exponent": "dimensionless",
+                "batch_tokens_exponent": "dimensionless"}
+
+
+def _advice(a: HparamAdvice) -> dict[str, Any]:
+    """lr* and batch* with intervals; absent estimates keep their keys (null)."""
+    def est(e: Estimate | None, units: str) -> dict[str, Any]:
+        return _estimate(e or _NONE, units)
+
+    return {"lr": est(a.lr, "peak learning rate"),
+            "batch_tokens": est(a.batch_tokens, "tokens"),
+            "batch_sequences": est(a.batch_sequences, "sequences"), "seq_len": a.seq_len,
+            "lr_law_only": est(a.lr_law_only, "peak learning rate"),
+            "lr_allocation_only": est(a.lr_allocation_only, "peak learning rate"),
+            "batch_tokens_law_only": est(a.batch_tokens_law_only, "tokens"),
+            "batch_tokens_allocation_only": est(a.batch_tokens_allocation_only, "tokens"),
+            "samples": a.samples}
+
+
+def _hparam_source(source: HparamFit | HparamPreset) -> dict[str, Any]:
+    from scaling_cli.forecast.hparams import HparamPreset
+
+    def span(x: tuple[float, float] | None) -> list[float] | None:
+        return None if x is None else [float(x[0]), float(x[1])]
+
+    if isinstance(source, HparamPreset):
+        return {"kind": "preset", "name": source.name, "title": source.title,
+                "citation": source.citation, "note": source.note,
+                "model_scale": source.model_scale, "definition": source.definition,
+                "params_range": span(source.params_range),
+                "tokens_range": span(source.tokens_range)}
+    return {"kind": "sweep", "name": source.name, "sources": list(source.sources),
+            "rule": source.rule, "tolerance": source.tolerance, "window": source.window,
+            "loss_used": source.loss_used, "weighting": source.weighting,
+            "batch_on_params": source.batch_on_params, "cells": len(source.cells),
+            "lr_points": source.lr_points, "batch_points": source.batch_points,
+            "residual_rms_log_lr": source.residual_rms_log_lr,
+            "residual_rms_log_batch": source.residual_rms_log_batch,
+            "params_range": span(source.params_range),
+            "tokens_range": span(source.tokens_range)}
+
+
+def hparams_document(source: HparamFit | HparamPreset, report: HparamLawReport, *,
+                     recommendations: Sequence[HparamAdvice] = (),
+                     sensitivity: Sequence[RuleVariant] | None = None) -> dict[str, Any]:
+    """``scaling hparams``: the lr* and batch* laws with intervals, each sweep cell's near-best
+    settings, optional recommendations at given (N, D), the near-best rule's sensitivity,
+    and (for a sweep) every replicate, so the document is also a saved fit (``--hparams``)."""
+    import numpy as np
+
+    from scaling_cli.forecast.hparams import HPARAMS_SCHEMA
+
+    reps = source.replicates
+    doc: dict[str, Any] = {
+        "schema": HPARAMS_SCHEMA, "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__, "confidence": report.confidence,
+        "source": _hparam_source(source),
+        "bootstrap": None if reps is None else {
+            "replicates": getattr(source, "bootstrap", 0),
+            "failed": getattr(source, "failed_resamples", 0),
+            "seed": getattr(source, "seed", 0), "resample_by": "cell",
+            "n_units": len(getattr(source, "cells", ())), "degenerate": 0,
+            "interval_method": "percentile"},
+        "formula": "lr* = lr_coef N^lr_params_exponent D^lr_tokens_exponent; batch* (tokens) = "
+                   "batch_tokens_coef N^batch_params_exponent D^batch_tokens_exponent",
+        "law": {name: _estimate(getattr(report, name), units)
+                for name, units in HPARAM_UNITS.items()},
+        "cells": [asdict(c) for c in getattr(source, "cells", ())],
+        "recommendations": [{"params": a.params, "tokens": a.tokens, **_advice(a)}
+                            for a in recommendations],
+        "sensitivity": None if sensitivity is None else [
+            {"rule": v.rule, "tolerance": v.tolerance, "window": v.window,
+             "loss_used": v.loss_used, "weighting": v.weighting, "lr_points": v.lr_points,
+             **{name: None if v.law is None else float(getattr(v.law, name))
+                for name in HPARAM_UNITS}, "note": v.note}
+            for v in sensitivity],
+        "replicate_columns": list(HPARAM_UNITS),
+        "replicates": [] if reps is None else np.column_stack(
+            [np.asarray(getattr(reps, name), dtype=float) for name in HPARAM_UNITS]).tolist(),
+    }
+    warnings = [*report.warnings, *(w for a in recommendations for w in a.warnings)]
+    return _finish(doc, tuple(dict.fromkeys(warnings)))
+
+
+def add_hparams(doc: dict[str, Any], advice: Sequence[HparamAdvice]) -> dict[str, Any]:
+    """``scaling optimal --hparams``: lr* and batch* at each budget's N*, D* (one advice per
+    budget, in order) into the optimal document's ``hparams`` sections, with its warnings."""
+    for row, a in zip(doc["budgets"], advice, strict=True):
+        row["hparams"] = {"source": a.source, **_advice(a)}
+    warnings = [*doc["warnings"], *(w for a in advice for w in a.warnings)]
+    doc["warnings"] = list(dict.fromkeys(warnings))
+    return doc
+
+
+def shape_document(plan: ShapePlan) -> dict[str, Any]:
+    """``scaling shape``: decoder shapes near N* (or a given size), their parameter counts
+    and, at a budget, the tokens and loss cost of each."""
+    search = plan.search
+    level = search.confidence if search.confidence is not None else 0.95
+    if plan.model is not None:
+        doc = _envelope("shape", plan.model, level)
+        doc["law"] = _law(plan.model, level)
+    else:
+        doc = {"schema": "scaling-cli/shape", "schema_version": SCHEMA_VERSION,
+               "tool_version": __version__}
+    opt = plan.optimum
+    doc.update({
+        "compute_flops": search.compute_flops,
+        "target_params": search.target_params,
+        "params_definition": search.params_definition,
+        "architecture": {**asdict(search.architecture),
+                         "ffn_ratio": search.architecture.ffn_ratio_used},
+        "aspect_ratio_band": list(search.aspect_ratio_band),
+        "optimum": None if opt is None else {
+            "params": _estimate(opt.params, UNITS["params"]),
+            "tokens": _estimate(opt.tokens, UNITS["tokens"]),
+            "loss": _estimate(opt.loss, UNITS["loss"]), "reach": _reach(opt.reach)},
+        "shapes": [
+            {"n_layers": c.shape.n_layers, "d_model": c.shape.d_model,
+             "n_heads": c.shape.n_heads, "n_kv_heads": c.shape.n_kv_heads,
+             "head_dim": c.shape.head_dim, "ffn_size": c.shape.ffn_size,
+             "aspect_ratio": c.shape.aspect_ratio, "params": c.params,
+             "params_ratio": c.params_ratio, "params_total": c.shape.params_total,
+             "params_non_embedding": c.shape.params_non_embedding,
+             "params_embedding": c.shape.params_embedding, "tokens": c.tokens,
+             "loss_cost": _estimate(c.loss_cost or _NONE, "nats/token above L(N*, D*)")}
+            for c in search.candidates],
+    })
+    return _finish(doc, plan.warnings)
+

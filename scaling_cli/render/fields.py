@@ -2,8 +2,9 @@
 
 A document's rows (budgets, predictions, targets, methods, checks, backtest held-out runs;
 chosen by the document's ``schema``) are flattened the same way for every command: an
-estimate ``{"value", "low", "high", "units"}`` under key ``k`` becomes columns ``k``,
-``k_low``, ``k_high``; a nested section (``band``, ``cost``, ``reach``,
+estimate ``{"value", "low", "high", "total_low", "total_high", "units"}`` under key ``k``
+becomes columns ``k``, ``k_low``, ``k_high``, ``k_total_low``, ``k_total_high``; a nested
+section (``band``, ``cost``, ``reach``,
 ``data_constrained``, ``inference_aware``) prefixes its keys (``cost_gpu_hours``), and a
 section that is null in this document still gets its columns (empty), so the columns of a
 command never change with its options. The law's parameters (E, A, B, alpha, beta and their
@@ -37,22 +38,31 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "inference_aware": ("inference_tokens", "params*", "tokens*", "training_flops*",
                         "inference_flops*", "total_flops*", "total_flops_chinchilla*"),
     "prediction_interval": ("low", "high"),
+    "hparams": ("source", "lr*", "batch_tokens*", "batch_sequences*", "seq_len", "lr_law_only*",
+                "lr_allocation_only*", "batch_tokens_law_only*",
+                "batch_tokens_allocation_only*", "samples"),
 }
-_SKIP = {"units", "budget_given", "warnings"}
+_SKIP = {"units", "budget_given", "warnings", "form"}
 _ROWS = {"optimal": "budgets", "fixed-size": "budgets", "target": "targets",
-         "predict": "predictions", "compare": "methods", "check": "checks"}
-_LAW = ("E", "A", "B", "alpha", "beta")
+         "predict": "predictions", "compare": "methods", "check": "checks",
+         "compare-recipes": "budgets", "shape": "shapes"}
+# Documents whose rows are the first of these lists that is not empty.
+_ROWS_EITHER = {"hparams": ("recommendations", "cells")}
+# Document-level sections repeated on every row (after the row's own columns).
+_DOC_COLUMNS = {"compare-recipes": ("mode", "crossover", "speedup"),
+                "shape": ("compute_flops", "target_params", "params_definition")}
 
 
 def _is_estimate(obj: Any) -> bool:
-    return isinstance(obj, dict) and set(obj) == {"value", "low", "high", "units"}
+    return isinstance(obj, dict) and set(obj) == {"value", "low", "high", "total_low",
+                                                  "total_high", "units"}
 
 
 def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
     if _is_estimate(obj):
         out[prefix] = obj["value"]
-        out[f"{prefix}_low"] = obj["low"]
-        out[f"{prefix}_high"] = obj["high"]
+        for key in ("low", "high", "total_low", "total_high"):
+            out[f"{prefix}_{key}"] = obj[key]
     elif isinstance(obj, dict):
         for key, value in obj.items():
             if key in _SKIP:
@@ -63,7 +73,8 @@ def _flatten(prefix: str, obj: Any, out: dict[str, Any]) -> None:
                     plain = sub.rstrip("*")
                     out[f"{name}_{plain}"] = None
                     if sub.endswith("*"):
-                        out[f"{name}_{plain}_low"] = out[f"{name}_{plain}_high"] = None
+                        for key in ("low", "high", "total_low", "total_high"):
+                            out[f"{name}_{plain}_{key}"] = None
             else:
                 _flatten(name, value, out)
     elif not isinstance(obj, list):
@@ -75,7 +86,9 @@ def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     kind = doc["schema"].removeprefix("scaling-cli/")
     law: dict[str, Any] = {}
     if "law" in doc:
-        _flatten("", {name: doc["law"][name] for name in _LAW}, law)
+        _flatten("", doc["law"], law)
+    for key in _DOC_COLUMNS.get(kind, ()):
+        _flatten(key, doc[key], law)
     tail = {"warnings": " | ".join(doc.get("warnings", []))}
     rows: list[dict[str, Any]] = []
     if kind == "backtest":
@@ -85,9 +98,13 @@ def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 _flatten("", held, flat)
                 rows.append({**flat, **tail})
         return rows
-    if kind not in _ROWS:
+    if kind in _ROWS_EITHER:
+        key = next((k for k in _ROWS_EITHER[kind] if doc.get(k)), _ROWS_EITHER[kind][-1])
+    elif kind in _ROWS:
+        key = _ROWS[kind]
+    else:
         return [{**law, **tail}]
-    for item in doc[_ROWS[kind]]:
+    for item in doc[key]:
         record: dict[str, Any] = {}
         if kind == "compare":
             record["compute_flops"] = doc["compute_flops"]

@@ -182,11 +182,21 @@ def require_matplotlib() -> None:
 
 
 def _mpl() -> Any:
+    # Plots are only ever files, drawn with Agg: an MPLBACKEND meant for something else
+    # (or misspelt: `import matplotlib` raises on an unknown name) must not stop them.
+    backend = os.environ.pop("MPLBACKEND", None)
     try:
         import matplotlib
         import matplotlib.style
     except ImportError:
         raise DependencyError(MISSING_MATPLOTLIB) from None
+    except Exception as exc:  # a broken matplotlibrc or config directory
+        problem = " ".join(str(exc).split())[:200]
+        raise DependencyError(f"matplotlib failed to start ({problem}); check its "
+                              "configuration (matplotlibrc, MPLCONFIGDIR)") from None
+    finally:
+        if backend is not None:
+            os.environ["MPLBACKEND"] = backend
     if "matplotlib.pyplot" not in sys.modules:  # never switch a live interactive session
         matplotlib.use("Agg")
     return matplotlib
@@ -597,12 +607,20 @@ def _bootstrap(s: _Scene, ax: Any) -> None:
     at = _at_budget(s)
     c = at.compute_flops
     reps = optimal_allocation(s.samples, c, flops_per_param_token=s.k)  # the cloud itself
-    ax.scatter(reps.params, reps.tokens, color=CLOUD, s=12, alpha=0.35, lw=0,
-               gid="bootstrap-cloud", label=f"{reps.params.size:,} bootstrap replicates")
+    # Degenerate replicates put N* at 0 or infinity: off a log axis, so not drawn.
+    ok = (np.isfinite(reps.params) & np.isfinite(reps.tokens) & (reps.params > 0)
+          & (reps.tokens > 0)).ravel()
+    params, tokens = reps.params.ravel()[ok], reps.tokens.ravel()[ok]
+    if not params.size:
+        _note(ax, f"No bootstrap replicate has a finite N* at {c:.3g} FLOPs: every one is "
+                  "degenerate (a term of the law vanished).")
+        return
+    ax.scatter(params, tokens, color=CLOUD, s=12, alpha=0.35, lw=0,
+               gid="bootstrap-cloud", label=f"{params.size:,} bootstrap replicates")
     # The cloud lies on a line (D* = C/(k N*)); a histogram of N* shows where it is dense.
     density = ax.twinx()
-    low, high = reps.params.min(), max(reps.params.max(), reps.params.min() * 1.001)
-    counts, _, _ = density.hist(reps.params, bins=np.geomspace(low, high, 40),
+    low, high = params.min(), max(params.max(), params.min() * 1.001)
+    counts, _, _ = density.hist(params, bins=np.geomspace(low, high, 40),
                                 color=PARAMS, alpha=0.25, gid="bootstrap-histogram",
                                 label="histogram of N*")
     density.set_ylim(0, counts.max() * 4)
@@ -615,7 +633,7 @@ def _bootstrap(s: _Scene, ax: Any) -> None:
     ax.axhspan(d_lo, d_hi, color=TOKENS, alpha=0.12, lw=0, gid="bootstrap-tokens-interval",
                label=f"{level} of D*")
     pad = 1.3
-    x = np.geomspace(reps.params.min() / pad, reps.params.max() * pad, 50)
+    x = np.geomspace(params.min() / pad, params.max() * pad, 50)
     ax.plot(x, c / (s.k * x), color="black", lw=0.8, ls=":", gid="iso-compute",
             label=f"N·D = C/{s.k:g} (all of C spent)")
     ax.scatter([at.params.value], [at.tokens.value], marker="*", s=260, color=FORECAST,
@@ -629,7 +647,7 @@ def _bootstrap(s: _Scene, ax: Any) -> None:
     _log_axis(ax, "x", _count)
     _log_axis(ax, "y", _count)
     ax.set_xlim(x[0], x[-1])
-    ax.set_ylim(reps.tokens.min() / pad, reps.tokens.max() * pad)
+    ax.set_ylim(tokens.min() / pad, tokens.max() * pad)
     ax.set_xlabel("compute-optimal model size N* (parameters)")
     ax.set_ylabel("compute-optimal tokens D* (tokens)")
     ax.set_title(_TITLES["bootstrap"].format(b=_flops(c)))

@@ -37,13 +37,25 @@ def ci_label(doc: Doc) -> str:
     return f"{round(100 * doc.get('confidence', 0.95), 2):g}% interval"
 
 
+def intervals_label(doc: Doc) -> str:
+    """What the lines under a value are: the statistical interval, then the total one."""
+    level = f"{round(100 * doc.get('confidence', 0.95), 2):g}%"
+    if doc.get("form") is None or doc["form"].get("form_error") is None:
+        return f"value, then {level} interval"
+    return f"value, then {level} statistical interval, then {level} total interval"
+
+
 def value_cell(name: str, est: Doc | None) -> Cell:
-    """The value in bold, the interval dimmed beneath (an interval may exclude the value)."""
+    """The value in bold; beneath it the statistical interval (dimmed) and the total one
+    when the document has one (an interval may exclude the value)."""
     if est is None or (est["value"] is None and est["low"] is None):
         return cell("—")
-    return cell((fmt(name, est["value"]), "bold"),
-                None if est["low"] is None and est["high"] is None
-                else (f"{fmt(name, est['low'])} – {fmt(name, est['high'])}", "dim"))
+    stat = None if est["low"] is None and est["high"] is None else (
+        f"{fmt(name, est['low'])} – {fmt(name, est['high'])}", "dim")
+    total = None
+    if est.get("total_low") is not None or est.get("total_high") is not None:
+        total = f"{fmt(name, est['total_low'])} – {fmt(name, est['total_high'])}"
+    return cell((fmt(name, est["value"]), "bold"), stat, total)
 
 
 def _pct(x: float | None) -> str:
@@ -121,7 +133,7 @@ def _optimal_table(doc: Doc) -> TextTable:
     if limited:
         cols += ["epochs of\nunique\ndata", "loss with\nunlimited\ndata"]
     cols.append("beyond\nthe runs")
-    table = TextTable(f"{title} (value, then {ci_label(doc)})", cols, frozenset({len(cols) - 1}))
+    table = TextTable(f"{title} ({intervals_label(doc)})", cols, frozenset({len(cols) - 1}))
     for b in doc["budgets"]:
         row: list[Cell | str] = [_budget_label(b), value_cell("params", b["params"]),
                                  value_cell("tokens", b["tokens"]),
@@ -148,7 +160,7 @@ def _pct_cell(est: Doc, transform: Callable[[float], float] = lambda p: p) -> Ce
 
 
 def _fixed_size_table(doc: Doc) -> TextTable:
-    table = TextTable(f"Fixed model size vs compute-optimal (value, then {ci_label(doc)})",
+    table = TextTable(f"Fixed model size vs compute-optimal ({intervals_label(doc)})",
                       ["budget\n(FLOPs)", "params\nN", "tokens\nD", "tokens/\nparam",
                        "loss\n(nats/\ntoken)", "optimal\nN*", "loss at\nN*", "loss\npenalty",
                        "compute\nwasted"])
@@ -172,7 +184,7 @@ def _flops_cell(est: Doc) -> Cell:
 
 
 def _target_tables(doc: Doc) -> list[TextTable]:
-    table = TextTable(f"Least compute reaching a target loss (value, then {ci_label(doc)})",
+    table = TextTable(f"Least compute reaching a target loss ({intervals_label(doc)})",
                       ["target\nloss", "compute\n(FLOPs)", "params\nN*", "tokens\nD*",
                        "replicates\nunreachable", "beyond\nthe runs"], frozenset({5}))
     for t in doc["targets"]:
@@ -266,7 +278,7 @@ def _check_table(doc: Doc, style: Style) -> list[TextTable | str]:
 
 
 def _predict_table(doc: Doc) -> TextTable:
-    table = TextTable(f"Predicted loss of the fitted surface (value, then {ci_label(doc)})",
+    table = TextTable(f"Predicted loss of the fitted surface ({intervals_label(doc)})",
                       ["params N", "tokens D", "compute (FLOPs)", "loss (nats/token)",
                        "beyond\nthe runs"], frozenset({4}))
     for p in doc["predictions"]:
@@ -360,6 +372,20 @@ def _health(doc: Doc, style: Style) -> str:
             f"intervals: {boot['replicates']:,} bootstrap replicates by {boot['resample_by']} "
             f"({boot['n_units']:,} units), seed {boot['seed']}, percentile method; "
             f"{boot['failed']} failed, {boot['degenerate']} degenerate", "dim"))
+    form = doc.get("form")
+    if form is not None and form.get("form") is not None:
+        lines.append(style.apply(f"form: {form['form']}, {form['reason']}", "dim"))
+    if form is not None and form.get("form_error") is not None:
+        e = form["form_error"]
+        lines.append(style.apply(
+            f"total intervals add the form's error beyond the runs ({e['source']}: "
+            f"{100 * e['per_decade_compute']:.1f}% per decade of compute, "
+            f"{100 * e['per_decade_tokens_per_param']:.1f}% per decade of tokens/param, "
+            f"{100 * e['per_decade_params']:.1f}% per decade of model size; at least "
+            f"{100 * e['held_out_log_sd']:.1f}% beyond the runs), a run's scatter "
+            f"({100 * e['noise_log_sd']:.1f}%)"
+            + (f" and the {form['alternative']} form's answer" if form.get("alternative_law")
+               else ""), "dim"))
     return "".join(line + "\n" for line in lines)
 
 
@@ -369,7 +395,8 @@ def warning_lines(warnings: list[str], style: Style) -> str:
 
 
 _BODIES: dict[str, Callable[[Doc, Style], list[TextTable | str | None]]] = {
-    "optimal": lambda d, s: [_law_table(d), _optimal_table(d), _cost_table(d)],
+    "optimal": lambda d, s: [_law_table(d), _optimal_table(d), _cost_table(d),
+                             _optimal_hparams_table(d)],
     "fixed-size": lambda d, s: [_law_table(d), _fixed_size_table(d), _cost_table(d)],
     "target": lambda d, s: [_law_table(d), *_target_tables(d), _cost_table(d)],
     "predict": lambda d, s: [_law_table(d), _predict_table(d)],
@@ -384,7 +411,7 @@ def render_table(doc: Doc, style: Style | None = None) -> str:
     """A result document as text: heading, tables, fit health, then its warnings."""
     style = style or Style()
     kind = doc["schema"].removeprefix("scaling-cli/")
-    parts = [_heading(doc, style)]
+    parts = [_HEADINGS.get(kind, _heading)(doc, style)]
     for part in _BODIES[kind](doc, style):
         if part is None:
             continue
@@ -414,3 +441,294 @@ def schema_table(fields: Any, example: str, style: Style | None = None) -> str:
     for f in fields:
         table.add_row(f.name, "yes" if f.required else "", f.doc)
     return table.render(style) + "\n" + example
+
+
+# --------------------------------------------------------------------------- decisions
+
+
+def _ladder_line(name: str, ladder: Doc) -> str:
+    inputs = ladder.get("inputs")
+    if inputs is None:
+        return f"{name}: {ladder['law_source']}"
+    files = inputs["sources"]
+    shown = ", ".join(files[:2]) + (f" and {len(files) - 2} more" if len(files) > 2 else "")
+    return f"{name}: {inputs['runs_used']} runs from {shown} (sha256 {inputs['sha256'][:12]})"
+
+
+def _recipes_heading(doc: Doc, style: Style) -> str:
+    shared = doc["shared_parameters"]
+    what = {"separate": "fitted separately", "shared": "fitted jointly, sharing "
+            + ", ".join(_PARAM_LABELS[p] for p in shared),
+            "pinned": "fitted jointly, sharing " + ", ".join(_PARAM_LABELS[p] for p in shared)
+            + " (pinned asymptote)"}[doc["mode"]]
+    lines = [style.apply(f"Two recipes' ladders {what}; FLOPs convention "
+                         f"{doc['convention']['formula']}", "bold")]
+    lines += [style.apply(_ladder_line(name, doc["ladders"][name]), "dim")
+              for name in ("baseline", "variant")]
+    return "\n".join(lines) + "\n"
+
+
+def _recipe_law_table(doc: Doc) -> TextTable:
+    shared = set(doc["shared_parameters"])
+    table = TextTable(f"Fitted laws (value, then {ci_label(doc)})",
+                      ["parameter", "baseline", "variant", "units"], frozenset({0, 3}))
+    base, var = doc["ladders"]["baseline"], doc["ladders"]["variant"]
+    for name in ("E", "A", "B", "alpha", "beta"):
+        label = _PARAM_LABELS[name] + (" (shared)" if name in shared else "")
+        table.add_row(label, value_cell(name, base["law"][name]),
+                      value_cell(name, var["law"][name]), base["law"][name]["units"])
+    table.add_row("γ (L* - E ~ C^-γ)", value_cell("gamma", base["compute_exponent"]),
+                  value_cell("gamma", var["compute_exponent"]), "dimensionless")
+    return table
+
+
+def _multiplier_cell(est: Doc) -> Cell:
+    def f(x: float | None) -> str:
+        return "∞" if x is None else f"{x:.3g}x"
+    show_interval = est["low"] is not None or est["high"] is not None
+    return cell((f(est["value"]), "bold"),
+                (f"{f(est['low'])} – {f(est['high'])}", "dim") if show_interval else None)
+
+
+def _multiplier_table(doc: Doc) -> TextTable:
+    table = TextTable(f"Compute multiplier k: L_variant(C) = L_baseline(k·C) (value, then "
+                      f"{ci_label(doc)})",
+                      ["budget\n(FLOPs)", "multiplier\nk", "verdict", "loss\nbaseline",
+                       "loss\nvariant", "N*\nbaseline", "N*\nvariant", "variant\nbeyond runs",
+                       "baseline\nat k·C"], frozenset({2}))
+    styles = {"variant better": "green", "baseline better": "bold red", "unclear": "yellow"}
+    for b in doc["budgets"]:
+        share = b["variant_better_fraction"]
+        verdict = cell((b["verdict"], styles[b["verdict"]]),
+                       None if share is None else (f"k > 1 in {100 * share:.0f}%", "dim"))
+        table.add_row(format_flops(b["compute_flops"]), _multiplier_cell(b["multiplier"]),
+                      verdict, value_cell("loss", b["loss_baseline"]),
+                      value_cell("loss", b["loss_variant"]),
+                      value_cell("params", b["params_baseline"]),
+                      value_cell("params", b["params_variant"]),
+                      _reach_text(b["reach_variant"]),
+                      "—" if b["reach_baseline"]["beyond"] is None
+                      else _reach_text(b["reach_baseline"]))
+    return table
+
+
+def _crossover_lines(doc: Doc, style: Style) -> str:
+    cross = doc["crossover"]
+    lines = []
+    if cross["winner_at_scale"] == "tie":
+        lines.append("the two frontiers are identical: no recipe wins")
+    elif cross["compute_flops"]["value"] is None:
+        agree = cross["agreeing_fraction"]
+        lines.append(f"no crossover: the {cross['winner_at_scale']} wins at every budget"
+                     + ("" if agree is None else f" ({100 * agree:.0f}% of replicates agree)"))
+    else:
+        est = cross["compute_flops"]
+        winner = cross["winner_at_scale"]
+        if est["value"] == 0:
+            text = f"no crossover: the {winner} wins at every budget"
+        else:
+            text = f"crossover: the {winner} wins above {format_flops(est['value'])} FLOPs"
+        if cross["direction"] is not None:
+            text += f" ({cross['direction']})"
+        if est["low"] is not None or est["high"] is not None:
+            low = "0" if not est["low"] else format_flops(est["low"])
+            high = "never" if est["high"] is None else format_flops(est["high"])
+            text += f"; the budget beyond which it wins for good: {ci_label(doc)} {low} – {high}"
+        agree = cross["agreeing_fraction"]
+        if agree is not None:
+            text += (f"; {100 * agree:.0f}% of replicates agree the "
+                     f"{cross['winner_at_scale']} wins at scale")
+        lines.append(text)
+    speed = doc["speedup"]
+    if speed["value"] is not None:
+        interval = "" if speed["low"] is None else (
+            f" ({speed['low']:.3g}x – {speed['high']:.3g}x)")
+        lines.append(f"pinned asymptote: speedup ((L_baseline - E)/(L_variant - E))^(1/γ) = "
+                     f"{speed['value']:.3g}x{interval} at every budget")
+    return "".join(style.apply(line, "bold") + "\n" for line in lines)
+
+
+_HPARAM_LABELS = {"lr_coef": "lr* coefficient", "lr_params_exponent": "lr* exponent of N",
+                  "lr_tokens_exponent": "lr* exponent of D",
+                  "batch_tokens_coef": "batch* coefficient (tokens)",
+                  "batch_params_exponent": "batch* exponent of N",
+                  "batch_tokens_exponent": "batch* exponent of D"}
+
+
+def _lr(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _est_cell(est: Doc, show: Callable[[float | None], str]) -> Cell:
+    if est["value"] is None:
+        return cell("—")
+    return cell((show(est["value"]), "bold"), None if est["low"] is None
+                else (f"{show(est['low'])} – {show(est['high'])}", "dim"))
+
+
+def _hparams_heading(doc: Doc, style: Style) -> str:
+    src = doc["source"]
+    if src["kind"] == "preset":
+        lines = [style.apply(f"Published hyperparameter law {src['name']} (no runs, so no "
+                             "intervals)", "bold"),
+                 style.apply(src["citation"], "dim")]
+    else:
+        rule = (f"within {100 * src['tolerance']:g}% of the cell's best {src['loss_used']} "
+                f"loss, {src['weighting']} weighted" if src["rule"] == "tolerance"
+                else f"parabola over runs within {100 * src['window']:g}% of the best")
+        lines = [style.apply(f"Hyperparameter laws fitted to {src['cells']} (N, D) cells "
+                             f"({src['lr_points']} lr points; near-best: {rule})", "bold"),
+                 style.apply("inputs: " + ", ".join(src["sources"][:3]), "dim")]
+    return "\n".join(lines) + "\n"
+
+
+def _hparam_law_table(doc: Doc) -> TextTable:
+    table = TextTable(f"lr* = c N^a D^b, batch* = d N^f D^e tokens (value, then "
+                      f"{ci_label(doc)})", ["parameter", "value", ci_label(doc)],
+                      frozenset({0}))
+    for name, label in _HPARAM_LABELS.items():
+        est = doc["law"][name]
+        interval = "—" if est["low"] is None else (
+            f"{format_number(est['low'], digits=4)} – {format_number(est['high'], digits=4)}")
+        table.add_row(label, format_number(est["value"], digits=4), interval)
+    return table
+
+
+def _hparam_cells_table(doc: Doc) -> TextTable | None:
+    if not doc["cells"]:
+        return None
+    table = TextTable("Near-best settings per (N, D) cell (geometric mean of the near-best "
+                      "runs; their range beneath)",
+                      ["params\nN", "tokens\nD", "runs", "near-\nbest", "best\nloss", "lr*",
+                       "batch*\n(tokens)", "at the\nsweep's edge"], frozenset({7}))
+    for c in doc["cells"]:
+        edge = ", ".join(name for name, on in (("lr", c["lr_at_edge"]),
+                                               ("batch", c["batch_at_edge"])) if on)
+        table.add_row(format_count(c["params"]), format_count(c["tokens"]), str(c["runs"]),
+                      str(c["near_best_runs"]), f"{c['best_loss']:.4f}",
+                      cell((_lr(c["lr"]), "bold"),
+                           (f"{_lr(c['lr_low'])} – {_lr(c['lr_high'])}", "dim")),
+                      cell((fmt("params", c["batch_tokens"]), "bold"),
+                           (f"{fmt('params', c['batch_tokens_low'])} – "
+                            f"{fmt('params', c['batch_tokens_high'])}", "dim")),
+                      edge or c["note"] or "")
+    return table
+
+
+def _recommendation_rows(table: TextTable, rows: list[tuple[Cell | str, ...]]) -> TextTable:
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _hparam_recommendations(doc: Doc) -> TextTable | None:
+    if not doc["recommendations"]:
+        return None
+    table = TextTable(f"Recommended settings (value, then {ci_label(doc)})",
+                      ["params\nN", "tokens\nD", "peak lr", "batch\n(tokens)",
+                       "batch\n(sequences)"])
+    return _recommendation_rows(table, [
+        (format_count(r["params"]), format_count(r["tokens"]), _est_cell(r["lr"], _lr),
+         _est_cell(r["batch_tokens"], lambda x: fmt("params", x)),
+         _est_cell(r["batch_sequences"], lambda x: "—" if x is None else f"{x:,.0f}"))
+        for r in doc["recommendations"]])
+
+
+def _hparam_sensitivity(doc: Doc) -> TextTable | None:
+    if not doc["sensitivity"]:
+        return None
+    table = TextTable("How the near-best rule moves the exponents (point fits)",
+                      ["rule", "loss", "weighting", "lr\npoints", "lr* exp\nof N",
+                       "lr* exp\nof D", "batch*\nexp of D"], frozenset({0, 1, 2}))
+    for v in doc["sensitivity"]:
+        rule = (f"tolerance {100 * v['tolerance']:g}%" if v["rule"] == "tolerance"
+                else f"parabola {100 * v['window']:g}%")
+        table.add_row(rule, v["loss_used"], v["weighting"], str(v["lr_points"]),
+                      *(("—" if v[k] is None else f"{v[k]:.3f}") for k in (
+                          "lr_params_exponent", "lr_tokens_exponent",
+                          "batch_tokens_exponent")))
+    return table
+
+
+def _optimal_hparams_table(doc: Doc) -> TextTable | None:
+    """``scaling optimal --hparams``: lr* and batch* at each budget's N*, D*."""
+    rows = [b for b in doc["budgets"] if b.get("hparams")]
+    if not rows:
+        return None
+    source = rows[0]["hparams"]["source"]
+    table = TextTable(f"Hyperparameters at N*, D* from {source} (value, then {ci_label(doc)};"
+                      " intervals carry the N*, D* replicates too)",
+                      ["budget\n(FLOPs)", "params\nN*", "peak lr", "batch\n(tokens)",
+                       "batch\n(sequences)"])
+    return _recommendation_rows(table, [
+        (format_flops(b["compute_flops"]), value_cell("params", b["params"]),
+         _est_cell(b["hparams"]["lr"], _lr),
+         _est_cell(b["hparams"]["batch_tokens"], lambda x: fmt("params", x)),
+         _est_cell(b["hparams"]["batch_sequences"],
+                   lambda x: "—" if x is None else f"{x:,.0f}"))
+        for b in rows])
+
+
+def _shape_heading(doc: Doc, style: Style) -> str:
+    if "law_source" in doc:
+        return _heading(doc, style)
+    return style.apply(f"Decoder shapes near {format_count(doc['target_params'])} "
+                       f"{doc['params_definition'].replace('_', '-')} parameters (no law: no "
+                       "loss cost)", "bold") + "\n"
+
+
+def _shape_optimum(doc: Doc, style: Style) -> str | None:
+    opt = doc.get("optimum")
+    if not opt:
+        return None
+
+    def show(name: str, est: Doc) -> str:
+        interval = "" if est["low"] is None else (
+            f" ({fmt(name, est['low'])} – {fmt(name, est['high'])})")
+        return f"{fmt(name, est['value'])}{interval}"
+
+    return style.apply(f"at {format_flops(doc['compute_flops'])} FLOPs: N* = "
+                       f"{show('params', opt['params'])}, D* = {show('tokens', opt['tokens'])}, "
+                       f"L(N*, D*) = {show('loss', opt['loss'])} ({ci_label(doc)}); beyond the "
+                       f"runs: {_reach_text(opt['reach'])}", "bold") + "\n"
+
+
+def _shape_table(doc: Doc) -> TextTable:
+    arch = doc["architecture"]
+    counted = doc["params_definition"].replace("_", "-")
+    tied = "tied" if arch["tied_embeddings"] else "untied"
+    kv = "" if arch["kv_heads"] is None else f", {arch['kv_heads']} KV heads"
+    near = "N*" if doc["compute_flops"] is not None else "N"
+    title = (f"Shapes near {near} = {format_count(doc['target_params'])} ({counted} parameters; "
+             f"{arch['mlp']}, vocabulary {arch['vocab_size']:,} {tied}, head size "
+             f"{arch['head_dim']}{kv})")
+    budget = doc["compute_flops"]
+    cols = ["layers", "d_model", "heads", "FFN", "d/L", f"params\n({counted})", "vs N*",
+            "non-\nembedding", "total"]
+    if budget is not None:
+        cols += ["tokens at\n" + format_flops(budget), "loss cost\n(nats/token)"]
+    table = TextTable(title, cols)
+    for sh in doc["shapes"]:
+        heads = str(sh["n_heads"]) if sh["n_kv_heads"] == sh["n_heads"] else \
+            f"{sh['n_heads']}/{sh['n_kv_heads']}"
+        row: list[Cell | str] = [
+            str(sh["n_layers"]), str(sh["d_model"]), heads, str(sh["ffn_size"]),
+            f"{sh['aspect_ratio']:.0f}", format_count(sh["params"]),
+            f"{100 * (sh['params_ratio'] - 1):+.1f}%", format_count(sh["params_non_embedding"]),
+            format_count(sh["params_total"])]
+        if budget is not None:
+            row += [format_count(sh["tokens"]),
+                    _est_cell(sh["loss_cost"], lambda x: "—" if x is None else f"{x:.2e}")]
+        table.add_row(*row)
+    return table
+
+
+_HEADINGS: dict[str, Callable[[Doc, Style], str]] = {
+    "compare-recipes": _recipes_heading, "hparams": _hparams_heading, "shape": _shape_heading}
+_BODIES["compare-recipes"] = lambda d, s: [_recipe_law_table(d), _multiplier_table(d),
+                                           _crossover_lines(d, s)]
+_BODIES["hparams"] = lambda d, s: [_hparam_law_table(d), _hparam_cells_table(d),
+                                   _hparam_recommendations(d), _hparam_sensitivity(d)]
+_BODIES["shape"] = lambda d, s: [_law_table(d) if "law" in d else None, _shape_optimum(d, s),
+                                 _shape_table(d)]
+

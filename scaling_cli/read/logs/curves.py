@@ -1,7 +1,7 @@
 """Loss curves of training runs -> the final losses a fit needs.
 
 A :class:`Curve` is one run's logged training curve as read from its log (JSON Lines,
-``trainer_state.json``, W&B export, TensorBoard events: :mod:`scaling_cli.read.trainer_logs`):
+``trainer_state.json``, W&B export, TensorBoard events: :mod:`scaling_cli.read.logs`):
 strictly increasing ``step``, the ``loss`` in nats/token at each step, the ``tokens`` seen
 by then and, when logged, the learning rate. A :class:`Reduction` turns it into the one
 (tokens, loss) pair the law is fitted to; every reduction is documented here, and the
@@ -331,9 +331,9 @@ def to_records(
 
 def _curve_records(curve: Curve, reduction: Reduction) -> list[CurveRecord]:
     if curve.params is None:
-        raise InputError(f"{curve.where}: no parameter count; give it with --params (one "
-                         "run) or --params-file (run -> params), or put a config.json beside "
-                         "a trainer_state.json")
+        raise InputError(f"{curve.where}: no parameter count; give it with --log-params "
+                         "(one run) or --params-file (run -> params), or put a config.json "
+                         "beside a trainer_state.json")
     reduced = reduce_curve(curve, reduction)
     several = len(reduced) > 1
     out = []
@@ -363,6 +363,9 @@ def parse_tokens_per_step(text: str) -> float:
     global batch size x sequence length (``1024x2048``, ``512*4096``; ``x``, ``*`` or
     ``×``). Tokens are then ``step * tokens_per_step`` for logs that do not log tokens."""
     parts = _TIMES.split(text.strip())
+    if len(parts) > 1 and not all(parts):
+        raise InputError(f"--tokens-per-step {shown(text)}: a factor is missing; write a count "
+                         "(2M) or a product such as batch x sequence length (1024x2048)")
     try:
         value = math.prod(parse_number(p) for p in parts)
     except QuantityError as exc:

@@ -1,4 +1,6 @@
-"""Parameter counts of common decoder-only transformers from a Hugging Face ``config.json``.
+"""Where a logged run's size N comes from: a params file (:func:`read_params_file`, run id ->
+count), or the Hugging Face ``config.json`` beside a ``trainer_state.json``
+(:func:`size_from_config`), counted for common decoder-only transformers as follows.
 
 N counts every trained weight, embeddings included (Hoffmann et al. 2022 count them; the
 run field ``non_embedding_params`` carries Kaplan et al.'s count as well). With V =
@@ -36,17 +38,21 @@ TinyLlama-1.1B 1,100,048,384; Mistral-7B 7,241,732,096; Qwen2.5-0.5B 494,032,768
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from scaling_cli.errors import InputError
-from scaling_cli.units import shown
+from scaling_cli.read.sources import LIMITS, read_bounded_text
+from scaling_cli.read.tables import run_id_text
+from scaling_cli.read.yamlsafe import load_yaml_documents
+from scaling_cli.units import QuantityError, parse_number, shown
 
-__all__ = ["FAMILIES", "ModelSize", "size_from_config"]
+__all__ = ["FAMILIES", "ModelSize", "read_params_file", "size_from_config"]
 
 FAMILIES = ("gpt2", "gpt_neox", "llama", "mistral", "qwen2", "gemma")
-_HOW = "give the size with --params or --params-file"
+_HOW = "give the size with --log-params or --params-file"
 _MOE_KEYS = ("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 
 
@@ -155,3 +161,45 @@ def _llama_like(config: Mapping[str, Any], where: str, family: str) -> ModelSize
     body = layers * per_layer + h
     embedding = v * h * (1 if tied else 2)
     return ModelSize(float(body + embedding), float(body), family)
+
+
+# --------------------------------------------------------------------------- params files
+
+
+def read_params_file(path: str) -> dict[str, float]:
+    """Run id -> parameter count from a small file: CSV with columns ``id`` (or
+    ``run_id``/``run``/``Name``) and ``params``, or YAML mapping ``RUN: COUNT`` (``70M``)."""
+    text = read_bounded_text(path, LIMITS["max_file_bytes"], what="params file")
+    rows: list[tuple[str, str, object]] = []  # (where, run id, count)
+    if path.lower().endswith(".csv"):
+        reader = csv.DictReader(text.splitlines())
+        header = [h.strip() for h in reader.fieldnames or []]
+        id_col = next((c for c in ("id", "run_id", "run", "Name") if c in header), None)
+        if id_col is None or "params" not in header:
+            raise InputError(f"{path}: a params file needs columns id and params (columns are "
+                             f"{', '.join(header) or 'none'})")
+        for row in reader:
+            clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
+            rows.append((f"{path}: line {reader.line_num}", clean[id_col], clean["params"]))
+    else:
+        docs = [d for d in load_yaml_documents(text, path) if d is not None]
+        if len(docs) != 1 or not isinstance(docs[0], Mapping):
+            raise InputError(f"{path}: a params file maps run ids to counts, e.g. "
+                             "'ladder-70M: 70M', one per line")
+        rows = [(f"{path}: run {shown(k)}", str(k), v) for k, v in docs[0].items()]
+    out: dict[str, float] = {}
+    for where, key, value in rows:
+        run_id = run_id_text(key, where)
+        try:
+            count = parse_number(value)
+        except QuantityError as exc:
+            raise InputError(f"{where}: field 'params': {exc.problem}") from None
+        if not 1e3 <= count <= 1e15:
+            raise InputError(f"{where}: field 'params': {shown(value)} is not a plausible "
+                             "parameter count (1000 to 1e15); give the full count, e.g. 70M")
+        if run_id in out:
+            raise InputError(f"{where}: run {shown(run_id)} is given twice; keep one")
+        out[run_id] = count
+    if not out:
+        raise InputError(f"{path}: is empty; list runs and their sizes, e.g. 'ladder-70M: 70M'")
+    return out

@@ -32,14 +32,12 @@ Panel exports and ``run.history()`` are SAMPLED (about 500-1,500 points); use
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterator, Mapping, Sequence
 
 from scaling_cli.errors import InputError
-from scaling_cli.read.curves import Curve
-from scaling_cli.read.jsonl_log import run_id_text
-from scaling_cli.read.log_series import (
+from scaling_cli.read.logs.curves import Curve
+from scaling_cli.read.logs.series import (
     LOG_ALIASES,
     LogOptions,
     Problems,
@@ -48,6 +46,7 @@ from scaling_cli.read.log_series import (
     text_number,
     whole_step,
 )
+from scaling_cli.read.tables import csv_rows, run_id_text
 from scaling_cli.units import QuantityError, shown
 
 __all__ = ["SUMMARY_ALIASES", "layout", "read_wandb_history", "read_wandb_summary"]
@@ -72,53 +71,10 @@ def layout(header: Sequence[str]) -> str | None:
     return None
 
 
-def _lines(text: str) -> Iterator[str]:
-    """Lines with their endings, without copying the text (csv needs the endings)."""
-    start, n = 0, len(text)
-    while start < n:
-        end = text.find("\n", start)
-        end = n if end < 0 else end + 1
-        yield text[start:end]
-        start = end
-
-
-def _rows(name: str, text: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    reader = csv.reader(_lines(text))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise InputError(f"{name}: is empty; it needs a header row and runs") from None
-    except csv.Error as exc:
-        raise InputError(f"{name}: line 1: not valid CSV ({exc}); fix the header row") from None
-    seen: set[str] = set()
-    for column in header:
-        if column and column in seen:
-            raise InputError(f"{name}: line 1: column {shown(column)} appears twice in the "
-                             "header; rename or delete one")
-        seen.add(column)
-
-    def rows() -> Iterator[tuple[int, list[str]]]:
-        any_row = False
-        try:
-            for row in reader:
-                if not row or all(not cell.strip() for cell in row):
-                    continue
-                any_row = True
-                if len(row) != len(header):
-                    if "\n" in row[-1]:
-                        raise InputError(f"{name}: line {reader.line_num}: a quote (\") is "
-                                         "never closed; close it or remove it")
-                    raise InputError(f"{name}: line {reader.line_num}: has {len(row)} cells "
-                                     f"but the header has {len(header)}; fix the row or quote "
-                                     "cells that contain commas")
-                yield reader.line_num, [cell.strip() for cell in row]
-        except csv.Error as exc:
-            raise InputError(f"{name}: line {reader.line_num}: not valid CSV ({exc}); fix the "
-                             "row (quote cells that contain commas or quotes)") from None
-        if not any_row:
-            raise InputError(f"{name}: has a header but no rows")
-
-    return header, rows()
+def _stripped(header: list[str], rows: Iterator[tuple[int, list[str]]],
+              ) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """W&B cells are compared as text (``State``, empty cells): strip them once."""
+    return header, ((line, [cell.strip() for cell in row]) for line, row in rows)
 
 
 def _number(run: Series, line: int, field: str, cell: str, *, allow_zero: bool) -> float:
@@ -142,7 +98,7 @@ def _required(run: Series, line: int, field: str, cell: str) -> str:
 def read_wandb_summary(name: str, text: str, options: LogOptions,
                        problems: Problems) -> list[Curve]:
     """One-point curves from a Runs-table export (see the module docstring)."""
-    header, rows = _rows(name, text)
+    header, rows = _stripped(*csv_rows(name, text))
     fields = resolve_fields(name, header, options,
                             wanted=("id", "step", "tokens", "loss", "lr", "params"),
                             required=("id", "loss", "tokens"), aliases=SUMMARY_ALIASES)
@@ -209,7 +165,7 @@ def _summary_point(run: Series, line: int, row: list[str], index: Mapping[str, i
 def read_wandb_history(name: str, text: str, options: LogOptions, problems: Problems,
                        *, default_id: str) -> list[Curve]:
     """Curves from a history export, long or wide (see the module docstring)."""
-    header, rows = _rows(name, text)
+    header, rows = _stripped(*csv_rows(name, text))
     if layout(header) == "history-wide":
         return _wide(name, header, rows, options, problems)
     fields = resolve_fields(name, header, options,

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from scaling_cli.errors import DependencyError, InputError
-from scaling_cli.read.curves import Curve
-from scaling_cli.read.log_series import LogOptions, Problems, Series, resolve_fields
+from scaling_cli.read.logs.curves import Curve
+from scaling_cli.read.logs.series import LogOptions, Problems, Series, resolve_fields
 from scaling_cli.units import QuantityError, parse_number, shown
 
 __all__ = ["MISSING_TENSORBOARD", "read_tensorboard", "tensorboard_available"]

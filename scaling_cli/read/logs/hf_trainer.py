@@ -12,10 +12,10 @@ accumulation x sequence length; the state's ``train_batch_size`` is per device a
 used). ``--column loss=eval_loss`` reads the evaluation curve instead.
 
 The run is named by the caller (its output directory). Its size N comes, first found:
-from ``--params-file`` (by run id), ``--params``, or the ``config.json`` beside the state
-(:mod:`scaling_cli.read.model_size`). A state whose ``global_step`` is short of
+from ``--params-file`` (by run id), ``--log-params``, or the ``config.json`` beside the
+state (:mod:`scaling_cli.read.logs.sizes`). A state whose ``global_step`` is short of
 ``max_steps`` is a checkpoint or a crashed run: refused (its last loss is not a finished
-run's), or skipped with ``skip_invalid``.
+run's), or skipped with ``--skip-invalid``.
 """
 
 from __future__ import annotations
@@ -24,18 +24,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from scaling_cli.errors import InputError
-from scaling_cli.read.curves import Curve
-from scaling_cli.read.log_series import (
+from scaling_cli.read.logs.curves import Curve
+from scaling_cli.read.logs.series import (
     LogOptions,
     Problems,
     Series,
-    json_number,
+    add_json_point,
     load_json,
     resolve_fields,
-    whole_step,
 )
-from scaling_cli.read.model_size import size_from_config
-from scaling_cli.units import QuantityError, shown
+from scaling_cli.read.logs.sizes import size_from_config
+from scaling_cli.units import shown
 
 __all__ = ["HF_ALIASES", "read_hf_trainer"]
 
@@ -60,7 +59,7 @@ def read_hf_trainer(
     ``config.json`` beside it, when there is one."""
     state = load_json(text, name)
     if not isinstance(state, dict) or not isinstance(state.get("log_history"), list):
-        raise InputError(f"{name}: has no `log_history` list; is this a Hugging Face "
+        raise InputError(f"{name}: has no 'log_history' list; is this a Hugging Face "
                          "trainer_state.json?")
     history: list[Any] = state["log_history"]
     keys: dict[str, None] = {}
@@ -84,32 +83,11 @@ def _curve(name: str, state: Mapping[str, Any], history: list[dict[str, Any]],
            config: tuple[str, str] | None) -> Curve:
     run = Series(run_id, name, "log_history entry")
     for number, entry in enumerate(history, start=1):
-        if fields["loss"] not in entry:
-            continue
-        field = "loss"
-        try:
-            loss = json_number(entry[fields["loss"]], allow_zero=False)
-            field = "step"
-            if fields["step"] not in entry:
-                raise QuantityError("is missing; every logged loss needs its step")
-            step = whole_step(json_number(entry[fields["step"]], allow_zero=True))
-            tokens = None
-            if "tokens" in fields:
-                field = "tokens"
-                if fields["tokens"] not in entry:
-                    raise QuantityError("is missing; every logged loss needs its token count")
-                tokens = json_number(entry[fields["tokens"]], allow_zero=True)
-            lr = None
-            if "lr" in fields and fields["lr"] in entry:
-                field = "lr"
-                lr = json_number(entry[fields["lr"]], allow_zero=True)
-        except QuantityError as exc:
-            raise InputError(run.message(number, f"field {field!r}: {exc.problem}")) from None
-        run.add(number, step, loss, tokens, lr)
+        add_json_point(run, number, entry, fields)
     _check_finished(name, state, run_id)
     metadata = {"format": "hf-trainer", "loss_key": fields["loss"]}
     return run.curve(options, metadata, config_size=None if config is None
-                     else lambda: _config_size(config))
+                     else lambda: _config_size(config, name, run_id))
 
 
 def _check_finished(name: str, state: Mapping[str, Any], run_id: str) -> None:
@@ -124,7 +102,13 @@ def _check_finished(name: str, state: Mapping[str, Any], run_id: str) -> None:
         )
 
 
-def _config_size(config: tuple[str, str]) -> tuple[float, float | None, str]:
+def _config_size(config: tuple[str, str], name: str,
+                 run_id: str) -> tuple[float, float | None, str]:
+    """N from the config.json beside the state; a config that cannot be counted is the
+    run's problem, and the message names the run as well as the config."""
     config_name, config_text = config
-    size = size_from_config(load_json(config_text, config_name), config_name)
+    try:
+        size = size_from_config(load_json(config_text, config_name), config_name)
+    except InputError as exc:
+        raise InputError(f"{name} (id {shown(run_id)}): {exc.problem}") from None
     return size.params, size.non_embedding_params, f"config.json ({size.family})"

@@ -1,9 +1,8 @@
 """What every training-log reader shares: field names and their aliases, the mapping of
 fields to a log's keys (``--column FIELD=KEY``), number checks, strict JSON, and the
-per-run series that become :class:`~scaling_cli.read.curves.Curve` objects.
+per-run series that become :class:`~scaling_cli.read.logs.curves.Curve` objects.
 
-Rules every reader follows (docs: the module docstring of
-:mod:`scaling_cli.read.trainer_logs`):
+Rules every reader follows (the formats themselves: :mod:`scaling_cli.read.logs`):
 
 - A field is found under the key the user mapped, else under the FIRST of its aliases
   (``LOG_ALIASES``) the log has; two aliases of one field in one log is an error (``loss``
@@ -31,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from scaling_cli.errors import InputError
-from scaling_cli.read.curves import Curve, Skipped
+from scaling_cli.read.logs.curves import Curve, Skipped
 from scaling_cli.units import QuantityError, format_count, parse_number, shown
 
 __all__ = [
@@ -41,6 +40,7 @@ __all__ = [
     "LogOptions",
     "Problems",
     "Series",
+    "add_json_point",
     "json_number",
     "load_json",
     "resolve_fields",
@@ -167,7 +167,7 @@ def _close_any(candidates: Iterable[str], available: Sequence[str]) -> str:
     best: tuple[float, str] | None = None
     for number, candidate in enumerate(candidates):
         low = candidate.lower()
-        for match in difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.6):
+        for match in difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.8):
             score = difflib.SequenceMatcher(None, low, match).ratio()
             if best is None or score > best[0]:
                 best = (score, lowered[match])
@@ -383,7 +383,7 @@ class Series:
         if self.run_id in options.params_by_run:
             given = (options.params_by_run[self.run_id], None, "params file")
         elif options.params is not None:
-            given = (options.params, None, "--params")
+            given = (options.params, None, "--log-params")
         if given is not None and self.params is not None and given[0] != self.params:
             warnings.append(f"{self.source} (id {shown(self.run_id)}): the log gives "
                             f"{format_count(self.params)} parameters; used the "
@@ -429,3 +429,38 @@ class Series:
                 f"more than {format_count(float(tokens[i - 1]), digits=6)} at "
                 f"{self.label(where[i - 1])}; tokens must grow with every step (is the "
                 "tokens column the right one?)"))
+
+
+def add_json_point(run: Series, where: int, obj: Mapping[str, Any],
+                   fields: Mapping[str, str]) -> None:
+    """Add to ``run`` the point a JSON object (a JSON Lines line, a ``log_history`` entry)
+    holds under the keys ``fields`` maps: none when it has no loss (another event), else
+    its loss, step and (when mapped) tokens, all required, and its learning rate and size
+    when there. Raises :class:`InputError` naming the place, the run and the field."""
+    name = "params"
+    try:
+        if "params" in fields and fields["params"] in obj:
+            run.set_params(where, json_number(obj[fields["params"]], allow_zero=False))
+        if fields["loss"] not in obj:
+            return
+        name = "loss"
+        loss = json_number(obj[fields["loss"]], allow_zero=False)
+        name = "step"
+        step = whole_step(json_number(_required(run, obj, fields["step"]), allow_zero=True))
+        tokens = None
+        if "tokens" in fields:
+            name = "tokens"
+            tokens = json_number(_required(run, obj, fields["tokens"]), allow_zero=True)
+        lr = None
+        if "lr" in fields and fields["lr"] in obj:
+            name = "lr"
+            lr = json_number(obj[fields["lr"]], allow_zero=True)
+    except QuantityError as exc:
+        raise InputError(run.message(where, f"field {name!r}: {exc.problem}")) from None
+    run.add(where, step, loss, tokens, lr)
+
+
+def _required(run: Series, obj: Mapping[str, Any], key: str) -> Any:
+    if key not in obj:
+        raise QuantityError(f"is missing; a {run.unit} with a loss needs its {shown(key)}")
+    return obj[key]

@@ -1,0 +1,146 @@
+"""Which form of the law to trust on this ladder, and how wrong it is when it extrapolates.
+
+*Forms.* ``full`` fits all five parameters; ``tied`` fits alpha = beta (four: the reduced
+form of Gadre et al. 2024 and Muennighoff et al. 2023). Neither is right everywhere: on
+real ladders each predicts held-out runs better on some and worse on others. With
+``form="auto"`` (the default) both are scored on the ladder's own held-out folds
+(:mod:`scaling_cli.fit.evidence`); the tied form is used when its out-of-sample log error
+is at least ``SWITCH_MARGIN`` (10%) below the full form's, else the full form: the choice
+and its evidence are reported. A form the runs cannot identify is not a
+candidate; without any fold (too few runs) the fuller identifiable form is used and the
+output says there was no evidence. ``form="full"`` or ``"tied"`` forces one, as do
+explicit constraints (``fixed``, ``tie_exponents``).
+
+*Form error.* A fitted form is wrong in ways its bootstrap cannot see: its error grows with
+how far a forecast reaches beyond the runs. On the log scale it is modelled as
+
+    sigma_form(u)^2 = (a_c * u_c)^2 + (a_r * u_r)^2,
+
+u_c, u_r the decades of compute and of tokens per parameter beyond the fitted runs (0
+inside). The per-decade scales are estimated from the chosen form's held-out errors by
+moments, a^2 from regressing e^2 - sigma_noise^2 on (u_c^2, u_r^2), and never set below
+``PRIOR_PER_DECADE``: what public ladders show (``benchmarks/honesty``; Epoch's Chinchilla
+runs ~0.016 per decade of compute and ~0.03 of ratio, the (Mis)fitting ladders ~0.05 and
+~0.10). The floor is what a ladder that cannot test a direction (all runs at one tokens per
+parameter, say) is assumed to err by. sigma_noise, a run's own scatter around the law, is
+1.4826 times the median absolute log residual of the fit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scaling_cli.errors import FitError, UsageError
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.evidence import HeldOut, Score, folds, score
+from scaling_cli.fit.health import check_identifiable
+from scaling_cli.fit.search import SearchSettings
+from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
+
+__all__ = ["FORMS", "FORM_CONSTRAINTS", "FormChoice", "choose_form",
+           "form_error"]
+
+FORMS = ("auto", "full", "tied")
+FLOOR_PER_DECADE = 0.003  # the least per decade a direction the ladder tested is credited with
+SWITCH_MARGIN = 0.10  # the tied form must beat the full one out of sample by this share
+MIN_POINTS_PER_AXIS = 8  # held-out runs that reach along an axis before it is estimated
+FORM_CONSTRAINTS = {"full": Constraints(), "tied": Constraints(tie_exponents=True)}
+
+
+@dataclass(frozen=True)
+class FormChoice:
+    """The form used, why, and what the other candidates scored."""
+
+    form: str  # "full", "tied" or "given" (the user's own constraints)
+    constraints: Constraints
+    reason: str
+    scores: tuple[Score, ...]  # out-of-sample record of every candidate form
+
+    def score_of(self, form: str) -> Score | None:
+        return next((s for s in self.scores if s.form == form), None)
+
+
+def _candidates(runs: RunData, form: str, given: Constraints) -> dict[str, Constraints]:
+    if not given.is_free:
+        return {"given": given}
+    if form not in FORMS:
+        raise UsageError(f"{form!r}: use auto, full or tied", field="form")
+    if form != "auto":
+        return {form: FORM_CONSTRAINTS[form]}
+    out = {}
+    for name, c in FORM_CONSTRAINTS.items():
+        try:
+            check_identifiable(runs.params.tolist(), runs.tokens.tolist(), c)
+        except FitError:
+            continue
+        out[name] = c
+    return out
+
+
+def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None = None,
+                settings: SearchSettings | None = None) -> FormChoice:
+    """Score the candidate forms on held-out folds and pick the better (module doc)."""
+    settings = settings or SearchSettings()
+    given = given or Constraints()
+    candidates = _candidates(runs, form, given)
+    if not candidates:  # neither identifiable: the full form's error says what is missing
+        check_identifiable(runs.params.tolist(), runs.tokens.tolist(), Constraints())
+    scores = tuple(score(name, runs, c, settings, folds(runs, c))
+                   for name, c in candidates.items())
+    if len(candidates) == 1:
+        name = next(iter(candidates))
+        why = ("the form asked for" if form != "auto" or name == "given" else
+               "the only form these runs identify")
+        return FormChoice(name, candidates[name], why, scores)
+    scored = [s for s in scores if s.folds > 0]
+    if not scored:
+        return FormChoice("full", candidates["full"], "no held-out fold is possible with "
+                          "these runs, so no evidence: the full form", scores)
+    # The reduced form replaces the full one only when it predicts held-out runs clearly
+    # better: a few percent either way is the noise of which runs the folds held out.
+    full = next((s for s in scored if s.form == "full"), None)
+    best = min(scored, key=lambda s: s.rmse_log * (1.0 if s.form == "full" else
+                                                    1.0 / (1.0 - SWITCH_MARGIN)))
+    if full is not None and best is not full and not best.rmse_log < (
+            1.0 - SWITCH_MARGIN) * full.rmse_log:
+        best = full
+    other = [s for s in scored if s is not best]
+    why = (f"lower out-of-sample error on {best.folds} held-out folds ({best.points} runs): "
+           f"rms log error {best.rmse_log:.4f}"
+           + "".join(f" vs {s.rmse_log:.4f} {s.form}" for s in other))
+    return FormChoice(best.form, candidates[best.form], why, scores)
+
+
+def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float) -> FormError:
+    """The per-decade form error and the out-of-sample noise from held-out errors.
+
+    Non-negative least squares of what the fold fits' bootstraps do not explain,
+
+        e^2 - s^2  ~  sigma_noise^2 + a_c^2 u_c^2 + a_r^2 u_r^2 + a_n^2 u_n^2,
+
+    on the held-out runs (an axis enters only when MIN_POINTS_PER_AXIS of them reach along
+    it). sigma_noise is at least ``noise_log_sd`` (the fit's in-sample scatter); a tested
+    axis is credited with at least FLOOR_PER_DECADE, an untested one with the prior.
+    """
+    prior = dict(zip(("compute", "ratio", "params"), PRIOR_PER_DECADE, strict=True))
+    if not held_out:
+        return FormError.prior(noise_log_sd)
+    from scipy.optimize import nnls
+
+    e = np.array([h.log_error for h in held_out])
+    s = np.array([h.stat_log_sd for h in held_out])
+    axes = {"compute": np.array([h.compute_decades for h in held_out]),
+            "ratio": np.array([h.ratio_decades for h in held_out]),
+            "params": np.array([h.params_decades for h in held_out])}
+    tested = [name for name, u in axes.items() if (u > 0.05).sum() >= MIN_POINTS_PER_AXIS]
+    design = np.column_stack([np.ones(e.size), *(axes[name] ** 2 for name in tested)])
+    coef, _ = nnls(design, e**2 - s**2)
+    noise = max(noise_log_sd, float(np.sqrt(coef[0])))
+    estimate = dict(prior)
+    estimate.update({name: max(FLOOR_PER_DECADE, float(np.sqrt(c)))
+                     for name, c in zip(tested, coef[1:], strict=True)})
+    unexplained = float(np.sqrt(max(0.0, float(np.mean(e**2 - s**2)) - noise**2)))
+    return FormError(estimate["compute"], estimate["ratio"], estimate["params"], noise,
+                     "ladder" if tested else "prior", len(held_out), unexplained)
