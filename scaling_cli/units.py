@@ -29,6 +29,7 @@ __all__ = [
     "QuantityError",
     "format_bytes",
     "format_count",
+    "format_factor",
     "format_flops",
     "format_number",
     "parse_number",
@@ -220,6 +221,18 @@ def format_flops(x: float, *, digits: int = 3) -> str:
     if not math.isfinite(x) or x == 0:
         return str(x)
     return _significant(x, digits) if abs(x) >= 1e4 else f"{x:.{digits}g}"
+
+
+def format_factor(x: float) -> str:
+    """A ratio for messages: ``2.5x``, ``1.84x``, ``350x``, ``12,000x``, ``3.5e7x``. Never a
+    50-digit number: past a million it switches to scientific notation."""
+    if not math.isfinite(x):
+        return f"{x}x"
+    if abs(x) < 10:
+        return f"{x:.3g}x"
+    if abs(x) < 1e6:
+        return f"{x:,.0f}x"
+    return f"{_significant(x, 2)}x"
 
 
 def format_bytes(n: int) -> str:

@@ -187,8 +187,8 @@ def test_stdin() -> None:
          "Error: --bootstrap: 1 is too few for an interval (at least 40); give 0 for no "
          "intervals, or 1,000 (the default)\n"),  # its own point
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "--bootstrap", "200"],
-         "Error: --bootstrap shape a fit of run logs; with --law nothing is refitted, so they "
-         "would change nothing: drop them\n"),
+         "Error: --bootstrap shapes a fit of run logs; with --law nothing is refitted, so it "
+         "would change nothing: drop it\n"),
         (["optimal", SAMPLE, "-b", "1e24", "--bootstrap", "1.5"],
          "Error: --bootstrap: '1.5' is not a whole number\n"),
         (["optimal", "--law", "epoch-2024", "-b", "1e24", "-q", "--field", "params_low"],
@@ -269,3 +269,30 @@ def test_epoch_csv_through_the_cli() -> None:
     assert b["params"]["value"] == pytest.approx(9.7e10, rel=0.02)
     assert b["tokens"]["value"] == pytest.approx(1.7e12, rel=0.03)
     assert b["tokens_per_param"]["value"] == pytest.approx(17.7, abs=0.2)
+
+
+def test_the_form_is_chosen_on_held_out_runs_and_can_be_forced() -> None:
+    code, out, err = run("fit", SAMPLE, "--bootstrap", "0", "-f", "json")
+    assert code == 0, err
+    form = json.loads(out)["form"]
+    assert form["form"] == "full" and form["alternative"] == "tied"
+    assert form["reason"].startswith("lower out-of-sample error on 5 held-out folds")
+    rmse = {s["form"]: s["rms_log_error"] for s in form["scores"]}
+    assert rmse["full"] < rmse["tied"]
+    code, out, err = run("fit", SAMPLE, "--bootstrap", "0", "--form", "tied", "-f", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["form"]["form"] == "tied" and doc["form"]["reason"] == "the form asked for"
+    assert doc["law"]["alpha"] == doc["law"]["beta"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--form", "cubic"), "Error: --form: 'cubic' is not a form; choose auto, full or tied\n"),
+    (("--law", "epoch-2024", "--form", "tied"),
+     "Error: --form shapes a fit of run logs; with --law nothing is refitted, so it would "
+     "change nothing: drop it\n"),
+])
+def test_a_form_that_cannot_apply_is_refused(args: tuple[str, ...], message: str) -> None:
+    runs = () if "--law" in args else (SAMPLE,)
+    code, _, err = run("optimal", *runs, "-b", "1e23", *args)
+    assert code == 2 and err == message

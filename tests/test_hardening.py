@@ -286,9 +286,6 @@ def test_a_refused_fit_leaves_the_old_file(tmp_path: Path, args: tuple[str, ...]
     assert old.read_bytes() == b"old \x00 bytes\n" and entries(tmp_path) == ["old.json"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cli/decide.py `hparams -o` writes the fit file before rendering, so a bad --field "
-    "overwrites it; stage it with OutputTarget.write(..., then=emit) as `fit` does"))
 def test_a_refused_hparams_field_leaves_the_old_file(tmp_path: Path) -> None:
     from scaling_cli.forecast.hparams import load_hparam_presets
 
@@ -885,7 +882,8 @@ FIT_ONLY_VALUES = {"column": ("--column", "id=x"), "where": ("--where", "a==b"),
                    "restarts": ("--restarts", "keep-last"), "bootstrap": ("--bootstrap", "100"),
                    "seed": ("--seed", "1"), "resample_by": ("--resample-by", "run"),
                    "method": ("--method", "lsq"), "fix": ("--fix", "E=1.7"),
-                   "tie_exponents": ("--tie-exponents",), "workers": ("--workers", "1")}
+                   "tie_exponents": ("--tie-exponents",), "form": ("--form", "tied"),
+                   "workers": ("--workers", "1")}
 
 
 COMMANDS = {"optimal": ("-b", "1e24"), "predict": ("-N", "7B", "-D", "1T"),
@@ -906,8 +904,8 @@ def test_fit_options_are_refused_without_runs(fit_path: Path, source: str, name:
     monkeypatch.chdir(fit_path.parent)
     option = FIT_ONLY_VALUES[name]
     law = ["--fit", str(fit_path)] if source == "--fit" else ["--law", "epoch-2024"]
-    expected = (f"{option[0]} shape a fit of run logs; with {source} nothing is refitted, so "
-                "they would change nothing: drop them")
+    expected = (f"{option[0]} shapes a fit of run logs; with {source} nothing is refitted, so "
+                "it would change nothing: drop it")
     tried = [command for command in COMMANDS if _takes(command, name)]
     for command in tried:
         assert fails(command, *COMMANDS[command], *law, *option) == expected, command
@@ -1092,10 +1090,6 @@ def test_numeric_warnings_never_reach_stderr(warning_inputs: dict[str, str]) -> 
             assert line.startswith(("Warning: ", "Note: ")), (case, line)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the core does not yet silence expected overflow with np.errstate: fit/search.py "
-    "(divide by zero when polishing losses near 1e-300) and forecast/band.py, algebra.py, "
-    "sizing.py (log of 0 for degenerate replicates); see the issue-12 report"))
 @pytest.mark.parametrize("case", list(WARNING_CASES))
 def test_the_core_raises_no_numeric_warnings(warning_inputs: dict[str, str], case: str) -> None:
     with warnings.catch_warnings(record=True) as caught:

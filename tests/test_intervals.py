@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.calibration import acceleration, basic_interval, bca_interval, bias_correction
-from scaling_cli.forecast.intervals import percentile_interval
+from scaling_cli.errors import UsageError
+from scaling_cli.fit.build import FitSettings
+from scaling_cli.forecast.intervals import Estimate, percentile_interval
 
 values = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=5, max_size=60)
 
@@ -121,3 +123,26 @@ def test_bca_corrects_the_percentile_undercoverage_of_a_skewed_statistic() -> No
     assert above["percentile"] / datasets > 0.2  # the defect is real ...
     assert above["BCa"] < above["percentile"] - 0.05 * datasets  # ... BCa repairs much of it
     assert covered["BCa"] > covered["percentile"]
+
+
+def test_the_total_interval_adds_the_form_error_in_quadrature_on_the_log_scale() -> None:
+    est = Estimate(value=2.0, low=1.0, high=3.0)
+    wide = est.widened(0.05, 0.95)
+    z = 1.959963984540054
+    assert wide.total_low == pytest.approx(2.0 * math.exp(-math.hypot(math.log(2.0), z * 0.05)))
+    assert wide.total_high == pytest.approx(2.0 * math.exp(math.hypot(math.log(1.5), z * 0.05)))
+    assert wide.total_low is not None and wide.total_high is not None
+    assert wide.total_low <= est.low and wide.total_high >= est.high  # never narrower
+    assert est.widened(0.0, 0.95).total_low == est.low  # no form error: the statistical one
+
+
+def test_a_degenerate_interval_widens_to_infinity_not_to_a_traceback() -> None:
+    wide = Estimate(value=1e-300, low=1e-310, high=1e300).widened(0.05, 0.95)
+    assert wide.total_high is not None and wide.total_high >= 1e300
+    assert wide.total_low is not None and 0.0 <= wide.total_low <= 1e-310
+
+
+@pytest.mark.parametrize("k", [0.5, 101.0, float("inf"), float("nan")])
+def test_fit_settings_hold_k_to_the_flags_range(k: float) -> None:
+    with pytest.raises(UsageError, match="outside 1 to 100"):
+        FitSettings(flops_per_param_token=k)

@@ -241,12 +241,15 @@ def hparams(
               for n, d in zip(params, tokens, strict=True)]
     doc = hparams_document(source, law_report(source, confidence=conf),
                            recommendations=advice, sensitivity=variants)
-    if target is not None:
+    if target is not None and target.kind == "stdout":  # the fit file is the output
         target.write(dumps(doc))
-        if target.kind == "stdout":
-            return
+        return
     shown = {key: value for key, value in doc.items() if key != "replicates"}
-    emit(doc, out, text=render(shown if out.fmt is OutputFormat.table else doc, out))
+    text = render(shown if out.fmt is OutputFormat.table else doc, out)
+    if target is None:
+        emit(doc, out, text=text)
+    else:  # staged: a table or field that fails leaves the old file as it was
+        target.write(dumps(doc), then=lambda: emit(doc, out, text=text))
 
 
 ArchOpt = "Architecture"

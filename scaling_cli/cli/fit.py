@@ -13,6 +13,7 @@ from scaling_cli.cli.options import (
     FitOpt,
     FixOpt,
     FormatOpt,
+    FormOpt,
     InputFormatOpt,
     KOpt,
     LawOpt,
@@ -70,6 +71,7 @@ def fit(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    form: FormOpt = "auto",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Fit the law to run logs; print it with intervals and optionally save a fit file.
@@ -149,6 +151,7 @@ def predict(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    form: FormOpt = "auto",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Expected loss of a model of N parameters trained on D tokens, with its interval.
@@ -186,6 +189,7 @@ def backtest(
     k: KOpt = "6", bootstrap: BootOpt = "1000", seed: SeedOpt = 0, level: ConfOpt = "0.95",
     resample_by: ResampleOpt = "auto", workers: WorkersOpt = 0,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    form: FormOpt = "auto",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Fit on the smaller-compute runs and score the forecast on the larger ones.

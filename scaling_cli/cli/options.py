@@ -103,6 +103,10 @@ FixOpt = Annotated[list[str] | None, typer.Option(
 TieOpt = Annotated[bool, typer.Option(
     "--tie-exponents", help="Fit with alpha = beta (small ladders often cannot identify both).",
     rich_help_panel="Fit")]
+FormOpt = Annotated[str, typer.Option(
+    "--form", help="The law's form: auto (full or tied exponents, whichever predicts held-out "
+                   "runs better), full (alpha and beta free) or tied (alpha = beta).",
+    metavar="FORM", rich_help_panel="Fit")]
 KOpt = Annotated[str, typer.Option(
     "--flops-per-param-token", "-k", help="k in the FLOP convention C = k*N*D.",
     metavar="NUMBER", rich_help_panel="Convention")]
@@ -154,14 +158,14 @@ StepsOpt = Annotated[int, typer.Option(
 # Options that only shape a fit of run logs: with --fit or --law they would change nothing.
 FIT_ONLY = ("column", "where", "input_format", "skip_invalid", "reduce", "tokens_per_step",
             "log_params", "params_file", "restarts", "bootstrap", "seed", "resample_by",
-            "method", "fix", "tie_exponents", "workers")
+            "method", "fix", "tie_exponents", "form", "workers")
 _PARAM_FLAGS = {"column": "--column", "where": "--where", "input_format": "--input-format",
                 "skip_invalid": "--skip-invalid", "reduce": "--reduce",
                 "tokens_per_step": "--tokens-per-step", "log_params": "--log-params",
                 "params_file": "--params-file", "restarts": "--restarts",
                 "bootstrap": "--bootstrap", "seed": "--seed", "resample_by": "--resample-by",
                 "method": "--method", "fix": "--fix", "tie_exponents": "--tie-exponents",
-                "workers": "--workers"}
+                "form": "--form", "workers": "--workers"}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -358,8 +362,11 @@ def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
     if not paths:
         wasted = [_PARAM_FLAGS[name] for name in FIT_ONLY if name in p and _given(ctx, name)]
         if wasted:
-            raise UsageError(f"{', '.join(wasted)} shape a fit of run logs; with {given[0]} "
-                             "nothing is refitted, so they would change nothing: drop them")
+            one = len(wasted) == 1
+            raise UsageError(f"{', '.join(wasted)} {'shapes' if one else 'shape'} a fit of run "
+                             f"logs; with {given[0]} nothing is refitted, so "
+                             f"{'it' if one else 'they'} would change nothing: "
+                             f"drop {'it' if one else 'them'}")
     if p.get("law") is not None and _given(ctx, "allow_unverified"):
         raise UsageError("--allow-unverified applies to fits; a published law (--law) has "
                          "no fit to verify: drop it")
@@ -375,7 +382,7 @@ def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
             "flops_per_param_token", number("flops_per_param_token", p.get("k", "6"))),
         replicates=replicates, seed=seed, resample_by=p.get("resample_by", "auto"),
         workers=workers(p.get("workers", 0)), method=p.get("method", "approach3"),
-        allow_unverified=bool(p.get("allow_unverified")))
+        allow_unverified=bool(p.get("allow_unverified")), form=p.get("form", "auto"))
     return LawRequest(paths, p.get("law"), p.get("fit_file"),
                       parse_columns(p.get("column") or []), tuple(p.get("where") or ()),
                       p.get("input_format", "auto"), settings, bool(p.get("quiet")),

@@ -13,6 +13,7 @@ from scaling_cli.cli.options import (
     FitOpt,
     FixOpt,
     FormatOpt,
+    FormOpt,
     GpuOpt,
     GpusOpt,
     InputFormatOpt,
@@ -94,6 +95,7 @@ def optimal(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    form: FormOpt = "auto",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Compute-optimal model size N* and tokens D* for FLOP budgets, with intervals.
@@ -164,6 +166,7 @@ def target(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    form: FormOpt = "auto",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Least compute (and its N*, D*) that reaches a target loss, with intervals.
@@ -263,6 +266,7 @@ def check(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, method: MethodOpt = "approach3", fix: FixOpt = None,
     tie_exponents: TieOpt = False,
+    form: FormOpt = "auto",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Check a planned run against the forecast; exit 1 if a limit fails (for CI).

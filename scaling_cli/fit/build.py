@@ -24,6 +24,7 @@ from scaling_cli.fit.objective import Data
 from scaling_cli.fit.search import METHODS, SearchSettings, fit_law
 from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
 from scaling_cli.model import BootstrapSummary, FormSummary, InputSummary, Model
+from scaling_cli.read.planfile import PLAUSIBLE
 from scaling_cli.read.runs import RunSet
 
 __all__ = [
@@ -73,8 +74,10 @@ class FitSettings:
 
     def __post_init__(self) -> None:
         k = self.flops_per_param_token
-        if not 0 < k < float("inf"):
-            raise UsageError(f"{k!r} must be a positive number, e.g. 6",
+        low, high = PLAUSIBLE["flops_per_param_token"]
+        if not low <= k <= high:
+            raise UsageError(f"{k!r} is outside {low:g} to {high:g}: k in C = k*N*D is about 6 "
+                             "for training (2 for a forward pass only)",
                              field="flops_per_param_token")
         if not 0 <= self.replicates <= MAX_REPLICATES:
             raise UsageError(f"{self.replicates:,} is over the limit of {MAX_REPLICATES:,} "
@@ -96,7 +99,8 @@ class FitSettings:
         if self.workers < 1:
             raise UsageError(f"{self.workers}: give at least 1 process", field="workers")
         if self.form not in FORMS:
-            raise UsageError(f"{self.form!r}: use auto, full or tied", field="form")
+            raise UsageError(f"{self.form!r} is not a form; choose auto, full or tied",
+                             field="form")
         if self.form != "auto" and not self.constraints.is_free:
             raise UsageError(f"{self.form!r} with fixed or tied parameters: the constraints "
                              "already give the form; drop one of them", field="form")

@@ -164,8 +164,15 @@ def fit_law(
 ) -> FitResult:
     """Global minimum of the objective over (E, A, B > 0; alpha, beta >= 0), subject to
     ``constraints`` (fixed parameters, tied exponents)."""
-    settings = settings or SearchSettings()
-    constraints = constraints or Constraints()
+    # Losses near the float range's ends under- and overflow in exp/square by design; the
+    # optimum is verified below, so numpy's floating-point warnings carry no information.
+    with np.errstate(all="ignore"):
+        return _fit_law(data, weights, settings or SearchSettings(),
+                        constraints or Constraints())
+
+
+def _fit_law(data: Data, weights: npt.ArrayLike | None, settings: SearchSettings,
+             constraints: Constraints) -> FitResult:
     n = len(data)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     sub = _screen_subset(n, settings.screen_max_runs)

@@ -35,7 +35,7 @@ from scaling_cli.forecast.intervals import Estimate, Paired, percentile_interval
 from scaling_cli.law import PARAMETER_NAMES, Law, optimal_allocation, predict_loss
 from scaling_cli.model import Model
 from scaling_cli.read.hardware import Budget, Hardware
-from scaling_cli.units import format_flops
+from scaling_cli.units import format_factor, format_flops
 
 Array = npt.NDArray[np.float64]
 
@@ -346,7 +346,8 @@ def _optimal_warnings(row: BudgetForecast) -> list[str]:
     out = list(row.reach.warnings)
     if out and row.params_spread is not None and row.params_spread_at_data is not None:
         out.append(f"budget {format_flops(row.compute_flops)} FLOPs: the N* interval spans "
-                   f"x{row.params_spread:.2f} there vs x{row.params_spread_at_data:.2f} at the "
+                   f"{format_factor(row.params_spread)} there vs "
+                   f"{format_factor(row.params_spread_at_data)} at the "
                    "largest run")
     return out
 

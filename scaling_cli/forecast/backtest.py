@@ -34,7 +34,7 @@ from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate
 from scaling_cli.model import Model, RunData
 from scaling_cli.read.runs import RunSet
-from scaling_cli.units import format_flops
+from scaling_cli.units import format_factor, format_flops
 
 __all__ = ["MIN_TRAIN_FRACTION", "Backtest", "Fold", "HeldOut", "backtest", "holdout_split"]
 
@@ -136,7 +136,8 @@ def _fold(runs: RunSet, columns: RunData, test: Mask, confidence: float,
     warnings = []
     if worst is not None and worst.reach is not None:
         warnings.append(f"{name}: {len(held)} held-out runs reach up to "
-                        f"{worst.reach.compute_flops:,.0f}x its largest training run's compute")
+                        f"{format_factor(worst.reach.compute_flops)} its largest training run's "
+                        "compute")
     if model.fit is not None and not model.fit.verified:
         warnings.append(f"{name}: its fit's optimum is NOT verified")
     fold = Fold(float(columns.compute_flops[test].min()), int((~test).sum()), largest,

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from scaling_cli.model import InputSummary, RunData
-from scaling_cli.units import format_count, format_flops
+from scaling_cli.units import format_count, format_factor, format_flops
 
 __all__ = ["WARN_FACTORS", "FittedRange", "Reach", "reach"]
 
@@ -81,7 +81,7 @@ def _factor(x: float, span: tuple[float, float]) -> float:
 
 def _times(factor: float) -> str:
     shown = factor if factor >= 1 else 1 / factor
-    return f"{shown:,.0f}x" if shown >= 10 else f"{shown:.2g}x"
+    return format_factor(shown)
 
 
 def reach(fitted: FittedRange | None, *, compute_flops: float, params: float,

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 Array = npt.NDArray[np.float64]
+_MAX_EXP = 700.0  # exp() of more overflows; value * exp(700) is already inf or huge
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ class Estimate:
             0.0, math.log(self.value / self.low))
         above = 0.0 if self.high is None or not math.isfinite(self.high) else max(
             0.0, math.log(self.high / self.value))
-        low = self.value * math.exp(-math.hypot(below, z * log_sd))
-        high = self.value * math.exp(math.hypot(above, z * log_sd))
+        # capped exponent: degenerate replicates may put the high side past the float range
+        low = self.value * math.exp(-min(math.hypot(below, z * log_sd), _MAX_EXP))
+        high = self.value * math.exp(min(math.hypot(above, z * log_sd), _MAX_EXP))
         if self.low is not None:
             low = min(low, self.low)
         if self.high is not None:
@@ -130,7 +132,10 @@ class Paired:
         self.confidence = confidence
         self.has_replicates = replicates is not None
         row = np.asarray(inputs, dtype=float)[None, :]
-        self.result = fn(Law.stacked(point, replicates), row)
+        # Degenerate replicates (a vanished term: alpha or beta = 0) and extreme inputs give
+        # log(0) and overflow to inf by design; answers mark those elements, never warn.
+        with np.errstate(all="ignore"):
+            self.result = fn(Law.stacked(point, replicates), row)
         self.columns = row.shape[1]
 
     def column(self, field: str, j: int) -> Array:

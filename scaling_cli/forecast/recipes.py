@@ -56,7 +56,7 @@ from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate, percentile_interval
 from scaling_cli.law import Law, optimal_allocation
 from scaling_cli.model import Model
-from scaling_cli.units import format_flops
+from scaling_cli.units import format_factor, format_flops
 
 __all__ = [
     "Crossover",
@@ -309,7 +309,7 @@ def compare_recipes(fit: JointFit, budgets: Sequence[float], *,
             if any(r is not None for r in ranges) else None
         if largest is not None and cross.compute_flops.value > 100 * largest:
             warnings.append(f"the crossover at {format_flops(cross.compute_flops.value)} FLOPs "
-                            f"is {cross.compute_flops.value / largest:,.0f}x beyond the "
+                            f"is {format_factor(cross.compute_flops.value / largest)} beyond the "
                             "largest run of either ladder: an extrapolation the runs cannot "
                             "check")
     return RecipeComparison(
