@@ -152,11 +152,11 @@ class FormError:
         """sigma_form at a forecast u decades beyond the runs (log scale): the per-decade
         growth, and never less than the held-out error the ladder already showed once the
         forecast leaves the runs' range."""
-        grown = float(np.sqrt((self.per_decade_compute * compute_decades) ** 2
-                              + (self.per_decade_ratio * ratio_decades) ** 2
-                              + (self.per_decade_params * params_decades) ** 2))
+        grown = ((self.per_decade_compute * compute_decades) ** 2
+                 + (self.per_decade_ratio * ratio_decades) ** 2
+                 + (self.per_decade_params * params_decades) ** 2)
         beyond = max(compute_decades, ratio_decades, params_decades) > 0
-        return max(grown, self.held_out_log_sd) if beyond else grown
+        return float(np.sqrt(grown + (self.held_out_log_sd ** 2 if beyond else 0.0)))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,174 @@
+"""The law's form chosen on held-out runs, and the form error measured from them
+(fit/evidence.py, fit/forms.py, model.FormError): math, recovery and choice."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.optimize import nnls
+
+from scaling_cli.errors import FitError
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.evidence import HeldOut, folds, reach_decades
+from scaling_cli.fit.forms import FLOOR_PER_DECADE, choose_form, form_error, nnls_small
+from scaling_cli.law import Law, predict_loss
+from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
+
+
+def rundata(n: np.ndarray, d: np.ndarray, loss: np.ndarray) -> RunData:
+    return RunData(tuple(f"r{i}" for i in range(n.size)), n, d, loss, 6.0 * n * d, None)
+
+
+def ladder(law: Law, *, noise: float = 0.0, seed: int = 0, sizes: int = 6,
+           ratios: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 80.0)) -> RunData:
+    """A grid ladder: ``sizes`` model sizes from 20M, each at ``ratios`` tokens/param."""
+    n = np.repeat(2e7 * 2.0 ** np.arange(sizes), len(ratios))
+    d = n * np.tile(ratios, sizes)
+    loss = predict_loss(law, n, d)
+    if noise:
+        loss = loss * np.exp(np.random.default_rng(seed).normal(0.0, noise, loss.size))
+    return rundata(n, d, loss)
+
+
+CHINCHILLA = Law(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+TIED = Law(E=1.8, A=500.0, B=1500.0, alpha=0.33, beta=0.33)
+
+
+# --------------------------------------------------------------------------- nnls_small
+
+
+def test_small_nnls_matches_scipys_active_set_solver() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        k = int(rng.integers(1, 5))
+        n = int(rng.integers(k, 40))
+        design = np.column_stack([np.ones(n), *(rng.random(n) ** 2 * 5 * rng.random()
+                                                for _ in range(k - 1))])
+        target = rng.normal(size=n) * rng.random()
+        ours = nnls_small(design, target)
+        theirs, _ = nnls(design, target)
+        assert np.all(ours >= 0)
+        sse = lambda x: float(np.sum((design @ x - target) ** 2))  # noqa: E731
+        assert sse(ours) <= sse(theirs) * (1 + 1e-9) + 1e-20
+
+
+def test_small_nnls_holds_a_negative_direction_at_zero() -> None:
+    design = np.column_stack([np.ones(4), [0.0, 1.0, 2.0, 3.0]])
+    target = np.array([3.0, 2.0, 1.0, 0.0])  # falling: the slope wants to be negative
+    np.testing.assert_allclose(nnls_small(design, target), [1.5, 0.0])
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def test_reach_is_zero_inside_and_decades_outside() -> None:
+    np.testing.assert_allclose(reach_decades(np.array([5.0, 10.0, 1000.0, 0.1]), 1.0, 10.0),
+                               [0.0, 0.0, 2.0, 1.0])
+
+
+def test_folds_hold_out_the_runs_a_forecast_reaches_for() -> None:
+    runs = ladder(CHINCHILLA)
+    made = folds(runs, Constraints())
+    names = [name for name, _ in made]
+    assert names[:1] == ["compute"] and "size" in names
+    assert {"ratio up", "ratio down"} <= set(names)
+    for name, held in made:
+        train = ~held
+        assert held.any() and train.sum() >= len(runs) / 3
+        if name == "compute":
+            assert runs.compute_flops[held].min() > runs.compute_flops[train].max() * 0.999
+        if name == "size":
+            assert runs.params[held].min() > runs.params[train].max()
+
+
+def test_no_fold_when_the_training_part_cannot_identify_the_law() -> None:
+    runs = ladder(CHINCHILLA, sizes=3, ratios=(10.0, 20.0))  # 6 runs: too few to hold any out
+    assert folds(runs, Constraints()) == []
+
+
+# --------------------------------------------------------------------------- form error
+
+
+def held(log_error: float, compute: float = 0.0, ratio: float = 0.0, params: float = 0.0,
+         stat: float = 0.0) -> HeldOut:
+    return HeldOut("f", "r", log_error, compute, ratio, params, stat)
+
+
+def test_form_error_recovers_per_decade_growth_along_each_tested_axis() -> None:
+    # errors exactly a_c * u_c and a_r * u_r (alternating signs), noise-free
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(60):
+        u_c, u_r = rng.uniform(0, 2), rng.uniform(0, 1.5)
+        e = math.sqrt((0.01 * u_c) ** 2 + (0.04 * u_r) ** 2 + 0.005**2) * (-1) ** i
+        rows.append(held(e, u_c, u_r))
+    error = form_error(tuple(rows), 0.001)
+    assert error.source == "ladder" and error.points == 60
+    assert error.per_decade_compute == pytest.approx(0.01, rel=0.05)
+    assert error.per_decade_ratio == pytest.approx(0.04, rel=0.05)
+    assert error.noise_log_sd == pytest.approx(0.005, rel=0.05)
+    assert error.per_decade_params == PRIOR_PER_DECADE[2]  # untested: the prior
+
+
+def test_what_the_bootstrap_explains_is_not_counted_twice() -> None:
+    rows = tuple(held(0.03 * (-1) ** i, compute=1.0, stat=0.03) for i in range(40))
+    error = form_error(rows, 0.0)
+    assert error.per_decade_compute == FLOOR_PER_DECADE  # all of it was statistical
+
+
+def test_no_held_out_runs_means_the_prior() -> None:
+    error = form_error((), 0.004)
+    assert error.source == "prior" and error.noise_log_sd == 0.004
+    assert (error.per_decade_compute, error.per_decade_ratio,
+            error.per_decade_params) == PRIOR_PER_DECADE
+
+
+def test_form_sd_grows_in_quadrature_and_keeps_the_held_out_floor_beyond_the_runs() -> None:
+    error = FormError(0.01, 0.05, 0.02, 0.004, "ladder", 30, held_out_log_sd=0.008)
+    assert error.sd(0.0, 0.0) == 0.0  # inside the runs: no form error
+    assert error.sd(2.0, 1.0) == pytest.approx(math.hypot(0.02, 0.05))
+    assert error.sd(0.1, 0.0) == 0.008  # just beyond: at least what held-out runs showed
+
+
+# --------------------------------------------------------------------------- choice
+
+
+def test_the_full_form_is_kept_when_the_exponents_differ() -> None:
+    choice = choose_form(ladder(CHINCHILLA, noise=0.003, seed=2))
+    assert choice.form == "full"
+    assert choice.reason.startswith("lower out-of-sample error on")
+    scores = {s.form: s.rmse_log for s in choice.scores}
+    assert scores["full"] < scores["tied"]
+
+
+def test_the_tied_form_wins_only_by_a_clear_margin() -> None:
+    choice = choose_form(ladder(TIED, noise=0.01, seed=3, sizes=4,
+                                ratios=(10.0, 20.0, 40.0)))
+    scores = {s.form: s.rmse_log for s in choice.scores}
+    if choice.form == "tied":
+        assert scores["tied"] < 0.9 * scores["full"]
+    else:
+        assert not scores["tied"] < 0.9 * scores["full"]
+
+
+def test_a_forced_form_is_used_and_said_so() -> None:
+    choice = choose_form(ladder(CHINCHILLA), form="tied")
+    assert choice.form == "tied" and choice.reason == "the form asked for"
+    assert choice.constraints.tie_exponents
+
+
+def test_five_runs_fit_only_the_tied_form() -> None:
+    n = np.array([1e8, 2e8, 4e8, 8e8, 1.6e9])
+    d = n * np.array([5.0, 10.0, 20.0, 40.0, 80.0])
+    runs = rundata(n, d, predict_loss(TIED, n, d))
+    choice = choose_form(runs)
+    assert choice.form == "tied" and choice.reason == "the only form these runs identify"
+
+
+def test_neither_form_identifiable_is_the_full_forms_error() -> None:
+    n = np.array([1e8, 2e8, 4e8])
+    runs = rundata(n, n * 20, predict_loss(TIED, n, n * 20))
+    with pytest.raises(FitError, match="too few runs to identify the law: 3 runs"):
+        choose_form(runs)
