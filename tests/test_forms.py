@@ -125,11 +125,20 @@ def test_no_held_out_runs_means_the_prior() -> None:
             error.per_decade_params) == PRIOR_PER_DECADE
 
 
-def test_form_sd_grows_in_quadrature_and_keeps_the_held_out_floor_beyond_the_runs() -> None:
+def test_form_sd_grows_in_quadrature_and_adds_the_held_out_level_beyond_the_runs() -> None:
     error = FormError(0.01, 0.05, 0.02, 0.004, "ladder", 30, held_out_log_sd=0.008)
     assert error.sd(0.0, 0.0) == 0.0  # inside the runs: no form error
-    assert error.sd(2.0, 1.0) == pytest.approx(math.hypot(0.02, 0.05))
-    assert error.sd(0.1, 0.0) == 0.008  # just beyond: at least what held-out runs showed
+    assert error.sd(2.0, 1.0) == pytest.approx(math.sqrt(0.02**2 + 0.05**2 + 0.008**2))
+    assert error.sd(0.1, 0.0) == pytest.approx(math.hypot(0.001, 0.008))  # just beyond
+
+
+def test_a_fold_that_reached_little_barely_moves_the_prior() -> None:
+    # 12% misses at 0.25 decades by a few fold runs: not evidence of 0.5/decade growth
+    rows = tuple(held(-0.12, compute=0.25) for _ in range(3)) + tuple(
+        held(0.005 * (-1) ** i, compute=0.1) for i in range(12))
+    error = form_error(rows, 0.005)
+    assert PRIOR_PER_DECADE[0] < error.per_decade_compute < 0.1
+    assert error.held_out_log_sd > 0.03  # the level the ladder showed is kept beyond the runs
 
 
 # --------------------------------------------------------------------------- choice
