@@ -21,7 +21,7 @@ from scaling_cli.fit.evidence import HeldOut, calibrate, folds
 from scaling_cli.fit.forms import FORM_CONSTRAINTS, FORMS, FormChoice, choose_form, form_error
 from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.search import METHODS, SearchSettings, fit_law
+from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, fit_law
 from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
 from scaling_cli.model import BootstrapSummary, FormSummary, InputSummary, Model
 from scaling_cli.read.planfile import PLAUSIBLE
@@ -44,7 +44,7 @@ MAX_REPLICATES = 100_000
 MIN_REPLICATES = 40
 # Replicates per held-out fold when measuring how much of its error is statistical: the sd
 # of log L at each held-out run, not a tail quantile, so a few dozen suffice.
-CALIBRATION_REPLICATES = 60
+CALIBRATION_REPLICATES = 40
 # The other form stays a plausible answer (included in every total interval) unless its
 # held-out error is this many times the chosen form's.
 PLAUSIBLE_RMSE_RATIO = 1.5
@@ -141,7 +141,7 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     if splits and settings.replicates > 0:  # split each held-out error: fold bootstrap vs form
         held_out = calibrate(columns, choice.constraints, search, splits,
                              replicates=CALIBRATION_REPLICATES, seed=settings.seed,
-                             workers=settings.workers)
+                             workers=settings.workers, fits=_fold_fits(choice))
     error = form_error(held_out, noise)
     boot: BootstrapSummary | None = None
     samples = None
@@ -158,6 +158,12 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     return Model(fit.law, samples, "runs", k, inputs, summary, boot,
                  tuple(runs.warnings) + tuple(warnings), columns,
                  _form_summary(choice, data, search), error)
+
+
+def _fold_fits(choice: FormChoice) -> tuple[FitResult, ...]:
+    """The chosen form's fold fits, made while scoring it (folds() gives the same splits)."""
+    chosen = choice.score_of(choice.form)
+    return () if chosen is None else chosen.fits
 
 
 def _form_summary(choice: FormChoice, data: Data, search: SearchSettings) -> FormSummary:

@@ -20,7 +20,7 @@ equally), the statistic the form is chosen on (:mod:`scaling_cli.fit.forms`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +29,7 @@ from scaling_cli.errors import FitError
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.health import check_identifiable
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.search import SearchSettings, fit_law
+from scaling_cli.fit.search import FitResult, SearchSettings, fit_law
 from scaling_cli.law import Law, predict_loss
 from scaling_cli.model import RunData
 
@@ -62,6 +62,7 @@ class Score:
     folds: int
     rmse_log: float  # root-mean-square log error, folds weighted equally (inf: no fold)
     held_out: tuple[HeldOut, ...]
+    fits: tuple[FitResult, ...] = field(default=(), compare=False, repr=False)  # per fold
 
     @property
     def points(self) -> int:
@@ -112,15 +113,17 @@ def score(form: str, runs: RunData, constraints: Constraints, settings: SearchSe
     data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
     held_out: list[HeldOut] = []
     per_fold: list[float] = []
+    fits = []
     for name, held in splits:
         train = ~held
         fit = fit_law(data.subset(np.flatnonzero(train)), settings=settings,
                       constraints=constraints)
         errors = _errors(name, fit.law, runs, train, held)
         held_out += errors
+        fits.append(fit)
         per_fold.append(float(np.mean([h.log_error ** 2 for h in errors])))
     rmse = float(np.sqrt(np.mean(per_fold))) if per_fold else float("inf")
-    return Score(form, len(per_fold), rmse, tuple(held_out))
+    return Score(form, len(per_fold), rmse, tuple(held_out), tuple(fits))
 
 
 def _errors(name: str, law: Law, runs: RunData, train: Mask, held: Mask) -> list[HeldOut]:
@@ -139,12 +142,14 @@ def _errors(name: str, law: Law, runs: RunData, train: Mask, held: Mask) -> list
 
 def calibrate(runs: RunData, constraints: Constraints, settings: SearchSettings,
               splits: Sequence[tuple[str, Mask]], *, replicates: int, seed: int,
-              workers: int = 1) -> tuple[HeldOut, ...]:
+              workers: int = 1, fits: Sequence[FitResult] = ()) -> tuple[HeldOut, ...]:
     """The held-out errors of one form with each fold fit's own bootstrap sd of log L at the
     held-out runs: the part of an error that is statistical (already in the forecast's
     bootstrap interval) rather than the form's.
 
-    sd = (log q_0.975 - log q_0.025) / (2 * 1.96) over ``replicates`` refits per fold."""
+    sd = 1.4826 * median |log L_r - median log L| over ``replicates`` refits per fold (robust:
+    a few degenerate replicates do not set it). ``fits``: the folds' point fits when
+    :func:`score` already made them (same splits, same constraints), else refitted."""
     from scaling_cli.fit.bootstrap import bootstrap
 
     data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
@@ -152,14 +157,15 @@ def calibrate(runs: RunData, constraints: Constraints, settings: SearchSettings,
     for j, (name, held) in enumerate(splits):
         train = np.flatnonzero(~held)
         part = data.subset(train)
-        fit = fit_law(part, settings=settings, constraints=constraints)
+        fit = fits[j] if len(fits) == len(splits) else fit_law(
+            part, settings=settings, constraints=constraints)
         boot = bootstrap(part, fit, replicates=replicates, seed=seed + 1 + j, workers=workers,
                          settings=settings)
         reps = Law.from_theta(boot.good).as_column()
         log_pred = np.log(predict_loss(reps, runs.params[held][None, :],
                                        runs.tokens[held][None, :]))
-        low, high = np.percentile(log_pred, [2.5, 97.5], axis=0)
-        sd = (high - low) / (2 * 1.959963984540054)
+        centre = np.median(log_pred, axis=0)
+        sd = 1.4826 * np.median(np.abs(log_pred - centre), axis=0)
         errors = _errors(name, fit.law, runs, ~held, held)
         out += [HeldOut(h.fold, h.run_id, h.log_error, h.compute_decades, h.ratio_decades,
                         h.params_decades, float(s)) for h, s in zip(errors, sd, strict=True)]

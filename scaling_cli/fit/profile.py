@@ -77,6 +77,8 @@ def _nnls3(gram: Array, rhs: Array, free: tuple[int, ...]) -> Array:
     best_q = np.full(rows, np.inf)
     best_c = np.zeros((rows, 3))
     ridged = gram + 1e-12 * np.trace(gram, axis1=1, axis2=2)[:, None, None] * np.eye(3)
+    if free == (0, 1, 2):
+        return _nnls3_all(ridged, rhs)
     full = list(free)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         c_full = _solve(ridged, rhs, full) if full else np.zeros((rows, 0))
@@ -100,6 +102,33 @@ def _nnls3(gram: Array, rhs: Array, free: tuple[int, ...]) -> Array:
             best_c[rows_b] = 0.0
             best_c[np.ix_(rows_b, np.array(s))] = c_s[better]
     return best_c
+
+
+def _nnls3_all(g: Array, b: Array) -> Array:
+    """:func:`_nnls3` with all three coefficients free, every support at once in closed
+    form (the hot path of the profile: a few dozen array operations, no per-support
+    indexing)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        full = _solve(g, b, [0, 1, 2])
+        inside = (full >= 0).all(axis=1)
+        if inside.all():
+            return full
+        rows = b.shape[0]
+        cand = np.zeros((rows, 7, 3))
+        cand[:, 0] = full
+        for k, (i, j) in enumerate(((0, 1), (0, 2), (1, 2))):
+            det = g[:, i, i] * g[:, j, j] - g[:, i, j] * g[:, j, i]
+            cand[:, 1 + k, i] = (b[:, i] * g[:, j, j] - b[:, j] * g[:, i, j]) / det
+            cand[:, 1 + k, j] = (b[:, j] * g[:, i, i] - b[:, i] * g[:, j, i]) / det
+        for k in range(3):
+            cand[:, 4 + k, k] = b[:, k] / g[:, k, k]
+        q = -np.einsum("rki,ri->rk", cand, b)  # c^T G c - 2 c^T b at each support's optimum
+        feasible = (cand >= 0).all(axis=2) & np.isfinite(q)
+        q = np.where(feasible, q, np.inf)
+        pick = np.argmin(q, axis=1)
+        best = cand[np.arange(rows), pick]
+        best[~np.isfinite(q.min(axis=1))] = 0.0  # no feasible support: c = 0 (q = 0)
+        return np.where(inside[:, None], full, best)
 
 
 def profile_coefficients(
@@ -138,18 +167,15 @@ def profile_coefficients(
         coef = np.where(known > 0, known, scaled)
         fitted = np.maximum(coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * y, 1e-150)
         r = np.log(fitted) - data.log_l
+    features = np.ones((x.shape[0], x.shape[1], 3))  # (1, x_i, y_i) per row
     for _ in range(iterations if free else 0):
         u = np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
         ww = w * u / fitted**2
         t = fitted * (1.0 - r) - offset
-        wx, wy = ww * x, ww * y
-        sxy = (wx * y).sum(1)
-        gram = np.stack([
-            np.stack([ww.sum(1), wx.sum(1), wy.sum(1)], -1),
-            np.stack([wx.sum(1), (wx * x).sum(1), sxy], -1),
-            np.stack([wy.sum(1), sxy, (wy * y).sum(1)], -1),
-        ], 1)
-        rhs = np.stack([(ww * t).sum(1), (wx * t).sum(1), (wy * t).sum(1)], -1)
+        features[:, :, 1], features[:, :, 2] = x, y
+        weighted = ww[:, :, None] * features
+        gram = weighted.transpose(0, 2, 1) @ features  # (S, 3, 3): sum_i w_i f_i f_i^T
+        rhs = np.einsum("sni,sn->si", weighted, t)
         new = _nnls3(gram, rhs, free) + known
         settled = np.abs(new - coef) <= 1e-12 * np.abs(new).max(axis=1, keepdims=True)
         coef = new
