@@ -128,7 +128,7 @@ def _nnls3_all(g: Array, b: Array) -> Array:
         pick = np.argmin(q, axis=1)
         best = cand[np.arange(rows), pick]
         best[~np.isfinite(q.min(axis=1))] = 0.0  # no feasible support: c = 0 (q = 0)
-        return np.where(inside[:, None], full, best)
+        return np.where(np.asarray(inside)[:, None], full, best)
 
 
 def profile_coefficients(
