@@ -3,6 +3,6 @@ misspecified ladders when fitting on the smaller runs and predicting larger ones
 
 ``ladders`` (real public ladders), ``misspecified`` (simulated ladders whose truth is not
 the fitted form), ``splits`` (fit-small / predict-large splits and extrapolation
-distances), ``evaluate`` (predictors, today's tool as the baseline, the command line:
-``python benchmarks/honesty/evaluate.py --method current``), ``report`` (Markdown, JSON).
+distances), ``evaluate`` (predictors, today's tool as the baseline), ``run`` (the command line:
+``python benchmarks/honesty/run.py``), ``report`` (Markdown, JSON).
 """

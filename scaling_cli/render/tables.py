@@ -55,6 +55,8 @@ def value_cell(name: str, est: Doc | None) -> Cell:
     total = None
     if est.get("total_low") is not None or est.get("total_high") is not None:
         total = f"{fmt(name, est['total_low'])} – {fmt(name, est['total_high'])}"
+        if stat is None:  # keep each line's meaning: no bootstrap, no statistical interval
+            stat = ("—", "dim")
     return cell((fmt(name, est["value"]), "bold"), stat, total)
 
 
@@ -381,8 +383,10 @@ def _health(doc: Doc, style: Style) -> str:
             f"total intervals add the form's error beyond the runs ({e['source']}: "
             f"{100 * e['per_decade_compute']:.1f}% per decade of compute, "
             f"{100 * e['per_decade_tokens_per_param']:.1f}% per decade of tokens/param, "
-            f"{100 * e['per_decade_params']:.1f}% per decade of model size; at least "
-            f"{100 * e['held_out_log_sd']:.1f}% beyond the runs), a run's scatter "
+            f"{100 * e['per_decade_params']:.1f}% per decade of model size"
+            + (f"; plus {100 * e['held_out_log_sd']:.1f}% once beyond the runs"
+               if e["held_out_log_sd"] >= 0.0005 else "")
+            + "), a run's scatter "
             f"({100 * e['noise_log_sd']:.1f}%)"
             + (f" and the {form['alternative']} form's answer" if form.get("alternative_law")
                else ""), "dim"))
