@@ -34,7 +34,7 @@ from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate, Paired, percentile_interval
 from scaling_cli.law import PARAMETER_NAMES, Law, optimal_allocation, predict_loss
 from scaling_cli.model import Model
-from scaling_cli.read.hardware import Budget, Hardware
+from scaling_cli.read.hardware import Budget, Hardware, flops_budget
 from scaling_cli.units import format_factor, format_flops
 
 Array = npt.NDArray[np.float64]
@@ -228,7 +228,7 @@ def _as_budgets(budgets: Sequence[float | Budget]) -> list[Budget]:
         if isinstance(b, Budget):
             out.append(b)
         else:
-            out.append(Budget(repr(float(b)), float(b), "flops", float(b)))
+            out.append(flops_budget(b))
     if not out:
         raise UsageError("give at least one budget, e.g. 1e24", field="budget")
     return out

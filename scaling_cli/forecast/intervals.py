@@ -83,6 +83,8 @@ class Estimate:
         lows = [v for v in (self.total_low, self.low, self.value) if v is not None]
         highs = [v for v in (self.total_high, self.high, self.value) if v is not None]
         finite = [v for v in others if math.isfinite(v)]
+        if not finite:
+            return self
         return replace(self, total_low=min(lows[0], *finite),
                        total_high=max(highs[0], *finite))
 

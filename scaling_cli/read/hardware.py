@@ -20,6 +20,7 @@ its keys.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +38,7 @@ __all__ = [
     "Hardware",
     "HardwareSpec",
     "budget_range",
+    "flops_budget",
     "make_hardware",
     "parse_budget",
     "parse_budgets",
@@ -223,6 +225,14 @@ def parse_budget(text: str, hardware: Hardware | None = None) -> Budget:
                              "add `hardware.usd_per_gpu_hour`", field="budget")
         hours = amount / price
     return _plausible(Budget(raw, amount, unit, hours * hardware.flops_per_gpu_hour))
+
+
+def flops_budget(compute_flops: float) -> Budget:
+    """A budget given as a number of FLOPs (library callers), held to the same range."""
+    value = float(compute_flops)
+    if not math.isfinite(value):
+        raise InputError(f"{value!r} is not a number of FLOPs; give e.g. 1e24", field="budget")
+    return _plausible(Budget(repr(value), value, "flops", value))
 
 
 def _plausible(budget: Budget) -> Budget:
