@@ -70,3 +70,16 @@ def test_reproduces_epochs_best_huber_optimum(epoch_rows: list[dict[str, str]]) 
     assert beta == pytest.approx(0.367183, abs=5e-4)
     assert a == pytest.approx(477.84, rel=5e-3)
     assert b == pytest.approx(2143.86, rel=5e-3)
+
+
+def test_the_profile_step_survives_a_coefficient_block_without_curvature() -> None:
+    # Seen on a 16-run ladder's bootstrap: vanished terms leave H_cc singular; the step must
+    # still be finite (pseudo-inverse), not a LinAlgError traceback.
+    from scaling_cli.fit.profile import _exponent_step
+
+    h = np.zeros((2, 5, 5))
+    h[:, 3, 3] = h[:, 4, 4] = 2.0  # curvature in the exponents only
+    h[1, :3, :3] = np.eye(3)  # the second row is regular
+    g = np.ones((2, 5))
+    step, reduced = _exponent_step(g, h, [3, 4])
+    assert np.all(np.isfinite(step)) and np.all(np.isfinite(reduced))

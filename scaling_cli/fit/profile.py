@@ -251,8 +251,11 @@ def _exponent_step(g: Array, h: Array, exps: list[int]) -> tuple[Array, Array]:
     coefs = [j for j in range(g.shape[1]) if j not in exps]
     h_cc = h[:, coefs][:, :, coefs]
     h_xc = h[:, exps][:, :, coefs]
-    solve_cx = np.linalg.solve(h_cc, np.concatenate([h_xc.transpose(0, 2, 1),
-                                                     g[:, coefs, None]], axis=2))
+    rhs_c = np.concatenate([h_xc.transpose(0, 2, 1), g[:, coefs, None]], axis=2)
+    try:
+        solve_cx = np.linalg.solve(h_cc, rhs_c)
+    except np.linalg.LinAlgError:  # a coefficient block with no curvature (vanished terms)
+        solve_cx = np.linalg.pinv(h_cc) @ rhs_c
     schur = h[:, exps][:, :, exps] - h_xc @ solve_cx[:, :, :-1]
     rhs = g[:, exps] - (h_xc @ solve_cx[:, :, -1:])[..., 0]
     lam, vec = np.linalg.eigh(schur)
