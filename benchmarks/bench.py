@@ -17,11 +17,14 @@ Sections (``--sections``):
 * ``startup``: whole-process wall time of ``scaling optimal --law ...`` and ``scaling --help``
   against ``python -c "import numpy"``, and ``python -X importtime``'s top offenders;
 * ``scale``: synthetic ladders of 1e2 ... 1e5 runs as one YAML file and as a directory of
-  one file per run: load, fit, bootstrap time and peak memory, each in a fresh process.
+  one file per run: load, fit, bootstrap time and peak memory, each in a fresh process;
+* ``process``: the commands exactly as a user types them, unpinned, default ``--workers``
+  against ``--workers 1``, memory summed over all processes (:mod:`benchmarks.process`).
 
 BLAS threads are pinned to 1 (``--blas-threads``) before numpy is imported, here and in
 every subprocess: every matrix in this problem is tiny, and with OpenBLAS's threads on a
 busy 2-core machine scipy's L-BFGS-B ran ~20x slower, which would flatter the speed-up.
+The ``process`` section removes that pinning again from the commands it times.
 """
 
 from __future__ import annotations
@@ -32,6 +35,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.process import add_arguments as add_process_arguments  # noqa: E402 (no numpy)
 
 
 def _default_data() -> Path:
@@ -45,8 +52,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Speed benchmark of scaling-cli (see benchmarks/README.md).")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: few repetitions, 1e2-1e3 runs, 50 reference replicates")
-    parser.add_argument("--sections", nargs="+", default=["fit", "bootstrap", "startup", "scale"],
-                        choices=["fit", "bootstrap", "startup", "scale"])
+    parser.add_argument("--sections", nargs="+",
+                        default=["fit", "bootstrap", "startup", "scale", "process"],
+                        choices=["fit", "bootstrap", "startup", "scale", "process"])
     parser.add_argument("--data", type=Path, default=_default_data(),
                         help="chinchilla_epoch_svg.csv (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=None,
@@ -80,6 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "subprocesses, or 'default' to leave them alone")
     parser.add_argument("--markdown", type=Path, default=None,
                         help="also write the results as Markdown to this file")
+    add_process_arguments(parser.add_argument_group("process section (benchmarks/process.py)"),
+                          prefix="process-")
     args = parser.parse_args(argv)
     quick = args.quick
     defaults = {"repeat": (5, 2), "reference_replicates": (1000, 50),
@@ -107,7 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
     from benchmarks.suite import run  # numpy is imported here, after the pinning
 
-    return run(args)
+    code = run(args) if set(args.sections) - {"process"} else 0
+    if "process" in args.sections:
+        from benchmarks.process import finish
+        from benchmarks.process import run as run_process
+
+        finish(run_process(args), args.markdown, append=True)
+    return code
 
 
 if __name__ == "__main__":

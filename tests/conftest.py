@@ -9,6 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI gates on the suite, so property tests draw the same examples on every run (a failure is
+# reproducible, never a coin flip); HYPOTHESIS_PROFILE=explore searches afresh while developing.
+settings.register_profile("ci", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=200)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("SCALING_SHARED_DATA", ROOT.parent / "shared" / "data"))

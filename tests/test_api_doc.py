@@ -21,7 +21,7 @@ def test_the_api_doc_examples_run_in_order(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(ROOT)  # the examples name sample_runs/ relative to the repository
     namespace: dict[str, object] = {}
     for i, block in enumerate(BLOCKS):
-        exec(compile(block, f"docs/api.md block {i + 1}", "exec"), namespace)  # noqa: S102
+        exec(compile(block, f"docs/api.md block {i + 1}", "exec"), namespace)
     out = capsys.readouterr().out
     assert "N* = 1.22e+11" in out  # the sample ladder's answer at 1e24 FLOPs
     assert "UsageError budget -" in out or "InputError budget -" in out

@@ -296,3 +296,11 @@ def test_a_form_that_cannot_apply_is_refused(args: tuple[str, ...], message: str
     runs = () if "--law" in args else (SAMPLE,)
     code, _, err = run("optimal", *runs, "-b", "1e23", *args)
     assert code == 2 and err == message
+
+
+def test_the_laws_listing_reads_in_80_columns() -> None:
+    code, out, _ = run("laws")
+    assert code == 0
+    assert max(len(line) for line in out.splitlines()) <= 80
+    for name in ("epoch-2024", "hoffmann-2022", "hoffmann-2022-unrounded"):
+        assert f"\n{name} " in out and f"\n{name}:\n" in out  # whole, in the table and notes

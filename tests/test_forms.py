@@ -50,8 +50,8 @@ def test_small_nnls_matches_scipys_active_set_solver() -> None:
         ours = nnls_small(design, target)
         theirs, _ = nnls(design, target)
         assert np.all(ours >= 0)
-        sse = lambda x: float(np.sum((design @ x - target) ** 2))  # noqa: E731
-        assert sse(ours) <= sse(theirs) * (1 + 1e-9) + 1e-20
+        sse_ours, sse_theirs = (float(np.sum((design @ x - target) ** 2)) for x in (ours, theirs))
+        assert sse_ours <= sse_theirs * (1 + 1e-9) + 1e-20
 
 
 def test_small_nnls_holds_a_negative_direction_at_zero() -> None:

@@ -5,14 +5,13 @@ and batch size to train the chosen size with, and which concrete decoder shape t
 Each command parses its options, makes one library call, and renders.
 """
 
-from collections.abc import Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scaling_cli.cli.base import app, handled
+from scaling_cli.cli.decision_inputs import SeqLenOpt, variant_fit
 from scaling_cli.cli.options import (
     BootOpt,
     ColumnOpt,
@@ -23,7 +22,6 @@ from scaling_cli.cli.options import (
     InputFormatOpt,
     KOpt,
     LawOpt,
-    LawRequest,
     MethodOpt,
     OutputFormat,
     QuietOpt,
@@ -40,53 +38,15 @@ from scaling_cli.cli.options import (
     number,
     output_request,
     parse_columns,
-    progress_bar,
     render,
 )
-from scaling_cli.cli.plan import SeqLenOpt
 from scaling_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from scaling_cli.fit.hparams import HparamFit
-    from scaling_cli.fit.ladders import JointFit
     from scaling_cli.forecast.hparams import HparamPreset
 
-__all__ = ["compare", "hparam_source", "hparams", "shape", "variant_fit"]
-
-def hparam_source(text: str, seed: int = 0) -> "HparamFit | HparamPreset":
-    """A published hyperparameter law by name, a saved sweep fit (.json), or a sweep file
-    in the standard fields (fitted with the paper's rule and 1,000 cell replicates)."""
-    from scaling_cli.fit.hparams import fit_hparams
-    from scaling_cli.forecast.hparams import load_hparam_presets, read_hparam_file
-    from scaling_cli.read.sweeps import read_sweeps
-
-    presets = load_hparam_presets()
-    if text in presets:
-        return presets[text]
-    suffix = Path(text).suffix.lower()
-    if suffix == ".json":
-        return read_hparam_file(text)
-    if suffix in (".csv", ".yaml", ".yml"):
-        return fit_hparams(read_sweeps([text]), seed=seed)
-    raise UsageError(f"{text!r} is neither a published law ({', '.join(presets)}) nor a "
-                     "saved fit (.json) or sweep file (.csv, .yaml)", field="hparams")
-
-
-def variant_fit(request: LawRequest, paths: Sequence[str], where: Sequence[str],
-                mode: str) -> "JointFit":
-    """The baseline runs of ``request`` and the variant's ``paths`` (read with the same
-    options, filtered by ``where`` alone), fitted jointly."""
-    from scaling_cli.fit.ladders import fit_ladders
-
-    if not request.paths:
-        raise UsageError("needs the baseline's run logs (`runs`): a joint fit refits both "
-                         "ladders, not a fit file or a published law", field="variant_runs")
-    variant = replace(request, paths=tuple(paths), where=tuple(where))
-    settings = request.settings
-    with progress_bar(0 if settings is None else settings.replicates, quiet=request.quiet,
-                      what="joint bootstrap") as tick:
-        return fit_ladders(request.runs(), variant.runs(), settings, mode=mode,
-                           progress=tick)
+__all__ = ["compare", "hparams", "shape"]
 
 ModeOpt = Annotated[str, typer.Option(
     "--mode", help="What the two ladders share: shared (alpha, beta; the default), separate "
@@ -270,9 +230,9 @@ def shape(
     params_definition: Annotated[str, typer.Option(
         "--params-definition", help="What the law's N counts: total (Hoffmann et al.) or "
                                     "non_embedding (Kaplan et al., Step Law).",
-        metavar="COUNT", rich_help_panel=ArchOpt)] = "total",
+        metavar="KIND", rich_help_panel=ArchOpt)] = "total",
     vocab: Annotated[int, typer.Option(
-        "--vocab", help="Vocabulary size.", rich_help_panel=ArchOpt)] = 32000,
+        "--vocab", help="Vocabulary size.", metavar="COUNT", rich_help_panel=ArchOpt)] = 32000,
     tied_embeddings: Annotated[bool, typer.Option(
         "--tied-embeddings", help="The output head shares the input embedding.",
         rich_help_panel=ArchOpt)] = False,
@@ -280,19 +240,22 @@ def shape(
         "--mlp", help="swiglu (3 matrices, FFN 8/3 d) or gelu (2 matrices, FFN 4 d).",
         metavar="KIND", rich_help_panel=ArchOpt)] = "swiglu",
     head_dim: Annotated[int, typer.Option(
-        "--head-dim", help="Size of each attention head.", rich_help_panel=ArchOpt)] = 128,
+        "--head-dim", help="Size of each attention head.", metavar="WIDTH",
+        rich_help_panel=ArchOpt)] = 128,
     kv_heads: Annotated[int | None, typer.Option(
         "--kv-heads", help="Key-value heads (grouped-query attention); default: one per "
-                           "head.", rich_help_panel=ArchOpt, show_default=False)] = None,
+                           "head.", metavar="COUNT", rich_help_panel=ArchOpt,
+        show_default=False)] = None,
     width_multiple: Annotated[int, typer.Option(
-        "--width-multiple", help="d_model is a multiple of this.",
+        "--width-multiple", help="d_model is a multiple of this.", metavar="WIDTH",
         rich_help_panel=ArchOpt)] = 128,
     aspect: Annotated[str, typer.Option(
         "--aspect-ratio", help="Range of d_model / layers, LOW..HIGH (Kaplan et al. 2020: "
                                "loss is flat from about 20 to 200).", metavar="RANGE",
         rich_help_panel=ArchOpt)] = "32..256",
     count: Annotated[int, typer.Option(
-        "--count", help="How many shapes to list.", rich_help_panel=ArchOpt)] = 5,
+        "--count", help="How many shapes to list.", metavar="COUNT",
+        rich_help_panel=ArchOpt)] = 5,
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",

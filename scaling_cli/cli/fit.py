@@ -7,6 +7,7 @@ import typer
 from scaling_cli.cli.base import app, handled
 from scaling_cli.cli.options import (
     BootOpt,
+    CheckpointsOpt,
     ColumnOpt,
     ConfOpt,
     FieldOpt,
@@ -38,6 +39,7 @@ from scaling_cli.cli.options import (
     law_request,
     number,
     output_request,
+    progress_bar,
     render,
 )
 from scaling_cli.errors import UsageError
@@ -71,7 +73,7 @@ def fit(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto",
+    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Fit the law to run logs; print it with intervals and optionally save a fit file.
@@ -151,7 +153,7 @@ def predict(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto",
+    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Expected loss of a model of N parameters trained on D tokens, with its interval.
@@ -181,7 +183,8 @@ def backtest(
         "--holdout-largest", help="Single split: hold out the K runs with the most compute.",
         metavar="K", show_default=False)] = None,
     folds: Annotated[int, typer.Option(
-        "--folds", help="Rolling-origin folds, spread over the compute range.")] = 4,
+        "--folds", help="Rolling-origin folds, spread over the compute range.",
+        metavar="COUNT")] = 4,
     column: ColumnOpt = None, where: WhereOpt = None, input_format: InputFormatOpt = "auto",
     skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
     tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
@@ -204,6 +207,9 @@ def backtest(
     out = output_request(ctx)
     if folds > MAX_FOLDS:  # each fold is a refit; a huge count would not even allocate
         raise UsageError(f"{shown(folds)}: give at most {MAX_FOLDS:,} folds", field="folds")
-    result = run_backtest(request.runs(), request.settings, holdout_largest=holdout_largest,
-                          folds=folds, confidence=conf)
+    loaded = request.runs()
+    with progress_bar(folds if holdout_largest is None else 1, quiet=request.quiet,
+                      what="backtest: refitting each fold") as tick:
+        result = run_backtest(loaded, request.settings, holdout_largest=holdout_largest,
+                              folds=folds, confidence=conf, progress=tick)
     emit(backtest_document(result), out)

@@ -23,6 +23,7 @@ from scaling_cli.units import QuantityError, parse_number, shown
 
 if TYPE_CHECKING:
     from scaling_cli.fit.build import FitSettings
+    from scaling_cli.fit.checkpoints import CheckpointMode
     from scaling_cli.model import Model
     from scaling_cli.read.hardware import Budget, Hardware
     from scaling_cli.read.logs import LogSettings, Skipped
@@ -94,6 +95,13 @@ RestartsOpt = Annotated[str, typer.Option(
     "--restarts", help="Steps logged again after a restart: refuse, or keep-last (the points "
                        "logged after the restart).", metavar="HOW",
     rich_help_panel="Training logs")]
+CheckpointsOpt = Annotated[str, typer.Option(
+    "--checkpoints", help="Rows a training log's curve adds to the ladder: final (its last "
+                          "point), cooldowns (also each cooldown's end), corrected (also "
+                          "checkpoints corrected by a loss-curve law to a finished run's loss) "
+                          "or all (checkpoints as logged; biased unless cooled down). A run's "
+                          "rows are resampled together.", metavar="ROWS",
+    rich_help_panel="Training logs")]
 MethodOpt = Annotated[str, typer.Option(
     "--method", help="approach3 (Huber on log residuals) or lsq (least squares on log "
                      "residuals).", metavar="METHOD", rich_help_panel="Fit")]
@@ -114,7 +122,8 @@ BootOpt = Annotated[str, typer.Option(
     "--bootstrap", help="Bootstrap replicates for the intervals: 0 for none, else at least "
                         "40.", metavar="COUNT", rich_help_panel="Error bars")]
 SeedOpt = Annotated[int, typer.Option(
-    "--seed", help="Seed of the bootstrap resampling.", rich_help_panel="Error bars")]
+    "--seed", help="Seed of the bootstrap resampling.", metavar="INT",
+    rich_help_panel="Error bars")]
 ConfOpt = Annotated[str, typer.Option(
     "--confidence", help="Interval coverage, in (0, 1).", metavar="LEVEL",
     rich_help_panel="Error bars")]
@@ -124,7 +133,7 @@ ResampleOpt = Annotated[str, typer.Option(
 WorkersOpt = Annotated[int, typer.Option(
     "--workers", help="Processes for the bootstrap; 0 (default) uses every available core, "
                       "and more than that are capped. Results do not depend on it.",
-    rich_help_panel="Error bars")]
+    metavar="COUNT", rich_help_panel="Error bars")]
 UnverifiedOpt = Annotated[bool, typer.Option(
     "--allow-unverified", help="Report a fit whose optimum could not be verified "
                                "(normally exit 2).", rich_help_panel="Error bars")]
@@ -142,7 +151,8 @@ GpuOpt = Annotated[str | None, typer.Option(
     "--gpu", help="Hardware preset for costs: a100, h100, h200 (configs/hardware.toml).",
     metavar="NAME", rich_help_panel="Hardware")]
 GpusOpt = Annotated[int | None, typer.Option(
-    "--gpus", help="Number of GPUs (for wall-clock days).", rich_help_panel="Hardware")]
+    "--gpus", help="Number of GPUs (for wall-clock days).", metavar="COUNT",
+    rich_help_panel="Hardware")]
 MfuOpt = Annotated[str | None, typer.Option(
     "--mfu", help="Model FLOPs utilisation, achieved / peak (default 0.4).", metavar="NUMBER",
     rich_help_panel="Hardware")]
@@ -152,20 +162,32 @@ PeakOpt = Annotated[str | None, typer.Option(
 PriceOpt = Annotated[str | None, typer.Option(
     "--usd-per-gpu-hour", help="Price per GPU-hour (the presets' prices are assumptions).",
     metavar="NUMBER", rich_help_panel="Hardware")]
+BudgetOpt = Annotated[list[str], typer.Option(
+    "--budget", "-b", help="Training compute: 1e24 (FLOPs), 2e6gpu-hours, 30days, 5e6usd, "
+                           "or a range 1e21..1e25 (repeatable).", show_default=False,
+    metavar="BUDGET")]
 StepsOpt = Annotated[int, typer.Option(
-    "--steps", help="Budgets in each LOW..HIGH range (log-spaced, ends included).")]
+    "--steps", help="Budgets in each LOW..HIGH range (log-spaced, ends included).",
+    metavar="COUNT")]
+BandOpt = Annotated[str, typer.Option(
+    "--band", help="Show model sizes whose loss is within this fraction of the optimum "
+                   "(0 to hide).", metavar="FRACTION", rich_help_panel="Planning")]
+UniqueTokensOpt = Annotated[str | None, typer.Option(
+    "--unique-tokens", help="Unique training tokens available (e.g. 500B): plan with "
+                            "repeated data (Muennighoff et al. 2023).", metavar="COUNT",
+    rich_help_panel="Planning")]
 
 # Options that only shape a fit of run logs: with --fit or --law they would change nothing.
 FIT_ONLY = ("column", "where", "input_format", "skip_invalid", "reduce", "tokens_per_step",
             "log_params", "params_file", "restarts", "bootstrap", "seed", "resample_by",
-            "method", "fix", "tie_exponents", "form", "workers")
+            "method", "fix", "tie_exponents", "form", "workers", "checkpoints")
 _PARAM_FLAGS = {"column": "--column", "where": "--where", "input_format": "--input-format",
                 "skip_invalid": "--skip-invalid", "reduce": "--reduce",
                 "tokens_per_step": "--tokens-per-step", "log_params": "--log-params",
                 "params_file": "--params-file", "restarts": "--restarts",
                 "bootstrap": "--bootstrap", "seed": "--seed", "resample_by": "--resample-by",
                 "method": "--method", "fix": "--fix", "tie_exponents": "--tie-exponents",
-                "form": "--form", "workers": "--workers"}
+                "form": "--form", "workers": "--workers", "checkpoints": "--checkpoints"}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -294,6 +316,7 @@ class LawRequest:
     skip_invalid: bool = False
     logs: LogSettings | None = None
     read: RunsRead = field(default_factory=RunsRead, compare=False, repr=False)
+    checkpoints: CheckpointMode = "final"  # rows from training-log curves
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -309,9 +332,20 @@ class LawRequest:
         if not self.paths:
             raise UsageError("needs run logs (RUNS), not a fit file or a published law",
                              field="runs")
-        runs = load_runs(self.paths, stdin_text=_stdin_text(self.paths),
-                         input_format=self.input_format, columns=self.columns,
-                         where=self.where, skip_invalid=self.skip_invalid, logs=self.logs)
+        with progress_bar(None, quiet=self.quiet, what="reading run logs"):
+            if self.checkpoints == "final":
+                runs = load_runs(self.paths, stdin_text=_stdin_text(self.paths),
+                                 input_format=self.input_format, columns=self.columns,
+                                 where=self.where, skip_invalid=self.skip_invalid,
+                                 logs=self.logs)
+            else:
+                from scaling_cli.fit.checkpoints import CheckpointSettings, load_checkpoint_runs
+
+                runs = load_checkpoint_runs(
+                    self.paths, settings=CheckpointSettings(mode=self.checkpoints),
+                    stdin_text=_stdin_text(self.paths), input_format=self.input_format,
+                    columns=self.columns, where=self.where, skip_invalid=self.skip_invalid,
+                    logs=self.logs)
         for skipped in runs.skipped:
             say(f"Skipped: {skipped.reason}")
         self.read.skipped = runs.skipped
@@ -386,7 +420,17 @@ def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
     return LawRequest(paths, p.get("law"), p.get("fit_file"),
                       parse_columns(p.get("column") or []), tuple(p.get("where") or ()),
                       p.get("input_format", "auto"), settings, bool(p.get("quiet")),
-                      bool(p.get("skip_invalid")), logs, _runs_read(ctx))
+                      bool(p.get("skip_invalid")), logs, _runs_read(ctx),
+                      checkpoints=_checkpoints(p.get("checkpoints") or "final"))
+
+
+def _checkpoints(mode: str) -> CheckpointMode:
+    """``--checkpoints``, checked without loading the fitter."""
+    modes: tuple[CheckpointMode, ...] = ("final", "cooldowns", "corrected", "all")
+    for known in modes:  # fit.checkpoints.MODES
+        if mode == known:
+            return known
+    raise UsageError(f"{shown(mode)}: choose one of {', '.join(modes)}", field="checkpoints")
 
 
 def _log_settings(p: Mapping[str, Any]) -> LogSettings:
@@ -413,26 +457,42 @@ def _stdin_text(paths: Sequence[str]) -> str | None:
 
 
 class progress_bar:
-    """A bootstrap progress bar on standard error when it is a terminal (and not quiet)."""
+    """A progress bar on standard error when it is a terminal (and not quiet): ``total``
+    steps (bootstrap replicates), or ``None`` for work of unknown size (reading run logs, a
+    backtest's refits), shown as a spinner with the time elapsed. Inside another bar it
+    shows nothing (a terminal holds one live display)."""
 
-    def __init__(self, total: int, *, quiet: bool, what: str = "bootstrap") -> None:
+    showing = False
+
+    def __init__(self, total: int | None, *, quiet: bool, what: str = "bootstrap") -> None:
         self.total, self.what = total, what
-        self.show = total > 0 and not quiet and sys.stderr is not None and sys.stderr.isatty()
+        self.show = ((total is None or total > 0) and not quiet and sys.stderr is not None
+                     and sys.stderr.isatty())
         self.bar: Any = None
 
     def __enter__(self) -> Any:
-        if not self.show:
+        if not self.show or progress_bar.showing:
             return None
         from rich.console import Console
-        from rich.progress import Progress
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-        self.bar = Progress(console=Console(file=sys.stderr), transient=True)
+        columns = () if self.total is not None else (
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+        self.bar = Progress(*columns, console=Console(file=sys.stderr), transient=True)
         self.bar.__enter__()
+        progress_bar.showing = True
         task = self.bar.add_task(self.what, total=self.total)
         return lambda done, total: self.bar.update(task, completed=done, total=total)
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
+            progress_bar.showing = False
             self.bar.__exit__(*exc)
 
 

@@ -5,8 +5,12 @@ from typing import Annotated
 import typer
 
 from scaling_cli.cli.base import app, handled, say
+from scaling_cli.cli.decision_inputs import HparamsOpt, SeqLenOpt, hparam_source, variant_fit
 from scaling_cli.cli.options import (
+    BandOpt,
     BootOpt,
+    BudgetOpt,
+    CheckpointsOpt,
     ColumnOpt,
     ConfOpt,
     FieldOpt,
@@ -36,6 +40,7 @@ from scaling_cli.cli.options import (
     StepsOpt,
     TieOpt,
     TokensPerStepOpt,
+    UniqueTokensOpt,
     UnverifiedOpt,
     WhereOpt,
     WorkersOpt,
@@ -49,22 +54,7 @@ from scaling_cli.cli.options import (
 )
 from scaling_cli.errors import EXIT_CHECK_FAILED, UsageError
 
-__all__ = ["HparamsOpt", "SeqLenOpt", "check", "optimal", "target"]
-
-HparamsOpt = Annotated[str | None, typer.Option(
-    "--hparams", help="A hyperparameter law: a published one (step-law-2025, "
-                      "deepseek-llm-2024), a fit saved by `scaling hparams -o FILE`, or a "
-                      "sweep file (.csv/.yaml with the standard fields).", metavar="SOURCE",
-    rich_help_panel="Hyperparameters")]
-SeqLenOpt = Annotated[str | None, typer.Option(
-    "--seq-len", help="Tokens per sequence: reads batches given in sequences and reports "
-                      "batch sizes in sequences too.", metavar="TOKENS",
-    rich_help_panel="Hyperparameters")]
-BudgetOpt = Annotated[list[str], typer.Option(
-    "--budget", "-b", help="Training compute: 1e24 (FLOPs), 2e6gpu-hours, 30days, 5e6usd, "
-                           "or a range 1e21..1e25 (repeatable).", show_default=False,
-    metavar="BUDGET")]
-
+__all__ = ["check", "optimal", "target"]
 
 @app.command()
 @handled
@@ -73,17 +63,12 @@ def optimal(
     runs: RunsArg = None,
     budget: BudgetOpt = [],  # noqa: B006 - typer needs a literal default
     steps: StepsOpt = 5,
-    band: Annotated[str, typer.Option(
-        "--band", help="Show model sizes whose loss is within this fraction of the optimum "
-                       "(0 to hide).", metavar="FRACTION", rich_help_panel="Planning")] = "0.005",
+    band: BandOpt = "0.005",
     params: Annotated[str | None, typer.Option(
         "--params", "-N", help="Fix the model size (e.g. 7B): tokens, loss and the penalty "
                                "versus compute-optimal.", metavar="COUNT",
         rich_help_panel="Planning")] = None,
-    unique_tokens: Annotated[str | None, typer.Option(
-        "--unique-tokens", help="Unique training tokens available (e.g. 500B): plan with "
-                                "repeated data (Muennighoff et al. 2023).", metavar="COUNT",
-        rich_help_panel="Planning")] = None,
+    unique_tokens: UniqueTokensOpt = None,
     hparams: HparamsOpt = None, seq_len: SeqLenOpt = None,
     gpu: GpuOpt = None, gpus: GpusOpt = None, mfu: MfuOpt = None, peak_tflops: PeakOpt = None,
     usd_per_gpu_hour: PriceOpt = None,
@@ -95,7 +80,7 @@ def optimal(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto",
+    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Compute-optimal model size N* and tokens D* for FLOP budgets, with intervals.
@@ -132,7 +117,6 @@ def optimal(
                                             band=tolerance or None, unique_tokens=unique,
                                             hardware=hw))
     if hparams is not None:
-        from scaling_cli.cli.decide import hparam_source
         from scaling_cli.forecast.hparams import hparams_at_optimum
         from scaling_cli.render.documents import add_hparams
 
@@ -166,7 +150,7 @@ def target(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto",
+    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Least compute (and its N*, D*) that reaches a target loss, with intervals.
@@ -200,7 +184,8 @@ def check(
     runs: Annotated[list[str] | None, typer.Option(
         "--runs", help="Run logs to fit (files, directories, globs; repeatable).",
         metavar="PATH", rich_help_panel="Law source")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Plan name.")] = None,
+    name: Annotated[str | None, typer.Option(
+        "--name", help="Plan name (shown in the output).", metavar="NAME")] = None,
     params: Annotated[str | None, typer.Option(
         "--params", "-N", help="Model size, e.g. 30B.", metavar="COUNT")] = None,
     tokens: Annotated[str | None, typer.Option(
@@ -266,7 +251,7 @@ def check(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, method: MethodOpt = "approach3", fix: FixOpt = None,
     tie_exponents: TieOpt = False,
-    form: FormOpt = "auto",
+    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Check a planned run against the forecast; exit 1 if a limit fails (for CI).
@@ -277,7 +262,6 @@ def check(
 
     Example: scaling check configs/example_plan.yaml --runs sample_runs/
     """
-    from scaling_cli.cli.decide import hparam_source, variant_fit
     from scaling_cli.forecast.checks import check_plan
     from scaling_cli.read.hardware import HardwareSpec
     from scaling_cli.read.planfile import Plan, check_plausible, read_plan_file

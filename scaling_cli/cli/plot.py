@@ -9,14 +9,18 @@ import typer
 from scaling_cli.cli.base import app, handled, say
 from scaling_cli.cli.options import (
     BootOpt,
+    CheckpointsOpt,
     ColumnOpt,
     ConfOpt,
     FitOpt,
+    FixOpt,
+    FormOpt,
     InputFormatOpt,
     KOpt,
     LawOpt,
     LawRequest,
     LogParamsOpt,
+    MethodOpt,
     ParamsFileOpt,
     QuietOpt,
     ReduceOpt,
@@ -26,6 +30,7 @@ from scaling_cli.cli.options import (
     SeedOpt,
     SkipInvalidOpt,
     StepsOpt,
+    TieOpt,
     TokensPerStepOpt,
     UnverifiedOpt,
     WhereOpt,
@@ -70,7 +75,8 @@ def plot(
         show_default=False)] = [],  # noqa: B006
     steps: StepsOpt = 5,
     dpi: Annotated[int, typer.Option(
-        "--dpi", help="Resolution of a PNG (dots per inch).", rich_help_panel="Output")] = 150,
+        "--dpi", help="Resolution of a PNG (dots per inch).", metavar="DPI",
+        rich_help_panel="Output")] = 150,
     holdout_largest: Annotated[int | None, typer.Option(
         "--holdout-largest", help="Backtest: fit without the K runs with the most compute and "
                                   "mark them in the residual panel.", metavar="K",
@@ -81,7 +87,9 @@ def plot(
     tokens_per_step: TokensPerStepOpt = None, log_params: LogParamsOpt = None,
     params_file: ParamsFileOpt = None, restarts: RestartsOpt = "refuse",
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
-    workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False, quiet: QuietOpt = False,
+    workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
+    method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
+    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final", quiet: QuietOpt = False,
 ) -> None:
     """Draw the forecast with its uncertainty: isoFLOP profiles, N*/D* vs compute, residuals
     and the bootstrap cloud (needs matplotlib, the optional plot extra).

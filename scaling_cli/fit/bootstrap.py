@@ -18,12 +18,23 @@ on every replicate: slow, and the yardstick the fast path is tested against.
 Failed replicates (no converged start) are counted, kept as NaN rows, and left out of
 intervals; degenerate ones (a parameter at its bound, a vanished term) are counted and kept.
 Replicates are processed in fixed chunks, so results do not depend on the worker count.
+
+*Processes.* ``workers`` is an upper bound: :func:`worker_count` starts only as many
+processes as the work pays for (a small bootstrap runs in this process). Workers are
+forked: each inherits the job (data, fit, screen matrix) from the parent's memory, so only
+chunk numbers go to them and only each chunk's optima come back. BLAS runs one thread per
+process for the whole bootstrap, set here whatever the environment says (in the workers,
+and in this process while it refits, restored afterwards): every product here is small or
+already split across processes, and OpenBLAS's spinning threads on a busy 2-core machine
+made a (32 x 240) @ (240 x 300) product 4-12x slower.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -37,8 +48,11 @@ from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, f
 __all__ = [
     "BootstrapResult",
     "Resampler",
+    "blas_threads",
     "bootstrap",
+    "limit_blas_threads",
     "resample_weights",
+    "worker_count",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -52,6 +66,15 @@ POLISH_MAX_ITER = 60  # a replicate start still crawling after this gets the ful
 REPLICATE_RTOL = 1e-7
 LARGE_DATA_RUNS = 5000  # above this, replicates start from the full-data optimum alone
 MIN_CHUNKS_FOR_WORKERS = 4  # fewer chunks than this are not worth starting processes for
+# A worker process must get at least MIN_WORK_PER_PROCESS of work to pay for itself
+# (forking, its start-up, the results' way back, and a second core that, on a shared
+# machine, is often not free). Work is replicates x (runs + REPLICATE_COST_RUNS): a
+# replicate costs about as much on its own (draws, starts, Newton steps on 5 x 5 systems)
+# as its residuals on ~1,000 runs. Measured on 2 shared cores (benchmarks/process.py), one
+# unit costs 0.2-0.5 us, and two processes were 1.65x, 1.25x and 1.10x SLOWER than one for
+# 200 replicates of 1e3, 1e4 and 1e5 runs: a process needs about a second of work.
+REPLICATE_COST_RUNS = 1000
+MIN_WORK_PER_PROCESS = 2_500_000
 MAX_SCREEN_CANDIDATES = 256
 
 
@@ -152,12 +175,15 @@ def bootstrap(
     theta = np.full((replicates, 5), np.nan)
     converged = np.zeros(replicates, dtype=bool)
     done = 0
-    results = _map(job, [(j, b - a) for j, (a, b) in enumerate(chunks)], workers)
-    for (a, b), (t, ok) in zip(chunks, results, strict=True):  # results arrive in order
-        theta[a:b], converged[a:b] = t, ok
-        done += b - a
-        if progress is not None:
-            progress(done, replicates)
+    processes = worker_count(workers, runs=len(data), replicates=replicates,
+                             reference=reference)
+    with limit_blas_threads(1):
+        results = _map(job, [(j, b - a) for j, (a, b) in enumerate(chunks)], processes)
+        for (a, b), (t, ok) in zip(chunks, results, strict=True):  # results arrive in order
+            theta[a:b], converged[a:b] = t, ok
+            done += b - a
+            if progress is not None:
+                progress(done, replicates)
     theta[~converged] = np.nan
     degenerate = np.asarray(degenerate_mask(theta, data, fit.constraints).any(axis=1))
     n_units = len(set(groups)) if groups is not None else len(data)
@@ -182,8 +208,24 @@ def _screen_count(n_runs: int) -> int:
     return int(min(MAX_SCREEN_CANDIDATES, max(32, 20_000_000 // max(n_runs, 1))))
 
 
-def _map(job: _Job, batches: list[tuple[int, int]],
-         workers: int) -> Iterator[tuple[Array, npt.NDArray[np.bool_]]]:
+def worker_count(workers: int, *, runs: int, replicates: int, reference: bool = False) -> int:
+    """Processes for a bootstrap of ``replicates`` replicates of ``runs`` runs: at most
+    ``workers``, at most one per chunk, one (this process) for fewer than
+    ``MIN_CHUNKS_FOR_WORKERS`` chunks, and only as many as the work pays for: each gets at
+    least ``MIN_WORK_PER_PROCESS`` of replicates x (runs + ``REPLICATE_COST_RUNS``). A
+    reference bootstrap (a complete global fit per replicate) always pays."""
+    chunks = len(_chunks(replicates))
+    if workers <= 1 or chunks < MIN_CHUNKS_FOR_WORKERS:
+        return 1
+    work = replicates * (runs + REPLICATE_COST_RUNS)
+    affordable = chunks if reference else work // MIN_WORK_PER_PROCESS
+    return int(max(1, min(workers, chunks, affordable)))
+
+
+def _map(job: Callable[[Any], Any], batches: list[Any], workers: int) -> Iterator[Any]:
+    """``job(batch)`` for every batch, in order: here, or in up to ``workers`` forked worker
+    processes that inherit ``job`` (it is never pickled: only the batches and results
+    cross)."""
     if workers <= 1 or len(batches) < MIN_CHUNKS_FOR_WORKERS:
         yield from (job(w) for w in batches)
         return
@@ -194,21 +236,107 @@ def _map(job: _Job, batches: list[tuple[int, int]],
     # terminates the workers at once (ProcessPoolExecutor's shutdown can hang after a
     # KeyboardInterrupt). imap keeps the chunks' order, so results do not depend on workers.
     # No more processes than chunks: `--workers 10000` must not fork 10,000 processes.
-    with get_context("fork").Pool(min(workers, len(batches)),
-                                  initializer=_worker_signals) as pool:
-        yield from pool.imap(job, batches)
+    # The fork start method hands `initargs` to each worker through the forked memory (a
+    # spawned worker would need the job pickled: 161 MB at 1e5 runs).
+    with get_context("fork").Pool(min(workers, len(batches)), initializer=_worker_start,
+                                  initargs=(job,)) as pool:
+        yield from pool.imap(_run_inherited, batches)
 
 
-def _worker_signals() -> None:
-    """A worker ignores Ctrl-C (the parent answers it) and dies quietly on SIGTERM/SIGHUP
-    (the parent's pool sends SIGTERM when it stops: a handler inherited from the parent
-    would turn that into an exception and keep the worker alive)."""
+_INHERITED: list[Callable[[Any], Any]] = []  # a worker's job, set once by _worker_start
+
+
+def _run_inherited(batch: Any) -> Any:
+    return _INHERITED[0](batch)
+
+
+def _worker_start(job: Callable[[Any], Any]) -> None:
+    """A worker keeps the job it inherited, runs BLAS on one thread, ignores Ctrl-C (the
+    parent answers it) and dies quietly on SIGTERM/SIGHUP (the parent's pool sends SIGTERM
+    when it stops: a handler inherited from the parent would turn that into an exception
+    and keep the worker alive)."""
     import signal
 
+    _INHERITED[:] = [job]
+    controls = _blas_controls()
+    _set_blas_threads(controls, [1] * len(controls))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
+# --------------------------------------------------------------------------- BLAS threads
+#
+# numpy and scipy wheels each carry their own OpenBLAS, loaded when numpy is imported, so
+# OPENBLAS_NUM_THREADS set later (or in a forked worker) changes nothing: the thread count
+# is set through the libraries' own functions instead, found among the shared libraries
+# this process has loaded (Linux: /proc/self/maps; elsewhere nothing is changed).
+
+_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
+            "scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+            "MKL_Set_Num_Threads")
+_GETTERS = ("openblas_get_num_threads", "openblas_get_num_threads64_",
+            "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
+            "MKL_Get_Max_Threads")
+_Control = tuple[Any, Any]  # (setter, getter) of one BLAS library
+
+
+def _blas_controls() -> list[_Control]:
+    """Thread-count setter and getter of each OpenBLAS/MKL library loaded in this process."""
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+            paths = {parts[5].strip() for parts in (line.split(maxsplit=5) for line in maps)
+                     if len(parts) == 6 and _is_blas(parts[5])}
+    except OSError:
+        return []
+    import ctypes
+
+    controls: list[_Control] = []
+    seen: set[int | None] = set()
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)  # already loaded: this only looks its symbols up
+        except OSError:
+            continue
+        setter = next((getattr(lib, n) for n in _SETTERS if hasattr(lib, n)), None)
+        getter = next((getattr(lib, n) for n in _GETTERS if hasattr(lib, n)), None)
+        if setter is None or getter is None:
+            continue
+        address = ctypes.cast(setter, ctypes.c_void_p).value
+        if address not in seen:  # the same library reached under two names
+            seen.add(address)
+            getter.restype = ctypes.c_int
+            controls.append((setter, getter))
+    return controls
+
+
+def _is_blas(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1].lower()
+    return ".so" in name and ("openblas" in name or "mkl_rt" in name)
+
+
+def _set_blas_threads(controls: Sequence[_Control], threads: Sequence[int]) -> None:
+    for (setter, _), count in zip(controls, threads, strict=True):
+        setter(int(count))
+
+
+def blas_threads() -> tuple[int, ...]:
+    """The thread count of each OpenBLAS/MKL library in this process (empty when none can
+    be found: not Linux, or another BLAS)."""
+    return tuple(int(getter()) for _, getter in _blas_controls())
+
+
+@contextlib.contextmanager
+def limit_blas_threads(threads: int) -> Iterator[None]:
+    """Run BLAS on ``threads`` threads inside the block, then restore what was there."""
+    controls = _blas_controls()
+    before = [int(getter()) for _, getter in controls]
+    _set_blas_threads(controls, [threads] * len(controls))
+    try:
+        yield
+    finally:
+        _set_blas_threads(controls, before)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,9 @@ warm-up, where eta_k ~ k) - is covered by the next finer level, down to single s
 last 32-48 steps before t are always exact. The term lists depend only on the schedule and
 the logged steps, so they are built once per curve (:class:`CurveFeatures`); an evaluation
 is then a few vectorised passes over O(n (T/1024 + 50)) terms (4e4 for a 24,000-step cosine,
-1.6e5 for a 72,000-step one). Tested against the naive sum: within 2e-10 in F, 1e-7 in loss.
+1.6e5 for a 72,000-step one). Tested against the naive sum: within 2e-10 in F, 1e-7 in
+loss, on smooth schedules; a warm-up ending inside a 16-step block is the worst case found
+(1.5e-6 of F's scale).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ runs (with a warning past the thresholds of :mod:`scaling_cli.forecast.extrapola
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -155,8 +156,10 @@ def _holdout_mask(compute: npt.NDArray[np.float64], holdout_largest: int) -> Mas
 def backtest(
     runs: RunSet, settings: FitSettings | None = None, *, holdout_largest: int | None = None,
     folds: int = 4, confidence: float = 0.95,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Backtest:
-    """Rolling-origin (or single-split) backtest of the compute-extrapolated forecast."""
+    """Rolling-origin (or single-split) backtest of the compute-extrapolated forecast.
+    ``progress(done, total)`` is called after each fold's refit."""
     settings = settings or FitSettings()
     if folds < 1:
         raise UsageError(f"{folds}: give at least 1 fold", field="folds")
@@ -175,9 +178,14 @@ def backtest(
                        "add runs at small budgets or hold out fewer runs "
                        "(`holdout_largest` with a small K)")
     picks = sorted({round(float(i)) for i in np.linspace(0, len(valid) - 1, folds)})
-    made = tuple(_fold(runs, columns, valid[i], confidence, settings)[1] for i in picks)
+    made = []
+    for done, i in enumerate(picks, start=1):
+        made.append(_fold(runs, columns, valid[i], confidence, settings)[1])
+        if progress is not None:
+            progress(done, len(picks))
     warnings = tuple(dict.fromkeys([*runs.warnings, *(w for f in made for w in f.warnings)]))
-    return Backtest(runs, settings, made, len(splits) - len(valid), confidence, warnings)
+    return Backtest(runs, settings, tuple(made), len(splits) - len(valid), confidence,
+                    warnings)
 
 
 def holdout_split(runs: RunSet, holdout_largest: int, settings: FitSettings | None = None, *,

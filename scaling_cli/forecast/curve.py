@@ -66,9 +66,11 @@ from scaling_cli.fit.curve_search import CurveData, CurveFit, CurveSearchSetting
 
 __all__ = [
     "BACKTEST_FRACTIONS",
+    "CurveAnswer",
     "CurveModel",
     "CurveRows",
     "LossForecast",
+    "answer_curve",
     "predict_curve",
     "predict_final",
     "predict_under",
@@ -274,10 +276,12 @@ def predict_under(model: CurveModel, schedule: Schedule, *,
 
 
 def predict_curve(model: CurveModel, schedule: Schedule | None = None, *,
-                  steps: npt.ArrayLike | None = None, every: int = 128) -> CurveRows:
+                  steps: npt.ArrayLike | None = None, every: int = 128,
+                  final: LossForecast | None = None) -> CurveRows:
     """(c) The predicted curve of ``schedule`` (default: the run's) at ``steps`` (default:
     every ``every`` steps and the last). Rows after the run's observed part - all rows, for
-    another schedule - carry the law-error allowance of :func:`predict_under` at the last."""
+    another schedule - carry the law-error allowance of :func:`predict_under` at the last
+    (``final``: that forecast, when already made, so its backtests are not refitted)."""
     if schedule is None:
         if model.run is None:
             raise UsageError("give the schedule to predict", field="schedule")
@@ -289,7 +293,8 @@ def predict_curve(model: CurveModel, schedule: Schedule | None = None, *,
                                schedule.total_steps - 1])
     else:
         grid = np.asarray(steps, dtype=np.int64)
-    final = predict_under(model, schedule)
+    if final is None or final.schedule != schedule.name or final.step != schedule.total_steps - 1:
+        final = predict_under(model, schedule)
     point, low, high = _band(model, schedule, grid)
     seen = 0  # rows of the run's own schedule up to its last logged step are in-sample
     if model.run is not None and _same_schedule(model.run.schedule, schedule,
@@ -345,3 +350,52 @@ def _extrapolation_warnings(model: CurveModel, schedule: Schedule,
         out.append(f"the target's summed learning rate is {s1_target / s1_fitted:.1f}x the "
                    "largest fitted: a long extrapolation of the power law")
     return out
+
+
+# --------------------------------------------------------------------------- all at once
+
+
+@dataclass(frozen=True, eq=False)
+class CurveAnswer:
+    """What ``scaling curve`` answers, from one fitted model (each answer carries its own
+    warnings; ``warnings`` holds them all, once each, the inputs' first)."""
+
+    model: CurveModel
+    final: LossForecast | None  # (a) the run's final loss; None without a run in flight
+    observed_final: float | None  # the loss its log shows at that step, when it reaches it
+    under: tuple[LossForecast, ...]  # (b) one per other schedule, in the order given
+    rows: tuple[CurveRows, ...]  # (c) the run's schedule (if any), then each other one
+    observed: ScheduledCurve | None  # the run's whole log (past the points fitted, if cut)
+    alternatives: tuple[Schedule, ...]  # the other schedules, as ``under``
+    warnings: tuple[str, ...]
+
+
+def answer_curve(run: ScheduledCurve | None, *, reference: Sequence[ScheduledCurve] = (),
+                 alternatives: Sequence[Schedule] = (), observed: ScheduledCurve | None = None,
+                 every: int | None = None, law: LawName = "tissue", level: float = 0.95,
+                 n_resamples: int = 200, seed: int = 0, scheme: Scheme = "blocks",
+                 warnings: Sequence[str] = ()) -> CurveAnswer:
+    """Fit once (:func:`prepare_curve_model`), then answer (a) the run's final loss, (b) the
+    loss at the end of each of ``alternatives`` and, with ``every``, (c) each schedule's
+    curve every ``every`` steps. ``warnings``: the inputs' own, carried first."""
+    if run is None and not alternatives:
+        raise UsageError("nothing to answer: name the run in flight (`run`), or give another "
+                         "schedule to predict under (`under`)")
+    model = prepare_curve_model(run, reference=reference, law=law, level=level,
+                                n_resamples=n_resamples, seed=seed, scheme=scheme)
+    final = None if run is None else predict_final(model)
+    under = tuple(predict_under(model, schedule) for schedule in alternatives)
+    rows: tuple[CurveRows, ...] = ()
+    if every is not None:
+        pairs = [*([] if run is None or final is None else [(run.schedule, final)]),
+                 *zip(alternatives, under, strict=True)]
+        rows = tuple(predict_curve(model, schedule, every=every, final=answer)
+                     for schedule, answer in pairs)
+    seen = None
+    if observed is not None and final is not None:
+        at = np.flatnonzero(observed.step == final.step)
+        seen = float(observed.loss[at[0]]) if at.size else None
+    answers = [*([] if final is None else [final]), *under]
+    collected = [*warnings, *model.warnings, *(w for a in answers for w in a.warnings)]
+    return CurveAnswer(model, final, seen, under, rows, observed, tuple(alternatives),
+                       tuple(dict.fromkeys(collected)))

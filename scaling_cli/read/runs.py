@@ -20,6 +20,9 @@ fields and ``meta`` keys, a logged run by the fields of its reduced record (``id
 ``params``, ``tokens``, ``loss``; ``group`` and ``non_embedding_params`` where known): e.g.
 ``--where 'params>=100M'``; a log's own keys cannot be filtered on.
 
+Run tables (without ``--where``) are validated column by column (vectorised, the same
+rules); only a table where a record would fail goes record by record, for its message.
+
 Run logs are untrusted: ``LIMITS`` bounds what is read (bytes per input and in all, runs),
 inputs must be UTF-8 text without NUL or control characters, and YAML goes through
 :mod:`scaling_cli.read.yamlsafe`. docs/input-errors.md lists every limit and message.
@@ -27,18 +30,22 @@ inputs must be UTF-8 text without NUL or control characters, and YAML goes throu
 
 from __future__ import annotations
 
-import difflib
-import hashlib
+import contextlib
+import gc
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import compress, repeat
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any
 
 from scaling_cli.errors import InputError, UsageError
 from scaling_cli.model import RunData
-from scaling_cli.read.sources import LIMITS, Source, decode_input, read_sources
+from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
 from scaling_cli.read.tables import (
     column_names,
+    csv_columns,
     records_from_csv,
     records_from_yaml,
     run_id_text,
@@ -142,15 +149,19 @@ class RunSet:
         """The runs as columns; a run's compute is its own ``flops``, else k N D."""
         import numpy as np
 
-        k = flops_per_param_token
-        labelled = [r.group for r in self.runs]
+        def column(name: str) -> list[Any]:
+            return list(map(attrgetter(name), self.runs))
+
+        params, tokens = np.array(column("params"), float), np.array(column("tokens"), float)
+        flops = np.array([np.nan if f is None else f for f in column("flops")], float)
+        labelled = column("group")
         return RunData(
-            ids=tuple(r.run_id for r in self.runs),
-            params=np.array([r.params for r in self.runs], dtype=float),
-            tokens=np.array([r.tokens for r in self.runs], dtype=float),
-            loss=np.array([r.loss for r in self.runs], dtype=float),
-            compute_flops=np.array([r.flops if r.flops is not None else k * r.params * r.tokens
-                                    for r in self.runs], dtype=float),
+            ids=tuple(column("run_id")),
+            params=params,
+            tokens=tokens,
+            loss=np.array(column("loss"), dtype=float),
+            compute_flops=np.where(np.isnan(flops), flops_per_param_token * params * tokens,
+                                   flops),
             groups=None if all(g is None for g in labelled)
             else tuple(g if g is not None else "" for g in labelled),
         )
@@ -305,6 +316,8 @@ def _make_run(source: str, position: str, record: object) -> Run:
                              "text such as `params:` (put other data under `meta:`)")
         name = _ALIASES.get(key, key)
         if name not in _BY_NAME:
+            import difflib
+
             hint = difflib.get_close_matches(key, [*_BY_NAME, *_ALIASES], n=1)
             fix = f"did you mean {hint[0]!r}?" if hint else "put free-form data under `meta:`"
             raise InputError(f"{where}: unknown field {shown(key)}; {fix}")
@@ -344,6 +357,163 @@ def _make_run(source: str, position: str, record: object) -> Run:
     return Run(run_id=run_id, source=source, position=position, **values)
 
 
+# --------------------------------------------------------------------------- by column
+#
+# A large table is validated column by column: _make_run's rules, vectorised, accepting
+# only what _make_run accepts, giving the Run objects it would give. Anything else (a value
+# that is not a plain decimal number, a value out of range, an unknown key, a duplicate
+# id, ...) returns None, and the table goes through _make_run record by record, which
+# raises the one message for the first bad record: every message is made in one place.
+
+_NOT_DECIMAL = re.compile(r"[^0-9.eE+\n-]")  # with these alone, float() = parse_number
+_TRUE_FALSE = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+_ALLOWED_KEYS = frozenset({*_BY_NAME, *_ALIASES})
+# The values Run.canonical joins after the id, in its order, with their defaults.
+_CANONICAL = (("params", None), ("tokens", None), ("loss", None), ("flops", None),
+              ("group", None), ("non_embedding_params", None), ("unique_tokens", None),
+              ("exclude", False))
+_Columns = dict[str, list[Any]]  # field -> each record's value (None: no value)
+
+
+def _record_columns(records: list[Any]) -> _Columns | None:
+    """YAML records as columns, or None if one is not a mapping of known fields."""
+    if not all(type(r) is dict for r in records):
+        return None
+    keys = set().union(*records) if records else set()
+    if not keys <= _ALLOWED_KEYS or {"id", "run_id"} <= keys:
+        return None
+    return {_ALIASES.get(k, k): [r.get(k) for r in records] for k in keys}
+
+
+def _by_column(source: str, positions: list[str],
+               columns: _Columns) -> tuple[list[str], list[Run], list[str]] | None:
+    """(ids, runs, their canonical texts) of the records ``columns`` hold, if every record
+    passes :func:`_make_run` and their ids are unique; else None (module comment)."""
+    n = len(positions)
+    if n == 0 or any(columns.get(name) is None or None in columns[name] for name in _REQUIRED):
+        return None
+    ids = _ids(columns["id"])
+    if ids is None or len(set(ids)) != n:
+        return None
+    values: dict[str, list[Any]] = {}
+    for name, column in columns.items():
+        f = _BY_NAME[name]
+        if f.kind in {"id", "meta"}:
+            continue
+        checked = (_counts(f, column) if f.kind in {"count", "loss"} else
+                   _texts(column) if f.kind == "text" else
+                   _bools(column) if f.kind == "bool" else _tags(column))
+        if checked is None:
+            return None
+        values[name] = checked
+    if not _consistent(values, n):
+        return None
+    def col(name: str, default: Any = None) -> Iterable[Any]:
+        return values.get(name, repeat(default, n))
+
+    with _no_cycle_collection():
+        runs = list(map(Run, ids, values["params"], values["tokens"], values["loss"],
+                        repeat(source, n), positions, col("flops"), col("group"),
+                        col("non_embedding_params"), col("unique_tokens"),
+                        col("tags", ()), col("exclude", False), col("exclude_reason")))
+    texts = [map(repr, values[name]) if name in values else repeat(repr(default), n)
+             for name, default in _CANONICAL]
+    canonical = list(map("\x1f".join, zip(map(repr, ids), *texts, strict=True)))
+    return ids, runs, canonical
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Pause the cycle collector while many acyclic objects are made: it would walk the
+    growing heap again and again for nothing (~15% of building 1e5 runs)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _ids(column: list[Any]) -> list[str] | None:
+    """Run ids as :func:`run_id_text` makes them: text, stripped, not empty, one line."""
+    try:
+        ids = list(map(str.strip, column))
+    except TypeError:  # not all text
+        return None
+    joined = "\n".join(ids)
+    if "" in ids or joined.count("\n") != len(ids) - 1 or "\t" in joined or "\r" in joined:
+        return None
+    return None if CONTROL_CHARACTERS.search(joined) else ids
+
+
+def _counts(f: Field, column: list[Any]) -> list[float | None] | None:
+    """Numbers as :func:`_check_count` reads them (plain decimals only), within the field's
+    range; None marks a record without one."""
+    present = [v for v in column if v is not None] if None in column else column
+    try:
+        joined = "\n".join(present)
+    except TypeError:  # not all text
+        return None
+    if _NOT_DECIMAL.search(joined):
+        return None  # suffixes (7B), spaces, words: parse_number, record by record
+    try:
+        numbers = list(map(float, present))
+    except ValueError:
+        return None
+    import numpy as np
+
+    array = np.array(numbers)
+    if not (np.all(array > 0) and np.all(array >= f.low) and np.all(array <= f.high)):
+        return None  # zero, negative, infinite, underflow or implausible: its message
+    if len(present) == len(column):
+        return list[float | None](numbers)
+    it = iter(numbers)
+    return [None if v is None else next(it) for v in column]
+
+
+def _texts(column: list[Any]) -> list[str | None] | None:
+    out = [None if v is None else v.strip() if type(v) is str else "" for v in column]
+    return None if "" in out else out
+
+
+def _bools(column: list[Any]) -> list[bool] | None:
+    out = [v if type(v) is bool else _TRUE_FALSE.get(v.strip().lower()) if type(v) is str
+           else None for v in column]  # (a missing value is false, as in Run)
+    return None if any(o is None and v is not None for o, v in zip(out, column, strict=True)) \
+        else [bool(o) for o in out]
+
+
+def _tags(column: list[Any]) -> list[tuple[str, ...]] | None:
+    out: list[tuple[str, ...]] = []
+    for v in column:
+        if v is None:
+            out.append(())
+        elif type(v) is str:
+            out.append(tuple(t.strip() for t in v.split(";") if t.strip()))
+        elif type(v) is list and all(type(t) is str for t in v):
+            out.append(tuple(v))
+        else:
+            return None
+    return out
+
+
+def _consistent(values: Mapping[str, list[Any]], n: int) -> bool:
+    """The checks between fields of one record: flops near 6ND, non-embedding <= total."""
+    import numpy as np
+
+    def array(name: str) -> Any:
+        return np.array([np.nan if v is None else v for v in values[name]], dtype=float)
+
+    params = np.array(values["params"])
+    if "flops" in values:
+        ratio = array("flops") / (6.0 * params * np.array(values["tokens"]))
+        if np.any(~np.isnan(ratio) & ~((ratio >= 0.05) & (ratio <= 20))):
+            return False
+    return "non_embedding_params" not in values or not np.any(
+        array("non_embedding_params") > params)
+
+
 # --------------------------------------------------------------------------- assembly
 
 
@@ -372,6 +542,8 @@ def load_runs(
     sources = read_sources(paths, stdin_text=stdin_text, input_format=input_format)
     tables, log_sources = _tables_and_logs(sources, input_format)
     for source in tables:
+        if not check.filters and check.add_table(source, table_columns):
+            continue  # validated column by column (large tables); else record by record:
         if source.kind == "csv":
             records: Iterable[tuple[str, Any]] = records_from_csv(
                 source, table_columns, fields=_TABLE_FIELDS, required=_REQUIRED,
@@ -444,6 +616,7 @@ class _Records:
     def __init__(self, filters: list[Where], skip_invalid: bool) -> None:
         self.filters, self.skip_invalid = filters, skip_invalid
         self.by_id: dict[str, Run] = {}
+        self.canonical: dict[str, str] = {}  # run id -> Run.canonical(), for the digest
         self.seen = 0
         self.seen_columns: set[str] = set()
         self.skipped: list[Skipped] = []
@@ -468,6 +641,42 @@ class _Records:
         if previous is not None:
             raise InputError(_duplicate_message(previous, run))
         self.by_id[run.run_id] = run
+        self.canonical[run.run_id] = run.canonical()
+
+    def add_table(self, source: Source, columns: Mapping[str, str]) -> bool:
+        """Add every run of a run table validated column by column (:func:`_by_column`),
+        if each would pass :meth:`add` unchanged; otherwise add nothing and return False
+        (the caller then goes record by record, for the exact message of the first bad
+        one). Header problems of a CSV table raise here, as they would there."""
+        if source.kind == "csv":
+            table = csv_columns(source, columns, fields=_TABLE_FIELDS, required=_REQUIRED,
+                                aliases=_ALIASES)
+            if table is None:
+                return False
+            positions = list(map("line {}".format, table.line_numbers))
+            cells: dict[str, list[Any]] = {  # an empty cell is no value
+                f: [c or None for c in col] if "" in col else list[Any](col)
+                for f, col in table.cells.items()}
+        else:
+            try:
+                records = list(records_from_yaml(source))
+            except InputError:
+                return False  # raised again, in order, record by record
+            positions = [position for position, _ in records]
+            found = _record_columns([record for _, record in records])
+            if found is None:
+                return False
+            cells = found
+        if self.seen + len(positions) > LIMITS["max_runs"]:
+            return False
+        made = _by_column(source.name, positions, cells)
+        if made is None or any(run_id in self.by_id for run_id in made[0]):
+            return False
+        ids, runs, canonical = made
+        self.seen += len(runs)
+        self.by_id.update(zip(ids, runs, strict=True))
+        self.canonical.update(zip(ids, canonical, strict=True))
+        return True
 
     def run_set(self, sources: tuple[str, ...], warnings: tuple[str, ...]) -> RunSet:
         filters = self.filters
@@ -487,10 +696,12 @@ class _Records:
                 else f"no runs left: all {len(skipped)} were skipped as invalid; the first: "
                 f"{skipped[0].reason}" if skipped else "no runs found in the inputs"
             )
-        ordered = tuple(self.by_id[k] for k in sorted(self.by_id))
-        kept = tuple(r for r in ordered if not r.exclude)
-        excluded = tuple(r for r in ordered if r.exclude)
-        digest = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
+        ids = sorted(self.by_id)
+        ordered = tuple(map(self.by_id.__getitem__, ids))
+        flags = list(map(attrgetter("exclude"), ordered))
+        kept = tuple(compress(ordered, map(not_, flags))) if any(flags) else ordered
+        excluded = tuple(compress(ordered, flags))
+        digest = _sha256("\x1e".join(map(self.canonical.__getitem__, ids)))
         if skipped:
             names = [shown(s.run_id) if s.run_id else s.source for s in skipped[:5]]
             more = f" and {len(skipped) - 5:,} more" if len(skipped) > 5 else ""
@@ -498,6 +709,12 @@ class _Records:
                                    f"{', '.join(names)}{more}")
         return RunSet(runs=kept, excluded=excluded, sources=sources, sha256=digest,
                       warnings=warnings, skipped=skipped)
+
+
+def _sha256(text: str) -> str:
+    import hashlib  # ~7 ms of start-up for commands that read no runs
+
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _runs(n: int) -> str:
@@ -572,5 +789,5 @@ def runset_from_arrays(
         if groups is not None:
             record["group"] = str(groups[i])
         runs.append(_make_run(name, f"row {i + 1}", record))
-    digest = hashlib.sha256("\x1e".join(r.canonical() for r in runs).encode()).hexdigest()
+    digest = _sha256("\x1e".join(r.canonical() for r in runs))
     return RunSet(runs=tuple(runs), excluded=(), sources=(name,), sha256=digest)

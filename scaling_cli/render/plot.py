@@ -467,6 +467,12 @@ def _forecast_curve(s: _Scene, ax: Any) -> None:
     ax.plot(grid, [r.loss.value for r in curve], color=FORECAST, ls="--", lw=2,
             gid="forecast-curve", label=f"forecast at {_flops(c)} FLOPs")
     text = f"N* = {_count(n_star)}\nL = {l_star:.3f}"
+    totals = [(r.loss.total_low, r.loss.total_high) for r in curve]
+    if all(lo is not None and hi is not None for lo, hi in totals):
+        # the law's own error beyond the runs and a run's scatter (the total interval)
+        ax.fill_between(grid, [lo for lo, _ in totals], [hi for _, hi in totals],
+                        color=FORECAST, alpha=0.08, lw=0, gid="forecast-total-band",
+                        label=f"{s.confidence:.0%} total band")
     if s.samples is not None:
         ax.fill_between(grid, [r.loss.low for r in curve], [r.loss.high for r in curve],
                         color=FORECAST, alpha=0.2, lw=0, gid="forecast-band",
@@ -477,6 +483,8 @@ def _forecast_curve(s: _Scene, ax: Any) -> None:
               gid="forecast-interval")
         text = (f"N* = {_interval(n_star, at.params.low, at.params.high, _count)}\n"
                 f"L = {_interval(l_star, at.loss.low, at.loss.high, lambda x: f'{x:.3f}')}")
+    if at.loss.total_low is not None and at.loss.total_high is not None:
+        text += f"\ntotal: L in [{at.loss.total_low:.3f} – {at.loss.total_high:.3f}]"
     ax.scatter([n_star], [l_star], marker="*", s=220, color=FORECAST, edgecolor="black",
                zorder=6, gid="forecast-point", label="forecast N*, L")
     # Small models reach only high losses: the lower left of an isoFLOP plot is always empty.

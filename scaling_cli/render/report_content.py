@@ -11,9 +11,10 @@ Numbers are shown with :mod:`scaling_cli.units`, in the digits of the table outp
 (:data:`FORMATS`), and each travels as a :class:`Num` holding the document value it was
 formatted from. Budget tables are data-driven: a tuple of :class:`Column` (header, keys into
 one budget entry, format), so showing a new document key is one line; a column is shown when
-some budget has a value for it. An estimate's further intervals (any ``<name>_low`` /
-``<name>_high`` pair, or a ``<name>: {"low", "high"}`` object, next to ``low``/``high``) are
-shown under its interval, labelled ``<name>``.
+some budget has a value for it. Under an estimate's value come its statistical interval
+(``low``/``high``), then its total interval (``total_low``/``total_high``), unlabelled as in
+the table output (the caption says which is which); any further interval (a ``<name>_low`` /
+``<name>_high`` pair, or a ``<name>: {"low", "high"}`` object) follows, labelled ``<name>``.
 """
 
 from __future__ import annotations
@@ -66,17 +67,20 @@ class Provenance:
     inputs_sha256: str | None  # canonical hash of the runs read (docs/json-schema.md)
     input_files: tuple[str, ...]
     generated: str | None = None  # a timestamp, only when the caller passes one
+    plots_by: str | None = None  # what drew the plots ("matplotlib 3.10.1"): SVG bytes vary
 
     @classmethod
     def from_document(cls, optimal: Mapping[str, Any], *, command: str,
-                      generated: str | None = None) -> Provenance:
-        """Everything but the command line, read from the ``optimal`` document itself."""
+                      generated: str | None = None, plots_by: str | None = None
+                      ) -> Provenance:
+        """Everything but the command line (and the plotting library), read from the
+        ``optimal`` document itself."""
         inputs = optimal.get("inputs") or {}
         boot = optimal.get("bootstrap") or {}
         return cls(command=command, tool_version=str(optimal.get("tool_version", "")),
                    seed=boot.get("seed"), inputs_sha256=inputs.get("sha256"),
                    input_files=tuple(str(s) for s in inputs.get("sources", ())),
-                   generated=generated)
+                   generated=generated, plots_by=plots_by)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class ReportInputs:
     provenance: Provenance
     fit: Mapping[str, Any] | None = None  # schema scaling-cli/fit (replicates not needed)
     plots: Mapping[str, str] = field(default_factory=dict)  # name -> SVG text, in page order
+    plots_missing: str | None = None  # why there are no plots, said in their place
     warnings: tuple[str, ...] = ()  # shown after the documents' own (duplicates once)
     title: str = "Compute-optimal training forecast"
 
@@ -226,19 +231,34 @@ def dig(entry: Mapping[str, Any], path: Sequence[str]) -> Any:
     return value
 
 
+def _pair(low: Any, high: Any, kind: str, label: str = "") -> Line | None:
+    if not (is_number(low) and is_number(high)):
+        return None
+    prefix: Line = (f"{label.replace('_', ' ')}: ",) if label else ()
+    return (*prefix, num(kind, low), " – ", num(kind, high))
+
+
 def interval_lines(est: Mapping[str, Any], kind: str) -> tuple[Line, ...]:
-    """The estimate's intervals: ``low``-``high`` first, then any further named ones."""
-    found: list[tuple[str, Any, Any]] = [("", est.get("low"), est.get("high"))]
+    """The estimate's intervals in the order the table output writes them: the statistical
+    interval (``low``-``high``, the bootstrap's), then the total one (``total_low``-
+    ``total_high``), then any further named interval, labelled. Where there is a total but
+    no statistical interval (no bootstrap), the first line is —: a line's place says which
+    interval it is, as the caption says."""
+    stat = _pair(est.get("low"), est.get("high"), kind)
+    total = _pair(est.get("total_low"), est.get("total_high"), kind)
+    lines: list[Line] = []
+    if stat is not None or total is not None:
+        lines.append(stat or (MISSING,))
+    if total is not None:
+        lines.append(total)
     for key, value in est.items():
-        if key.endswith("_low") and f"{key[:-4]}_high" in est:
-            found.append((key[:-4], value, est[f"{key[:-4]}_high"]))
+        further = None
+        if key.endswith("_low") and key != "total_low" and f"{key[:-4]}_high" in est:
+            further = _pair(value, est[f"{key[:-4]}_high"], kind, key[:-4])
         elif isinstance(value, Mapping) and "low" in value and "high" in value:
-            found.append((key, value["low"], value["high"]))
-    lines = []
-    for label, low, high in found:
-        if is_number(low) and is_number(high):
-            prefix: Line = (f"{label.replace('_', ' ')}: ",) if label else ()
-            lines.append((*prefix, num(kind, low), " – ", num(kind, high)))
+            further = _pair(value["low"], value["high"], kind, key)
+        if further is not None:
+            lines.append(further)
     return tuple(lines)
 
 

@@ -3,11 +3,14 @@
 
 Sections, in the order a planning meeting reads them:
 
-1. Forecast: N*, D*, loss and tokens per parameter at each budget with intervals, how far the
-   budget is beyond the largest run; then every warning, in full.
+1. Forecast: N*, D*, loss and tokens per parameter at each budget, each with its statistical
+   interval and its total interval (as the table output of ``scaling optimal`` labels them),
+   how far the budget is beyond the largest run; then every warning, in full.
 2. Plan details: cost (with the hardware and price assumed), how far each forecast reaches
    beyond the fitted runs, the near-optimal band, limited unique data.
-3. Fitted law; plots; fit health; provenance; the runs behind the fit (with a fit document).
+3. Fitted law; plots (or why there are none); fit health (the optimum, the form chosen out of
+   sample, the bootstrap, runs left out); provenance; the runs behind the fit (with a fit
+   document).
 
 Warnings are decided by the forecast stage and carried in the documents; this module only
 lists them (documents' first, then the caller's; each once). Documents that do not belong
@@ -157,6 +160,53 @@ def _ci(doc: Mapping[str, Any]) -> Num:
     return num("percent", doc["confidence"])
 
 
+def _form_error(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    form = doc.get("form")
+    return None if not isinstance(form, Mapping) else form.get("form_error")
+
+
+def _intervals_words(doc: Mapping[str, Any]) -> Line:
+    """What the lines under a value are, in the words of the table output's caption."""
+    if _form_error(doc) is None:
+        return (" (value, then its ", _ci(doc), " interval)")
+    return (" (value, then ", _ci(doc), " statistical interval, then ", _ci(doc),
+            " total interval)")
+
+
+def _interval_notes(doc: Mapping[str, Any]) -> tuple[Line, ...]:
+    """What the statistical and the total interval each account for."""
+    notes: list[Line] = []
+    boot, form, error = doc.get("bootstrap"), doc.get("form") or {}, _form_error(doc)
+    if boot is not None:
+        notes.append(("Statistical interval: the spread of the answer over ",
+                      num("integer", boot["replicates"]), " refits of the law to the runs "
+                      f"resampled by {boot['resample_by']} (bootstrap, percentile method)."))
+    if error is None:
+        return tuple(notes)
+    if error["source"] == "ladder":
+        basis: Line = ("estimated from ", num("integer", error["held_out_runs"]),
+                       " held-out runs; a direction they do not reach takes the prior from "
+                       "public ladders")
+    else:
+        basis = ("assumed from public ladders: these runs cannot measure it",)
+    parts: list[Inline] = [
+        "Total interval: the statistical one widened by the law's own error beyond the runs, ",
+        num("percent", error["per_decade_compute"]), " per decade of compute, ",
+        num("percent", error["per_decade_tokens_per_param"]),
+        " per decade of tokens per parameter and ", num("percent", error["per_decade_params"]),
+        " per decade of model size"]
+    if is_number(error.get("held_out_log_sd")) and error["held_out_log_sd"] > 0:
+        parts += [", at least ", num("percent", error["held_out_log_sd"]),
+                  " once beyond the runs"]
+    parts += [" (", *basis, "), by a run's scatter (", num("percent", error["noise_log_sd"]),
+              ")"]
+    if form.get("alternative_law"):
+        parts += [f" and by the answer of the {form['alternative']} form"]
+    notes.append((*parts, ". Plan with the total interval: the statistical one alone assumes "
+                  "the law's form is exact."))
+    return tuple(notes)
+
+
 def _subtitle(doc: Mapping[str, Any]) -> Line:
     source = str(doc.get("law_source", "runs"))
     inputs, boot = doc.get("inputs"), doc.get("bootstrap")
@@ -178,18 +228,21 @@ def _subtitle(doc: Mapping[str, Any]) -> Line:
                   f" bootstrap replicates (resampled by {boot['resample_by']}, seed ",
                   num("integer", boot["seed"]), ")"]
     elif not source.startswith("preset:"):
-        parts += [" · no bootstrap, so no intervals"]
+        parts += [" · no bootstrap, so no statistical intervals" if _form_error(doc)
+                  else " · no bootstrap, so no intervals"]
     return tuple(parts)
 
 
 def _forecast(doc: Mapping[str, Any], warnings: tuple[str, ...]) -> Section:
     budgets = doc["budgets"]
-    with_ci = any(interval_lines(b["params"], "count") for b in budgets if "params" in b)
+    with_ci = any(interval_lines(b[key], "count") for b in budgets
+                  for key in ("params", "loss") if isinstance(b.get(key), Mapping))
     caption: Line = ("Compute-optimal model size N*, training tokens D* and the loss they "
                      "reach, at each budget",)
     if with_ci:
-        caption += (" (value, then its ", _ci(doc), " interval)")
-    table = budget_table(budgets, ANSWER_COLUMNS, caption, emphasis=True)
+        caption += _intervals_words(doc)
+    table = budget_table(budgets, ANSWER_COLUMNS, caption, emphasis=True,
+                         notes=_interval_notes(doc) if with_ci else ())
     blocks: list[Block] = [] if table is None else [table]
     if warnings:
         blocks += [Subheading("Warnings", "warnings"),
@@ -271,32 +324,39 @@ def _law(doc: Mapping[str, Any]) -> Section:
                                          Paragraph(convention, "muted")))
 
 
+_BANDS = (" Bands and bracketed ranges are statistical (bootstrap) intervals; the forecast "
+          "table also gives the total ones.")
 PLOT_TEXT: dict[str, tuple[str, str]] = {
     "summary": ("Forecast at a glance", "Four panels: isoFLOP profiles (loss against model "
                 "size at fixed compute) with the forecast curve and its band; compute-optimal "
                 "N* and D* against compute with bootstrap bands; residuals of the fitted law; "
-                "and the bootstrap replicates of (N*, D*) at the forecast budget."),
+                "and the bootstrap replicates of (N*, D*) at the forecast budget." + _BANDS),
     "isoflop": ("isoFLOP profiles", "Loss against model size at fixed compute for each "
                 "budget in the runs, the law's curve through them and its minimum, and the "
-                "forecast curve at the requested budget with its bootstrap band."),
+                "forecast curve at the largest budget asked for with its bootstrap band."
+                + _BANDS),
     "allocation": ("N* and D* against compute", "Compute-optimal model size N* and tokens "
                    "D* against training compute, with bootstrap bands; the runs are marked "
-                   "and the region beyond the largest run's compute is shaded."),
+                   "and the region beyond the largest run's compute is shaded." + _BANDS),
     "residuals": ("Fit residuals", "Predicted against actual final loss for every run, "
                   "and the residual in percent against model size."),
     "bootstrap": ("Bootstrap replicates of (N*, D*)", "Each bootstrap replicate's N* and D* "
-                  "at the forecast budget, on the line N·D = C/k, with their intervals."),
+                  "at the largest budget asked for, on the line N·D = C/k, with their "
+                  "intervals." + _BANDS),
 }
 
 
-def _plots(plots: Mapping[str, str]) -> Section | None:
+def _plots(plots: Mapping[str, str], missing: str | None) -> Section | None:
     if not plots:
-        return None
-    figures = []
+        return None if missing is None else Section("plots", "Plots", (
+            Paragraph(("No plots: ", missing), "muted"),))
+    figures: list[Block] = []
     for name, svg in plots.items():
         title, description = PLOT_TEXT.get(name, (name, f"The {name} plot."))
         figures.append(Figure(name, svg, title, description + " The numbers are in the "
                               "tables of this report."))
+    if missing is not None:
+        figures.append(Paragraph((missing,), "muted"))
     return Section("plots", "Plots", tuple(figures))
 
 
@@ -337,6 +397,10 @@ def _health(doc: Mapping[str, Any]) -> Section:
                                 tuple((Cell((str(r["id"]),), numeric=False),
                                        Cell((num("precise", r["log_residual"]),)))
                                       for r in fit["large_residuals"])))
+    form = doc.get("form")
+    if isinstance(form, Mapping) and form.get("form") is not None:
+        rows.append(_row("Form of the law", Styled(str(form["form"]), "strong"), ": ",
+                         str(form.get("reason") or "")))
     if boot is not None:
         rows.append(_row("Bootstrap", num("integer", boot["replicates"]), " replicates by ",
                          str(boot["resample_by"]), " (", num("integer", boot["n_units"]),
@@ -344,6 +408,18 @@ def _health(doc: Mapping[str, Any]) -> Section:
                          " intervals; ", num("integer", boot["failed"]), " failed, ",
                          num("integer", boot["degenerate"]), " degenerate"))
     if inputs is not None:
+        skipped = inputs.get("skipped") or []
+        rows.append(_row("Runs", num("integer", inputs["runs_used"]), " in the fit, ",
+                         num("integer", inputs["runs_excluded"]), " marked exclude: true, ",
+                         num("integer", len(skipped)), " left out as unusable"))
+        if skipped:
+            blocks.append(Table(("Runs left out while reading (--skip-invalid)",),
+                                ("Run", "Source", "Reason"),
+                                tuple((Cell((str(r.get("run_id") or MISSING),), numeric=False),
+                                       Cell((Styled(str(r["source"]), "code"),),
+                                            numeric=False),
+                                       Cell((str(r["reason"]),), numeric=False))
+                                      for r in skipped)))
         rows.append(_row("Data range", num("count", inputs["params_min"]), " – ",
                          num("count", inputs["params_max"]), " parameters, ",
                          num("count", inputs["tokens_min"]), " – ",
@@ -374,6 +450,8 @@ def _provenance(doc: Mapping[str, Any], prov: Provenance) -> Section:
             _row("Law source", Styled(str(doc.get("law_source", "")), "code")),
             _row("Schema", Styled(str(doc["schema"]), "code"), " version ",
                  num("integer", doc["schema_version"]))]
+    if prov.plots_by is not None:
+        rows.append(_row("Plots drawn with", prov.plots_by))
     if prov.generated is not None:
         rows.append(_row("Generated", prov.generated))
     blocks: list[Block] = [Preformatted(prov.command, "Command line"),
@@ -411,7 +489,8 @@ def build_report(report: ReportInputs) -> Report:
         _check_document(report.fit, "fit", "fit document")
     _check_consistent(report)
     warnings = _warnings(report)
-    sections = (_forecast(doc, warnings), _details(doc), _law(doc), _plots(report.plots),
+    sections = (_forecast(doc, warnings), _details(doc), _law(doc),
+                _plots(report.plots, report.plots_missing),
                 _health(doc), _provenance(doc, report.provenance), _runs(report.fit))
     return Report(report.title, _subtitle(doc), warnings,
                   tuple(s for s in sections if s is not None))

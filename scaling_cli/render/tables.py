@@ -433,9 +433,18 @@ def laws_table(presets: dict[str, Any], style: Style | None = None) -> str:
                       ["name", "E", "A", "B", "α", "β"], frozenset({0}))
     for name, p in presets.items():
         table.add_row(name, *(f"{v:.6g}" for v in p.law.as_tuple()))
-    notes = "".join(f"\n{style.apply(name, 'bold')}: {p.title}\n  {p.citation}\n"
-                    + (f"  {p.note}\n" if p.note else "") for name, p in presets.items())
+    notes = "".join(f"\n{style.apply(name, 'bold')}:\n{_prose(p.title)}{_prose(p.citation)}"
+                    + (_prose(p.note) if p.note else "") for name, p in presets.items())
     return table.render(style) + notes
+
+
+def _prose(text: str) -> str:
+    """A note indented two spaces and wrapped at 80 columns between words (no word, number
+    or citation is ever cut)."""
+    import textwrap
+
+    return textwrap.fill(text, width=80, initial_indent="  ", subsequent_indent="  ",
+                         break_long_words=False, break_on_hyphens=False) + "\n"
 
 
 def schema_table(fields: Any, example: str, style: Style | None = None) -> str:

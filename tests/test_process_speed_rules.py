@@ -1,0 +1,355 @@
+"""The rules that keep the shipped process fast (issue 16), tested as rules, never timed.
+
+* bootstrap workers run BLAS on one thread, set by the tool (not by the environment), and
+  the parent runs its own refits on one thread and restores its setting afterwards;
+* the bootstrap job is handed to the workers once, by fork, never pickled per chunk;
+* the number of processes follows the work (``worker_count``), never more than asked for;
+* results are the same bytes whatever the worker count;
+* run tables validated column by column give exactly what the record-by-record path gives:
+  the same runs, hash and warnings, and for bad input the same one-line message.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.context
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from scaling_cli.errors import InputError
+from scaling_cli.fit import bootstrap as boot
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import fit_law
+from scaling_cli.read import runs as runs_module
+from scaling_cli.read.runs import RunSet, load_runs
+
+from .conftest import synthetic_ladder
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _threads_in_worker(batch: int) -> tuple[int, tuple[int, ...]]:
+    return batch, boot.blas_threads()
+
+
+class _Unpicklable:
+    """A job that fails if anything tries to pickle it (as a per-chunk send would)."""
+
+    def __call__(self, batch: int) -> int:
+        return batch * 10
+
+    def __reduce__(self) -> Any:
+        raise AssertionError("the job was pickled")
+
+
+@pytest.fixture
+def pools(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every process pool started (so a test cannot pass without one)."""
+    sizes: list[int] = []
+    pool = multiprocessing.context.BaseContext.Pool
+
+    def recording(self: Any, processes: int | None = None, *args: Any, **kwargs: Any) -> Any:
+        sizes.append(processes or 0)
+        return pool(self, processes, *args, **kwargs)
+
+    monkeypatch.setattr(multiprocessing.context.BaseContext, "Pool", recording)
+    return sizes
+
+
+@pytest.fixture(scope="module")
+def ladder() -> tuple[Data, Any]:
+    n, d, loss = synthetic_ladder(noise=0.02, sizes=6, seed=5,
+                                  budgets=(1e17, 1e18, 1e19, 1e20, 1e21))
+    data = Data.from_arrays(n, d, loss)
+    return data, fit_law(data)
+
+
+def _controllable() -> tuple[int, ...]:
+    threads = boot.blas_threads()
+    if not threads:
+        pytest.skip("no OpenBLAS/MKL whose thread count can be set is loaded (not Linux?)")
+    return threads
+
+
+# --------------------------------------------------------------------------- BLAS threads
+
+
+def test_workers_run_blas_on_one_thread_whatever_the_parent_uses(pools: list[int]) -> None:
+    _controllable()
+    with boot.limit_blas_threads(2):  # as a user's OPENBLAS_NUM_THREADS=2 would leave it
+        parent = boot.blas_threads()
+        seen = list(boot._map(_threads_in_worker, list(range(6)), 2))
+        assert boot.blas_threads() == parent  # the parent's own setting is untouched
+    assert pools == [2]
+    assert [b for b, _ in seen] == list(range(6))
+    assert all(threads and set(threads) == {1} for _, threads in seen), seen
+
+
+def test_the_parent_refits_on_one_thread_and_restores_its_setting(
+        ladder: tuple[Data, Any]) -> None:
+    _controllable()
+    data, fit = ladder
+    during: list[tuple[int, ...]] = []
+    with boot.limit_blas_threads(2):
+        before = boot.blas_threads()
+        if set(before) == {1}:
+            pytest.skip("OpenBLAS here runs one thread at most: nothing to limit")
+        boot.bootstrap(data, fit, replicates=64, seed=1, workers=1,
+                       progress=lambda done, total: during.append(boot.blas_threads()))
+        assert boot.blas_threads() == before
+    assert during and all(set(t) == {1} for t in during)
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def test_the_job_is_inherited_not_pickled(pools: list[int]) -> None:
+    assert list(boot._map(_Unpicklable(), list(range(5)), 2)) == [0, 10, 20, 30, 40]
+    assert pools == [2]
+
+
+def test_bootstrap_hands_its_job_over_once(monkeypatch: pytest.MonkeyPatch, pools: list[int],
+                                           ladder: tuple[Data, Any]) -> None:
+    data, fit = ladder
+    one = boot.bootstrap(data, fit, replicates=160, seed=2, workers=1)
+
+    def refuse(self: Any) -> Any:
+        raise AssertionError("the bootstrap job was pickled")
+
+    monkeypatch.setattr(boot._Job, "__reduce__", refuse)
+    monkeypatch.setattr(boot, "MIN_WORK_PER_PROCESS", 1)  # workers even for this small job
+    two = boot.bootstrap(data, fit, replicates=160, seed=2, workers=2)
+    assert pools == [2]
+    assert one.theta.tobytes() == two.theta.tobytes()
+
+
+# --------------------------------------------------------------------------- how many
+
+
+def test_worker_count_follows_the_work() -> None:
+    count = boot.worker_count
+    # Too little work for a second process (well under a second): this process alone.
+    assert count(2, runs=100, replicates=200) == 1
+    assert count(2, runs=240, replicates=1000) == 1  # Epoch's ladder, the default bootstrap
+    assert count(2, runs=10_000, replicates=200) == 1
+    assert count(2, runs=16, replicates=60) == 1  # fewer than MIN_CHUNKS_FOR_WORKERS chunks
+    # Seconds of work: worth both cores.
+    assert count(2, runs=100_000, replicates=200) == 2
+    assert count(2, runs=240, replicates=10_000) == 2
+    # Never more than asked for, nor more than there are chunks.
+    assert count(1, runs=100_000, replicates=1000) == 1
+    assert count(64, runs=100_000, replicates=200) == len(boot._chunks(200))
+    # A reference bootstrap (a global fit per replicate) always pays for its workers.
+    assert count(2, runs=16, replicates=128, reference=True) == 2
+
+
+def test_worker_count_never_drops_as_the_work_grows() -> None:
+    sizes = (16, 100, 240, 1000, 10_000, 100_000)
+    replicates = (40, 60, 128, 200, 1000, 4000)
+    for workers in (1, 2, 4, 16):
+        grid = np.array([[boot.worker_count(workers, runs=n, replicates=r) for r in replicates]
+                         for n in sizes])
+        assert grid.min() >= 1 and grid.max() <= workers
+        assert np.all(np.diff(grid, axis=0) >= 0) and np.all(np.diff(grid, axis=1) >= 0)
+
+
+def test_a_small_bootstrap_starts_no_processes(pools: list[int],
+                                               ladder: tuple[Data, Any]) -> None:
+    data, fit = ladder  # 30 runs
+    assert boot.worker_count(2, runs=len(data), replicates=200) == 1
+    boot.bootstrap(data, fit, replicates=200, seed=0, workers=2)
+    assert pools == []
+
+
+# --------------------------------------------------------------------------- same bytes
+
+
+@pytest.mark.parametrize("groups", [False, True], ids=["by-run", "by-group"])
+def test_same_bytes_for_any_worker_count(monkeypatch: pytest.MonkeyPatch, pools: list[int],
+                                         ladder: tuple[Data, Any], groups: bool) -> None:
+    data, fit = ladder
+    labels = [f"g{i // 3}" for i in range(len(data))] if groups else None
+    monkeypatch.setattr(boot, "MIN_WORK_PER_PROCESS", 1)
+    results = [boot.bootstrap(data, fit, replicates=150, seed=7, workers=w, groups=labels)
+               for w in (1, 2, 3)]
+    assert pools == [2, 3]
+    for other in results[1:]:
+        assert other.theta.tobytes() == results[0].theta.tobytes()
+        assert np.array_equal(other.converged, results[0].converged)
+        assert np.array_equal(other.degenerate, results[0].degenerate)
+
+
+# --------------------------------------------------------------------------- loader
+
+
+def _record_by_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runs_module._Records, "add_table", lambda self, source, columns: False)
+
+
+def _outcome(load: Callable[[], RunSet]) -> tuple[str, Any]:
+    try:
+        got = load()
+    except InputError as exc:
+        return "error", str(exc)
+    return "runs", (got.runs, got.excluded, got.sources, got.sha256, got.warnings,
+                    [(s.run_id, s.source, s.reason) for s in got.skipped])
+
+
+def _both_paths(monkeypatch: pytest.MonkeyPatch, paths: list[str],
+                **options: Any) -> tuple[tuple[str, Any], tuple[str, Any]]:
+    fast = _outcome(lambda: load_runs(paths, **options))
+    with monkeypatch.context() as m:
+        _record_by_record(m)
+        slow = _outcome(lambda: load_runs(paths, **options))
+    return fast, slow
+
+
+CSV_HEADER = "id,params,tokens,loss,flops,group,exclude,tags,non_embedding_params,extra"
+
+
+def _csv_rows(n: int) -> list[list[str]]:
+    return [[f"r{i:03d}", f"{1e7 * (1 + i)!r}", f"{2e9 * (1 + i % 7)!r}",
+             f"{3.0 - i / 1000!r}", "", f"g{i % 4}", "", "", "", "x"] for i in range(n)]
+
+
+# One mutation per case: (row, column, new cell); row None appends a raw line instead.
+CSV_CASES: dict[str, tuple[int | None, int | str, str]] = {
+    "plain": (0, 9, "x"),
+    "suffix numbers": (3, 1, "70M"),
+    "spaces around": (5, 2, "  2e9 "),
+    "zero": (7, 1, "0"),
+    "negative": (7, 2, "-2e9"),
+    "nan": (8, 3, "nan"),
+    "inf": (8, 1, "inf"),
+    "overflow": (8, 1, "1e999"),
+    "underflow": (8, 1, "1e-999"),
+    "implausible params": (9, 1, "12"),
+    "a perplexity": (9, 3, "25.5"),
+    "comma number": (10, 1, "1;000"),
+    "hexadecimal": (10, 1, "0x1F"),
+    "text": (10, 2, "lots"),
+    "unicode digits": (10, 2, "٣"),
+    "empty id": (11, 0, " "),
+    "empty required": (11, 3, ""),
+    "tab in id": (11, 0, "a\tb"),
+    "duplicate id": (12, 0, "r001"),
+    "flops close": (13, 4, "3e17"),
+    "flops far": (13, 4, "1e30"),
+    "exclude yes": (14, 6, "yes"),
+    "exclude maybe": (14, 6, "maybe"),
+    "tags": (15, 7, "a; b;;c"),
+    "non-embedding above total": (16, 8, "9e12"),
+    "non-embedding fine": (16, 8, "1e6"),
+    "quoted cell": (17, 9, '"q,uoted"'),
+    "quoted id": (17, 0, '"r017"'),
+    "quoted number": (18, 1, '"1e8"'),
+    "blank line": (None, "", ""),
+    "commas only": (None, "", ",,,,,,,,,"),
+    "short row": (None, "", "zz,1e8,1e9"),
+    "long row": (None, "", "zz,1e8,1e9,3,,,,,,,,"),
+}
+
+
+def _csv_text(case: str, newline: str = "\n") -> str:
+    rows = _csv_rows(40)
+    row, column, cell = CSV_CASES[case]
+    lines = [CSV_HEADER]
+    if row is None:
+        lines += [",".join(r) for r in rows[:20]] + [cell] + [",".join(r) for r in rows[20:]]
+    else:
+        assert isinstance(column, int)
+        rows[row][column] = cell
+        lines += [",".join(r) for r in rows]
+    return newline.join(lines) + newline
+
+
+@pytest.mark.parametrize("case", sorted(CSV_CASES))
+@pytest.mark.parametrize("skip_invalid", [False, True], ids=["strict", "skip-invalid"])
+def test_csv_tables_by_column_or_by_record_agree(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path, case: str,
+                                                 skip_invalid: bool) -> None:
+    for newline in ("\n", "\r\n"):
+        path = tmp_path / f"runs-{len(newline)}.csv"
+        path.write_text(_csv_text(case, newline), encoding="utf-8", newline="")
+        fast, slow = _both_paths(monkeypatch, [str(path)], skip_invalid=skip_invalid)
+        assert fast == slow, case
+
+
+YAML_RUN = "  - id: r{i:03d}\n    params: {p}\n    tokens: {t}\n    loss: {lo}\n"
+YAML_CASES = {
+    "plain": "",
+    "meta and tags": "    meta: {{seed: 3, note: ok}}\n    tags: [a, b]\n",
+    "tags as text": "    tags: a; b\n",
+    "group and exclude": "    group: g1\n    exclude: true\n    exclude_reason: diverged\n",
+    "unknown field": "    tokns: 3\n",
+    "id and run_id": "    run_id: other\n",
+    "null loss": "    flops: ~\n",
+    "boolean number": "    unique_tokens: yes\n",
+    "list number": "    unique_tokens: [1, 2]\n",
+    "suffix": "    unique_tokens: 7B\n",
+    "quoted number": "    flops: '1.2e18'\n",
+    "empty text": "    group: ''\n",
+    "bad bool": "    exclude: perhaps\n",
+    "bad tags": "    tags: {{a: 1}}\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(YAML_CASES))
+def test_yaml_lists_by_column_or_by_record_agree(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path, case: str) -> None:
+    entries = [YAML_RUN.format(i=i, p=f"{10 + i}M", t=f"{2e9 * (1 + i % 5):.6g}",
+                               lo=f"{3 - i / 100:.3f}") for i in range(30)]
+    entries[11] += YAML_CASES[case].format()
+    path = tmp_path / "runs.yaml"
+    path.write_text("runs:\n" + "".join(entries), encoding="utf-8")
+    other = tmp_path / "more.csv"  # a second source: ids across sources must stay unique
+    other.write_text("id,params,tokens,loss\nz1,1e8,2e9,3.1\n", encoding="utf-8")
+    for skip_invalid in (False, True):
+        fast, slow = _both_paths(monkeypatch, [str(path), str(other)],
+                                 skip_invalid=skip_invalid)
+        assert fast == slow, case
+
+
+def test_a_duplicate_across_tables_gets_the_record_path_message(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text("id,params,tokens,loss\nr1,1e8,2e9,3.1\nr2,2e8,2e9,3\n")
+    (tmp_path / "b.csv").write_text("id,params,tokens,loss\nr3,1e8,2e9,3.1\nr2,2e8,2e9,3\n")
+    fast, slow = _both_paths(monkeypatch, [str(tmp_path)])
+    assert fast == slow
+    assert fast[0] == "error" and "duplicate run id" in fast[1] and "line 3" in fast[1]
+
+
+def test_plain_tables_never_go_record_by_record(monkeypatch: pytest.MonkeyPatch,
+                                                tmp_path: Path) -> None:
+    """The agreement tests above compare two paths; this one checks that the fast one is
+    the one taken for plain tables (else they would compare a path with itself)."""
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("validated record by record")
+
+    monkeypatch.setattr(runs_module, "_make_run", refuse)
+    csv_path = tmp_path / "runs.csv"  # blank rows are plain too
+    csv_path.write_text(_csv_text("blank line"), encoding="utf-8")
+    commas_path = tmp_path / "commas.csv"  # (the only blank row: all its commas, no line)
+    commas_path.write_text(_csv_text("commas only").replace("r0", "c0"), encoding="utf-8")
+    yaml_path = tmp_path / "runs.yaml"
+    yaml_path.write_text("runs:\n" + "".join(
+        YAML_RUN.format(i=i, p="1e8", t="2e9", lo="3.1").replace("id: r", "id: y")
+        for i in range(5)), encoding="utf-8")
+    loaded = load_runs([str(csv_path), str(commas_path), str(yaml_path)])
+    assert len(loaded) == 40 + 40 + 5
+    first = next(r for r in loaded.runs if r.run_id == "r000")
+    assert first.position == "line 2" and first.params == 1e7
+
+
+def test_the_hash_is_the_record_paths_hash(tmp_path: Path) -> None:
+    path = tmp_path / "runs.csv"
+    path.write_text(_csv_text("tags"), encoding="utf-8")
+    loaded = load_runs([str(path)])
+    import hashlib
+
+    ordered = sorted([*loaded.runs, *loaded.excluded], key=lambda r: r.run_id)
+    expected = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
+    assert loaded.sha256 == expected
