@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import multiprocessing.context
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,27 @@ def test_a_small_bootstrap_starts_no_processes(pools: list[int],
     data, fit = ladder  # 30 runs
     assert boot.worker_count(2, runs=len(data), replicates=200) == 1
     boot.bootstrap(data, fit, replicates=200, seed=0, workers=2)
+    assert pools == []
+
+
+def _slow_square(batch: tuple[int, int]) -> tuple[int, int]:
+    time.sleep(0.05)
+    return batch[0] ** 2, batch[1]
+
+
+def test_hard_replicates_found_by_timing_go_to_workers(monkeypatch: pytest.MonkeyPatch,
+                                                        pools: list[int]) -> None:
+    # the size model says one process; the first chunk, timed, says the rest is worth two
+    monkeypatch.setattr(boot, "MIN_SECONDS_PER_PROCESS", 0.1)
+    batches = [(j, 32) for j in range(12)]
+    got = list(boot._map_measured(_slow_square, batches, 2))
+    assert got == [(j * j, 32) for j in range(12)]  # in order, every batch once
+    assert pools == [2]
+
+
+def test_quick_replicates_stay_in_this_process(pools: list[int]) -> None:
+    got = list(boot._map_measured(lambda b: b, [(j, 32) for j in range(12)], 2))
+    assert got == [(j, 32) for j in range(12)]
     assert pools == []
 
 

@@ -20,7 +20,8 @@ intervals; degenerate ones (a parameter at its bound, a vanished term) are count
 Replicates are processed in fixed chunks, so results do not depend on the worker count.
 
 *Processes.* ``workers`` is an upper bound: :func:`worker_count` starts only as many
-processes as the work pays for (a small bootstrap runs in this process). Workers are
+processes as the work pays for (a small bootstrap runs in this process; where the
+work's size says so but its first chunk, timed, shows hard replicates, the rest go to workers). Workers are
 forked: each inherits the job (data, fit, screen matrix) from the parent's memory, so only
 chunk numbers go to them and only each chunk's optima come back. BLAS runs one thread per
 process for the whole bootstrap, set here whatever the environment says (in the workers,
@@ -32,6 +33,7 @@ made a (32 x 240) @ (240 x 300) product 4-12x slower.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -75,6 +77,10 @@ MIN_CHUNKS_FOR_WORKERS = 4  # fewer chunks than this are not worth starting proc
 # 200 replicates of 1e3, 1e4 and 1e5 runs: a process needs about a second of work.
 REPLICATE_COST_RUNS = 1000
 MIN_WORK_PER_PROCESS = 2_500_000
+# Where that count says one process, the first chunk is timed: a replicate of a hard ladder
+# (the profile search on every replicate) costs 10-100x the model above, and workers start
+# when the rest of the chunks would give each at least this much work.
+MIN_SECONDS_PER_PROCESS = 1.0
 MAX_SCREEN_CANDIDATES = 256
 
 
@@ -177,8 +183,12 @@ def bootstrap(
     done = 0
     processes = worker_count(workers, runs=len(data), replicates=replicates,
                              reference=reference)
+    batches = [(j, b - a) for j, (a, b) in enumerate(chunks)]
     with limit_blas_threads(1):
-        results = _map(job, [(j, b - a) for j, (a, b) in enumerate(chunks)], processes)
+        if processes == 1 and workers > 1:
+            results = _map_measured(job, batches, workers)
+        else:
+            results = _map(job, batches, processes)
         for (a, b), (t, ok) in zip(chunks, results, strict=True):  # results arrive in order
             theta[a:b], converged[a:b] = t, ok
             done += b - a
@@ -241,6 +251,22 @@ def _map(job: Callable[[Any], Any], batches: list[Any], workers: int) -> Iterato
     with get_context("fork").Pool(min(workers, len(batches)), initializer=_worker_start,
                                   initargs=(job,)) as pool:
         yield from pool.imap(_run_inherited, batches)
+
+
+def _map_measured(job: Callable[[Any], Any], batches: list[Any],
+                  workers: int) -> Iterator[Any]:
+    """Like :func:`_map` where the work's size did not pay for processes: the first batch
+    runs here and is timed, and only if the rest would keep each of ``workers`` processes
+    busy for ``MIN_SECONDS_PER_PROCESS`` (a hard ladder: every replicate needs the profile
+    search) do the remaining batches go to workers. Results are the same either way."""
+    if not batches:
+        return
+    started = time.perf_counter()
+    yield job(batches[0])
+    rest = batches[1:]
+    estimate = (time.perf_counter() - started) * len(rest)
+    affordable = int(estimate // MIN_SECONDS_PER_PROCESS)
+    yield from _map(job, rest, max(1, min(workers, affordable)))
 
 
 _INHERITED: list[Callable[[Any], Any]] = []  # a worker's job, set once by _worker_start
