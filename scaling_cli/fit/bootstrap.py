@@ -20,14 +20,14 @@ intervals; degenerate ones (a parameter at its bound, a vanished term) are count
 Replicates are processed in fixed chunks, so results do not depend on the worker count.
 
 *Processes.* ``workers`` is an upper bound: :func:`worker_count` starts only as many
-processes as the work pays for (a small bootstrap runs in this process; where the
-work's size says so but its first chunk, timed, shows hard replicates, the rest go to
-workers). Workers are forked: each inherits the job (data, fit, screen matrix) from the
-parent's memory, so only chunk numbers go to them and only each chunk's optima come back. BLAS runs one thread per
-process for the whole bootstrap, set here whatever the environment says (in the workers,
-and in this process while it refits, restored afterwards): every product here is small or
-already split across processes, and OpenBLAS's spinning threads on a busy 2-core machine
-made a (32 x 240) @ (240 x 300) product 4-12x slower.
+processes as the work pays for (a small bootstrap runs in this process; where the work's
+size says so but its first chunk, timed, shows hard replicates, the rest go to workers).
+Workers are forked: each inherits the job (data, fit, screen matrix) from the parent's
+memory, so only chunk numbers go to them and only each chunk's optima come back. BLAS runs
+one thread per process for the whole bootstrap, set here whatever the environment says (in
+the workers, and in this process while it refits, restored afterwards): every product here
+is small or already split across processes, and OpenBLAS's spinning threads on a busy
+2-core machine made a (32 x 240) @ (240 x 300) product 4-12x slower.
 """
 
 from __future__ import annotations
