@@ -181,3 +181,19 @@ def test_neither_form_identifiable_is_the_full_forms_error() -> None:
     runs = rundata(n, n * 20, predict_loss(TIED, n, n * 20))
     with pytest.raises(FitError, match="too few runs to identify the law: 3 runs"):
         choose_form(runs)
+
+
+def test_huge_ladders_measure_the_evidence_on_an_even_sample(monkeypatch: pytest.MonkeyPatch
+                                                             ) -> None:
+    from scaling_cli.fit import build
+
+    small = ladder(CHINCHILLA, noise=0.01)  # 30 runs
+    assert build.evidence_runs(small) is small  # every real ladder: all runs
+    monkeypatch.setattr(build, "EVIDENCE_MAX_RUNS", 12)
+    sample = build.evidence_runs(small)
+    assert len(sample) == 12
+    assert set(sample.ids) <= set(small.ids)
+    compute = small.compute_flops
+    assert sample.compute_flops.min() == compute.min()  # spread over the whole range
+    assert sample.compute_flops.max() == compute.max()
+    assert build.evidence_runs(small).ids == sample.ids  # deterministic

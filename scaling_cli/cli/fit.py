@@ -94,12 +94,13 @@ def fit(
     target = None if output is None else output_target(output, inputs=request.inputs)
     model = request.model()
     doc = fit_document(model, conf)
-    saved = dumps(doc)
     shown = {key: value for key, value in doc.items() if key != "replicates"}
     text = render(shown if out.fmt is OutputFormat.table and not out.fields else doc, out)
     if target is None:
         emit(doc, out, text=text)
-    elif target.kind == "stdout":  # the fit file is the output: no table after it
+        return
+    saved = dumps(doc)  # the fit file, made (and checked) before anything is written
+    if target.kind == "stdout":  # the fit file is the output: no table after it
         target.write(saved)
     else:  # the table first, then the file replaces the old one: an error leaves it as it was
         target.write(saved, then=lambda: emit(doc, out, text=text))
