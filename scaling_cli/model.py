@@ -140,6 +140,9 @@ class FormError:
     source: str  # "ladder" (estimated from held-out runs, floored by the prior) or "prior"
     points: int  # held-out runs the estimate rests on
     held_out_log_sd: float = 0.0  # rms held-out error that neither bootstrap nor noise explains
+    # >= 1: how much the form error and scatter must grow for the nominal-95% interval to
+    # hold the ladder's own held-out runs (heavy tails that the moment fit above misses)
+    tail_factor: float = 1.0
 
     @classmethod
     def prior(cls, noise_log_sd: float, source: str = "prior") -> FormError:
@@ -157,6 +160,14 @@ class FormError:
                  + (self.per_decade_params * params_decades) ** 2)
         beyond = max(compute_decades, ratio_decades, params_decades) > 0
         return float(np.sqrt(grown + (self.held_out_log_sd ** 2 if beyond else 0.0)))
+
+    def total_sd(self, compute_decades: float, ratio_decades: float,
+                 params_decades: float = 0.0, *, run_noise: bool = True) -> float:
+        """What a forecast's statistical interval is widened by (log scale): the form's
+        error :meth:`sd` and, for the loss one run will reach, its scatter, in quadrature,
+        times ``tail_factor``."""
+        sd = self.sd(compute_decades, ratio_decades, params_decades)
+        return self.tail_factor * (float(np.hypot(sd, self.noise_log_sd)) if run_noise else sd)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,14 @@ from scipy.optimize import nnls
 from scaling_cli.errors import FitError
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.evidence import HeldOut, folds, reach_decades
-from scaling_cli.fit.forms import FLOOR_PER_DECADE, choose_form, form_error, nnls_small
+from scaling_cli.fit.forms import (
+    FLOOR_PER_DECADE,
+    MAX_TAIL_FACTOR,
+    choose_form,
+    form_error,
+    nnls_small,
+    tail_factor,
+)
 from scaling_cli.law import Law, predict_loss
 from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
 
@@ -197,3 +205,47 @@ def test_huge_ladders_measure_the_evidence_on_an_even_sample(monkeypatch: pytest
     assert sample.compute_flops.min() == compute.min()  # spread over the whole range
     assert sample.compute_flops.max() == compute.max()
     assert build.evidence_runs(small).ids == sample.ids  # deterministic
+
+
+# --------------------------------------------------------------------------- tail factor
+
+
+def _calibrated(rows: tuple[HeldOut, ...], error: FormError) -> float:
+    """Share of held-out runs inside the nominal-95% total interval the error gives them."""
+    inside = [abs(h.log_error) <= 1.959964 * math.hypot(
+        h.stat_log_sd, error.total_sd(h.compute_decades, h.ratio_decades, h.params_decades))
+        for h in rows]
+    return float(np.mean(inside))
+
+
+def test_normal_held_out_errors_need_no_tail_factor() -> None:
+    rng = np.random.default_rng(3)
+    rows = tuple(held(float(rng.normal(0.0, math.hypot(0.02 * u, 0.005))), compute=float(u))
+                 for u in rng.uniform(0.2, 2.0, 400))
+    error = form_error(rows, 0.005)
+    assert 1.0 <= error.tail_factor < 1.15
+    assert 0.94 <= _calibrated(rows, error) <= 0.985
+
+
+def test_heavy_tails_widen_until_the_ladders_own_runs_are_held() -> None:
+    rng = np.random.default_rng(4)
+    u = rng.uniform(0.2, 2.0, 200)
+    scale = np.where(np.arange(200) % 5 == 0, 10.0, 1.0)  # one run in 5 misfit 10x worse
+    rows = tuple(held(float(e), compute=float(c))
+                 for e, c in zip(rng.normal(0.0, 0.02 * u * scale), u, strict=True))
+    error = form_error(rows, 0.002)
+    assert error.tail_factor > 1.05
+    assert _calibrated(rows, error) >= 0.95
+    assert _calibrated(rows, replace(error, tail_factor=1.0)) < 0.95
+
+
+def test_few_held_out_runs_must_all_be_held_and_the_factor_is_capped() -> None:
+    rows = tuple(held(e, compute=1.0, stat=0.01) for e in (0.01, -0.02, 0.015, 0.09))
+    error = form_error(rows, 0.001)
+    assert _calibrated(rows, error) == 1.0  # n < 19: the conformal rank is the largest need
+    far = FormError(0.01, 0.01, 0.01, 0.001, "ladder", 4)
+    e, s = np.array([0.01, 0.9]), np.zeros(2)
+    axes = {"compute": np.ones(2), "ratio": np.zeros(2), "params": np.zeros(2)}
+    assert tail_factor(far, e, s, axes) == MAX_TAIL_FACTOR
+    calm = tuple(held(e, compute=1.0) for e in (0.001, -0.002))
+    assert form_error(calm, 0.001).tail_factor == 1.0  # never narrower than the fit says

@@ -799,6 +799,10 @@ EDITS = [
                                 "(at least 40)"),
     ("bootstrap", None, "field 'replicates' has rows but field 'bootstrap' is null"),
     ("runs.ids", ["r\n1"], "field 'runs.ids[0]' is 'r\\n1', which holds a control character"),
+    ("form.form_error.tail_factor", 0.5,
+     "field 'form.form_error.tail_factor' is 0.5, outside 1 to 10"),
+    ("form.form_error.tail_factor", "2",
+     "field 'form.form_error.tail_factor' is '2', not a number"),
 ]
 
 
@@ -1172,3 +1176,16 @@ def test_one_line_escapes_and_cuts() -> None:
     path = "/" + "/".join(["d" * 30] * 5)  # a long path stays whole
     assert one_line(path) == path and len(path) <= LONGEST_WORD
 
+
+
+def test_a_fit_file_from_before_the_tail_factor_reads_as_one(tmp_path: Path,
+                                                             fit_doc: dict[str, Any]) -> None:
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps(fit_doc))
+    before = CliRunner().invoke(app, ["optimal", "--fit", str(fit), "-b", "1e24", "-f", "json"])
+    old = _edit(fit_doc, "form.form_error.tail_factor", KeyError)
+    assert fit_doc["form"]["form_error"]["tail_factor"] == 1.0  # (the sample-like ladder)
+    fit.write_text(json.dumps(old))
+    after = CliRunner().invoke(app, ["optimal", "--fit", str(fit), "-b", "1e24", "-f", "json"])
+    assert before.exit_code == after.exit_code == 0
+    assert json.loads(after.stdout)["budgets"] == json.loads(before.stdout)["budgets"]

@@ -14,21 +14,22 @@ explicit constraints (``fixed``, ``tie_exponents``).
 *Form error.* A fitted form is wrong in ways its bootstrap cannot see: its error grows with
 how far a forecast reaches beyond the runs. On the log scale it is modelled as
 
-    sigma_form(u)^2 = (a_c * u_c)^2 + (a_r * u_r)^2,
+    sigma_form(u)^2 = (a_c u_c)^2 + (a_r u_r)^2 + (a_n u_n)^2 + level^2 (beyond the runs),
 
-u_c, u_r the decades of compute and of tokens per parameter beyond the fitted runs (0
-inside). The per-decade scales are estimated from the chosen form's held-out errors by
-moments, a^2 from regressing e^2 - sigma_noise^2 on (u_c^2, u_r^2), and never set below
-``PRIOR_PER_DECADE``: what public ladders show (``benchmarks/honesty``; Epoch's Chinchilla
-runs ~0.016 per decade of compute and ~0.03 of ratio, the (Mis)fitting ladders ~0.05 and
-~0.10). The floor is what a ladder that cannot test a direction (all runs at one tokens per
-parameter, say) is assumed to err by. sigma_noise, a run's own scatter around the law, is
-1.4826 times the median absolute log residual of the fit.
+u_c, u_r, u_n the decades of compute, tokens per parameter and model size beyond the fitted
+runs (0 inside). :func:`form_error` estimates the per-decade scales from the chosen form's
+held-out errors (non-negative least squares of e^2 - s^2, s the fold fit's bootstrap sd),
+shrinks each toward ``PRIOR_PER_DECADE`` (what public ladders show) by the reach the folds
+covered, and keeps what neither explains as the level. sigma_noise, a run's own scatter, is
+at least 1.4826 times the median absolute log residual of the fit. :func:`tail_factor` then
+scales form error and scatter together until the nominal-95% interval holds the ladder's
+own held-out runs at the conformal rank: the moments above miss heavy tails.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -40,14 +41,25 @@ from scaling_cli.fit.health import check_identifiable
 from scaling_cli.fit.search import SearchSettings
 from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
 
-__all__ = ["FORMS", "FORM_CONSTRAINTS", "FormChoice", "choose_form", "form_error",
-           "nnls_small"]
+__all__ = [
+    "FORMS",
+    "FORM_CONSTRAINTS",
+    "FormChoice",
+    "choose_form",
+    "form_error",
+    "nnls_small",
+    "tail_factor",
+]
 
 FORMS = ("auto", "full", "tied")
 FLOOR_PER_DECADE = 0.003  # the least per decade a direction the ladder tested is credited with
 PRIOR_WEIGHT_DECADES2 = 4.0  # the prior counts as much as held-out runs summing to 4 decades^2
+TAIL_LEVEL = 0.95  # the level the tail factor calibrates the total interval to
+TAIL_Z = 1.959963984540054  # its normal quantile
+MAX_TAIL_FACTOR = 3.0  # a ladder whose held-out runs need more says so by its wide intervals
 SWITCH_MARGIN = 0.10  # the tied form must beat the full one out of sample by this share
 MIN_POINTS_PER_AXIS = 8  # held-out runs that reach along an axis before it is estimated
+Array = npt.NDArray[np.float64]
 FORM_CONSTRAINTS = {"full": Constraints(), "tied": Constraints(tie_exponents=True)}
 
 
@@ -172,5 +184,27 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float) -> FormError:
     # the (shrunk) growth explains: every forecast beyond the runs carries it.
     grown = sum(estimate[name] ** 2 * axes[name] ** 2 for name in axes)
     unexplained = float(np.sqrt(max(0.0, float(np.mean(excess - grown)) - noise**2)))
-    return FormError(estimate["compute"], estimate["ratio"], estimate["params"], noise,
-                     "ladder" if tested else "prior", len(held_out), unexplained)
+    error = FormError(estimate["compute"], estimate["ratio"], estimate["params"], noise,
+                      "ladder" if tested else "prior", len(held_out), unexplained)
+    return replace(error, tail_factor=tail_factor(error, e, s, axes))
+
+
+def tail_factor(error: FormError, log_errors: Array, stat_sd: Array,
+                axes: dict[str, Array]) -> float:
+    """The least f >= 1 for which the nominal-95% total interval holds the ladder's own
+    held-out runs at the conformal rank: with g_i = ``error.total_sd`` at run i's reach
+    (f = 1) and s_i its fold's bootstrap sd, run i is held when
+    |e_i| <= z sqrt(s_i^2 + f^2 g_i^2), i.e. f >= f_i = sqrt((e_i / z)^2 - s_i^2) / g_i;
+    f is the ceil(0.95 (n + 1))-th smallest f_i (the largest when n < 19), capped at
+    ``MAX_TAIL_FACTOR``. The per-decade scales above are fitted to the errors' mean square;
+    this is what their tails add (real ladders' held-out errors are heavier-tailed than
+    normal: a few runs that the form misfits by 10-30%)."""
+    n = log_errors.size
+    if n == 0:
+        return 1.0
+    g = np.array([error.total_sd(c, r, p) for c, r, p in
+                  zip(axes["compute"], axes["ratio"], axes["params"], strict=True)])
+    needed = np.sqrt(np.maximum((log_errors / TAIL_Z) ** 2 - stat_sd**2, 0.0))
+    f = np.where(g > 0, needed / np.where(g > 0, g, 1.0), np.where(needed > 0, np.inf, 0.0))
+    rank = min(n, math.ceil(TAIL_LEVEL * (n + 1)))
+    return float(min(MAX_TAIL_FACTOR, max(1.0, np.sort(f)[rank - 1])))

@@ -248,9 +248,8 @@ def _total_sd(model: Model, reach: Reach | None, *, run_noise: bool = True) -> f
     error = model.form_error
     if error is None or reach is None:
         return None
-    sd = error.sd(_decades(reach.compute_flops), _decades(reach.tokens_per_param),
-                  _decades(reach.params))
-    return math.hypot(sd, error.noise_log_sd) if run_noise else sd
+    return error.total_sd(_decades(reach.compute_flops), _decades(reach.tokens_per_param),
+                          _decades(reach.params), run_noise=run_noise)
 
 
 def _total(est: Estimate, model: Model, reach: Reach | None, confidence: float,

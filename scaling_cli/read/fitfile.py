@@ -437,7 +437,11 @@ def _form(d: _Doc, value: Any, fit: FitSummary | None
                           num("per_decade_params"), num("noise_log_sd"),
                           d.text(d.get(e, f"{q}.source"), f"{q}.source"),
                           d.integer(d.get(e, f"{q}.held_out_runs"), f"{q}.held_out_runs", 0,
-                                    MAX_RUNS), num("held_out_log_sd"))
+                                    MAX_RUNS), num("held_out_log_sd"),
+                          # fit files written before the tail calibration have none
+                          1.0 if not isinstance(e, dict) or e.get("tail_factor") is None
+                          else d.number(
+                              e["tail_factor"], f"{q}.tail_factor", 1.0, 10.0))
     return summary, error
 
 

@@ -126,6 +126,7 @@ def _form_section(model: Model) -> dict[str, Any] | None:
             "per_decade_params": error.per_decade_params,
             "held_out_log_sd": error.held_out_log_sd,
             "noise_log_sd": error.noise_log_sd,
+            "tail_factor": error.tail_factor,
             "source": error.source, "held_out_runs": error.points},
     }
 

@@ -200,6 +200,9 @@ def _interval_notes(doc: Mapping[str, Any]) -> tuple[Line, ...]:
                   " once beyond the runs"]
     parts += [" (", *basis, "), by a run's scatter (", num("percent", error["noise_log_sd"]),
               ")"]
+    if is_number(error.get("tail_factor")) and error["tail_factor"] > 1.005:
+        parts += [", both times ", f"{error['tail_factor']:.2f}", " so that the interval holds "
+                  "95% of the ladder's own held-out runs"]
     if form.get("alternative_law"):
         parts += [f" and by the answer of the {form['alternative']} form"]
     notes.append((*parts, ". Plan with the total interval: the statistical one alone assumes "

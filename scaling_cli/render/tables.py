@@ -388,6 +388,8 @@ def _health(doc: Doc, style: Style) -> str:
                if e["held_out_log_sd"] >= 0.0005 else "")
             + "), a run's scatter "
             f"({100 * e['noise_log_sd']:.1f}%)"
+            + (f", both x{e['tail_factor']:.2f} to hold the ladder's own held-out runs"
+               if e.get("tail_factor", 1.0) > 1.005 else "")
             + (f" and the {form['alternative']} form's answer" if form.get("alternative_law")
                else ""), "dim"))
     return "".join(line + "\n" for line in lines)
