@@ -22,8 +22,8 @@ from scaling_cli.errors import UsageError
 from scaling_cli.units import QuantityError, parse_number, shown
 
 if TYPE_CHECKING:
-    from scaling_cli.fit.build import FitSettings
     from scaling_cli.fit.checkpoints import CheckpointMode
+    from scaling_cli.fit.settings import FitSettings
     from scaling_cli.model import Model
     from scaling_cli.read.hardware import Budget, Hardware
     from scaling_cli.read.logs import LogSettings, Skipped
@@ -353,8 +353,6 @@ class LawRequest:
 
     def model(self) -> Model:
         """Fit the runs (with a progress bar on a terminal), or read the fit file or preset."""
-        from scaling_cli.fit.build import fit_runs
-
         if self.settings is None:
             raise UsageError("no fit settings")
         k = self.settings.flops_per_param_token
@@ -367,6 +365,8 @@ class LawRequest:
 
             return read_fit_file(self.fit_file, flops_per_param_token=k,
                                  allow_unverified=self.settings.allow_unverified)
+        from scaling_cli.fit.build import fit_runs  # the fitting code: only to fit
+
         runs = self.runs()
         with progress_bar(self.settings.replicates, quiet=self.quiet) as tick:
             return fit_runs(runs, self.settings, progress=tick)
@@ -380,7 +380,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
 
 def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
     """The law request the command's options describe, validated (see :class:`LawRequest`)."""
-    from scaling_cli.fit.build import FitSettings
+    from scaling_cli.fit.settings import FitSettings
     from scaling_cli.read.planfile import check_plausible
 
     p = ctx.params

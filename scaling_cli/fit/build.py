@@ -4,27 +4,30 @@
 (:mod:`scaling_cli.fit.search`), verifies the optimum, bootstraps it
 (:mod:`scaling_cli.fit.bootstrap`) and keeps the facts every output reports
 (``FitSummary``, ``BootstrapSummary``, ``InputSummary``) with the fit's warnings.
-:class:`FitSettings` is the typed, validated configuration of that call.
+Its typed, validated configuration is :class:`~scaling_cli.fit.settings.FitSettings`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 
-from scaling_cli.errors import FitError, InputError, UsageError
+from scaling_cli.errors import FitError, InputError
 from scaling_cli.fit.bootstrap import bootstrap
-from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.evidence import HeldOut, calibrate, folds
-from scaling_cli.fit.forms import FORM_CONSTRAINTS, FORMS, FormChoice, choose_form, form_error
+from scaling_cli.fit.forms import FORM_CONSTRAINTS, FormChoice, choose_form, form_error
 from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, fit_law
-from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
+from scaling_cli.fit.settings import (
+    MAX_REPLICATES,
+    METHOD_NAMES,
+    MIN_REPLICATES,
+    RESAMPLE_BY,
+    FitSettings,
+)
 from scaling_cli.model import BootstrapSummary, FormSummary, InputSummary, Model, RunData
-from scaling_cli.read.planfile import PLAUSIBLE
 from scaling_cli.read.runs import RunSet
 
 __all__ = [
@@ -38,12 +41,6 @@ __all__ = [
     "fit_runs",
 ]
 
-# Each replicate is a fit (~1 ms on 240 runs): 100,000 take minutes and a few MB; more is a
-# typo (1e9 would ask for 37 GiB before failing) rather than extra precision.
-MAX_REPLICATES = 100_000
-# Fewer cannot put an order statistic in each 2.5% tail of a 95% interval: such an
-# "interval" can exclude its own point, so it is refused rather than printed.
-MIN_REPLICATES = 40
 # Replicates per held-out fold when measuring how much of its error is statistical: the sd
 # of log L at each held-out run, not a tail quantile, so a few dozen suffice.
 CALIBRATION_REPLICATES = 40
@@ -55,66 +52,7 @@ EVIDENCE_MAX_RUNS = 1000
 PLAUSIBLE_RMSE_RATIO = 1.5
 # Intervals built from more degenerate replicates (a vanished term) than this are flagged.
 DEGENERATE_SHARE = 0.10
-METHOD_NAMES = ("approach3", "lsq")
-RESAMPLE_BY = ("auto", "run", "group")
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True, kw_only=True)
-class FitSettings:
-    """How to fit and bootstrap, validated once on construction (errors name the setting).
-
-    ``workers`` is the number of processes for the bootstrap (results never depend on it).
-    """
-
-    flops_per_param_token: float = DEFAULT_FLOPS_PER_PARAM_TOKEN
-    replicates: int = 1000
-    seed: int = 0
-    resample_by: str = "auto"
-    workers: int = 1
-    method: str = "approach3"
-    constraints: Constraints = field(default_factory=Constraints)
-    allow_unverified: bool = False
-    form: str = "auto"  # "auto" (chosen on held-out evidence), "full" or "tied"
-
-    def __post_init__(self) -> None:
-        k = self.flops_per_param_token
-        low, high = PLAUSIBLE["flops_per_param_token"]
-        if not low <= k <= high:
-            raise UsageError(f"{k!r} is outside {low:g} to {high:g}: k in C = k*N*D is about 6 "
-                             "for training (2 for a forward pass only)",
-                             field="flops_per_param_token")
-        if not 0 <= self.replicates <= MAX_REPLICATES:
-            raise UsageError(f"{self.replicates:,} is over the limit of {MAX_REPLICATES:,} "
-                             "replicates; 1,000 (the default) is enough for 95% intervals",
-                             field="replicates")
-        if 0 < self.replicates < MIN_REPLICATES:
-            raise UsageError(f"{self.replicates} is too few for an interval (at least "
-                             f"{MIN_REPLICATES}); give 0 for no intervals, or 1,000 (the "
-                             "default)", field="replicates")
-        if not 0 <= self.seed < 2**63:
-            raise UsageError(f"{self.seed} is out of range; give a whole number from 0 to "
-                             "2**63 - 1", field="seed")
-        if self.resample_by not in RESAMPLE_BY:
-            raise UsageError(f"{self.resample_by!r}: use auto, run or group",
-                             field="resample_by")
-        if self.method not in METHOD_NAMES:
-            raise UsageError(f"{self.method!r}: use one of {', '.join(METHOD_NAMES)}",
-                             field="method")
-        if self.workers < 1:
-            raise UsageError(f"{self.workers}: give at least 1 process", field="workers")
-        if self.form not in FORMS:
-            raise UsageError(f"{self.form!r} is not a form; choose auto, full or tied",
-                             field="form")
-        if self.form != "auto" and not self.constraints.is_free:
-            raise UsageError(f"{self.form!r} with fixed or tied parameters: the constraints "
-                             "already give the form; drop one of them", field="form")
-
-    @classmethod
-    def with_constraints(cls, fixed: Mapping[str, float] | None = None, *,
-                         tie_exponents: bool = False, **settings: object) -> FitSettings:
-        return cls(constraints=Constraints.make(fixed, tie_exponents=tie_exponents),
-                   **settings)  # type: ignore[arg-type]
 
 
 def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,

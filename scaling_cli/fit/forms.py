@@ -39,6 +39,7 @@ from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.evidence import HeldOut, Score, folds, score
 from scaling_cli.fit.health import check_identifiable
 from scaling_cli.fit.search import SearchSettings
+from scaling_cli.fit.settings import FORMS
 from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
 
 __all__ = [
@@ -51,7 +52,6 @@ __all__ = [
     "tail_factor",
 ]
 
-FORMS = ("auto", "full", "tied")
 FLOOR_PER_DECADE = 0.003  # the least per decade a direction the ladder tested is credited with
 PRIOR_WEIGHT_DECADES2 = 4.0  # the prior counts as much as held-out runs summing to 4 decades^2
 TAIL_LEVEL = 0.95  # the level the tail factor calibrates the total interval to

@@ -27,9 +27,6 @@ from scaling_cli.forecast.answers import (
     TargetForecast,
     law_estimates,
 )
-from scaling_cli.forecast.backtest import Backtest, Fold
-from scaling_cli.forecast.checks import CheckReport
-from scaling_cli.forecast.compare import Comparison
 from scaling_cli.forecast.costs import Cost
 from scaling_cli.forecast.extrapolation import Reach
 from scaling_cli.forecast.intervals import Estimate
@@ -40,6 +37,9 @@ from scaling_cli.version import __version__
 
 if TYPE_CHECKING:  # the decision answers (compare-recipes, hparams, shape): loaded on use
     from scaling_cli.fit.hparams import HparamFit, RuleVariant
+    from scaling_cli.forecast.backtest import Backtest, Fold
+    from scaling_cli.forecast.checks import CheckReport
+    from scaling_cli.forecast.compare import Comparison
     from scaling_cli.forecast.hparams import HparamAdvice, HparamLawReport, HparamPreset
     from scaling_cli.forecast.recipes import RecipeComparison
     from scaling_cli.forecast.shapes import ShapePlan
