@@ -153,3 +153,18 @@ def test_laws_table_fits_80_columns_with_whole_names(monkeypatch: pytest.MonkeyP
     rows = {line.split()[0] for line in table[3:]}
     assert rows == set(load_presets())  # every name whole, none cut to `hoffmann-2…`
     assert "…" not in output
+
+
+def test_a_published_law_answers_without_loading_the_fitting_code() -> None:
+    # start-up: `optimal --law` and `--help` must not pay for fitting, backtests or plots
+    probe = (
+        "import sys\n"
+        "from scaling_cli.cli import main\n"
+        "sys.argv = ['scaling', 'optimal', '--law', 'epoch-2024', '-b', '1e24']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ['scaling_cli.fit.build', 'scaling_cli.fit.bootstrap', "
+        "'scaling_cli.forecast.backtest', 'scaling_cli.read.runs', 'matplotlib']\n"
+        "print('loaded:', [m for m in heavy if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip().endswith("loaded: []"), done.stdout[-500:]

@@ -315,3 +315,13 @@ def test_shape_at_a_budget_costs_loss_with_intervals(tmp_path: Path) -> None:
 ])
 def test_shape_errors(args: list[str], message: str) -> None:
     assert run("shape", *args) == (2, "", message)
+
+
+def test_shape_counts_print_as_whole_numbers_for_the_shell() -> None:
+    # `L=$(scaling shape ... -q --field n_layers)` must give 38, not 38.0
+    code, out, _ = run("shape", "--params", "7B", "--count", "2", "-q", "--field", "n_layers",
+                       "--field", "d_model")
+    assert code == 0 and out.splitlines() == ["38\t3840", "79\t2688"]
+    code, out, _ = run("shape", "--params", "7B", "--count", "2", "-f", "csv")
+    first = next(csv.DictReader(io.StringIO(out)))
+    assert first["n_layers"] == "38" and first["params"] == "6970049280"

@@ -11,13 +11,11 @@ fields` prints the other commands' rows.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from scaling_cli.errors import UsageError
 from scaling_cli.render.curve_documents import curve_records
+from scaling_cli.render.fields import rows_csv, rows_fields
 from scaling_cli.render.tables import warning_lines
 from scaling_cli.render.text import Style, TextTable, cell
 from scaling_cli.units import format_number
@@ -117,42 +115,12 @@ def _law_line(doc: Doc, style: Style) -> str:
 # --------------------------------------------------------------------------- CSV, --field
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, str)):
-        return str(value)
-    return repr(float(value))
-
-
 def curve_csv(doc: Doc) -> str:
-    rows = curve_records(doc)
-    names = list(dict.fromkeys(key for row in rows for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _text(v) for k, v in row.items()})
-    return buffer.getvalue()
+    return rows_csv(curve_records(doc))
 
 
 def curve_fields(doc: Doc, names: Sequence[str]) -> str:
     """The bare value(s) of ``names``, one line per row, tab-separated when several."""
-    rows = curve_records(doc)
-    known = list(dict.fromkeys(key for row in rows for key in row))
-    for name in names:
-        if name not in known:
-            raise UsageError(f"{name!r}: no such field; choose one of {', '.join(known)}",
-                             field="field")
-    out = []
-    for row in rows:
-        values = []
-        for name in names:
-            if row.get(name) is None:
-                raise UsageError(f"{name}: no value in row {row.get('schedule')!r} step "
-                                 f"{row.get('step')} (nothing was logged there)", field="field")
-            values.append(_text(row[name]))
-        out.append("\t".join(values))
-    return "\n".join(out) + "\n"
+    return rows_fields(curve_records(doc), names, lambda row, name: (
+        f"{name}: no value in row {row.get('schedule')!r} step {row.get('step')} (nothing "
+        "was logged there)"))

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from scaling_cli.errors import UsageError
 
-__all__ = ["fields_of", "render_csv", "render_fields"]
+__all__ = ["fields_of", "render_csv", "render_fields", "rows_csv", "rows_fields"]
 
 _EST = ("value", "low", "high")
 # The keys of sections that may be null, so their columns exist either way.
@@ -118,15 +118,27 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, str):
-        return value
+    if isinstance(value, (int, str)):
+        return str(value)
     return repr(float(value))
 
 
 def render_fields(doc: dict[str, Any], names: Sequence[str]) -> str:
     """The bare value(s) of ``names``, one line per row, tab-separated when several
     (``N=$(scaling optimal ... -q --field params)``)."""
-    rows = fields_of(doc)
+    return rows_fields(fields_of(doc), names, lambda row, name: (
+        f"{name}: no value here (intervals need bootstrap replicates, which a published law "
+        "does not have; unreachable targets and unknown costs have none either)"))
+
+
+def render_csv(doc: dict[str, Any]) -> str:
+    return rows_csv(fields_of(doc))
+
+
+def rows_fields(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
+                missing: Callable[[Mapping[str, Any], str], str]) -> str:
+    """``names``' values of every row, tab-separated, a line per row; an unknown name or a
+    row without a value (``missing`` says why) is a UsageError on ``--field``."""
     known = list(dict.fromkeys(key for row in rows for key in row))
     for name in names:
         if name not in known:
@@ -136,19 +148,15 @@ def render_fields(doc: dict[str, Any], names: Sequence[str]) -> str:
     for row in rows:
         values = []
         for name in names:
-            value = row.get(name)
-            if value is None:
-                raise UsageError(f"{name}: no value here (intervals need bootstrap "
-                                 "replicates, which a published law does not have; "
-                                 "unreachable targets and unknown costs have none either)",
-                                 field="field")
-            values.append(_text(value))
+            if row.get(name) is None:
+                raise UsageError(missing(row, name), field="field")
+            values.append(_text(row[name]))
         out.append("\t".join(values))
     return "\n".join(out) + "\n"
 
 
-def render_csv(doc: dict[str, Any]) -> str:
-    rows = fields_of(doc)
+def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows as CSV, a column for every key any row has (in first-seen order)."""
     names = list(dict.fromkeys(key for row in rows for key in row))
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
