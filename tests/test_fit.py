@@ -83,3 +83,25 @@ def test_the_profile_step_survives_a_coefficient_block_without_curvature() -> No
     g = np.ones((2, 5))
     step, reduced = _exponent_step(g, h, [3, 4])
     assert np.all(np.isfinite(step)) and np.all(np.isfinite(reduced))
+
+
+def test_many_weightings_searched_at_once_match_one_at_a_time() -> None:
+    """fit_law_many (the replicates' last resort) is fit_law's search, row by row."""
+    from scaling_cli.fit.bootstrap import resample_weights
+    from scaling_cli.fit.constraints import Constraints
+    from scaling_cli.fit.search import SearchSettings, fit_law_many
+
+    rng = np.random.default_rng(3)
+    n = np.repeat([2e7, 3e7, 4.5e7, 7e7], 4)
+    d = np.tile([4e8, 7e8, 1.2e9, 2e9], 4)
+    loss = (1.8 + 400 / n**0.33 + 1800 / d**0.36) * np.exp(rng.normal(0, 0.03, n.size))
+    data = Data.from_arrays(n, d, loss)
+    weights = resample_weights(len(data), None, 6, seed=2)
+    for constraints in (Constraints(), Constraints(tie_exponents=True)):
+        settings = SearchSettings()
+        theta, ok = fit_law_many(data, weights, settings=settings, constraints=constraints,
+                                 cells=3000)  # several groups of rows
+        for w, t, k in zip(weights, theta, ok, strict=True):
+            one = fit_law(data, weights=w, settings=settings, constraints=constraints)
+            assert k == (one.starts_converged > 0)
+            assert np.allclose(t, one.theta, rtol=1e-9, atol=1e-9)

@@ -249,3 +249,42 @@ def test_few_held_out_runs_must_all_be_held_and_the_factor_is_capped() -> None:
     assert tail_factor(far, e, s, axes) == MAX_TAIL_FACTOR
     calm = tuple(held(e, compute=1.0) for e in (0.001, -0.002))
     assert form_error(calm, 0.001).tail_factor == 1.0  # never narrower than the fit says
+
+
+# --------------------------------------------------------------------------- fold fits
+
+
+@pytest.mark.parametrize(("law", "noise", "sizes", "ratios", "form"), [
+    (CHINCHILLA, 0.01, 6, (5.0, 10.0, 20.0, 40.0, 80.0), "full"),
+    (TIED, 0.01, 5, (5.0, 10.0, 20.0, 40.0), "tied"),
+    (CHINCHILLA, 0.03, 4, (10.0, 17.0, 30.0, 50.0), "full"),  # 16 runs, half a decade: hard
+    (TIED, 0.03, 4, (10.0, 17.0, 30.0, 50.0), "full"),
+    (CHINCHILLA, 0.05, 5, (5.0, 10.0, 20.0, 40.0), "tied"),
+], ids=["grid", "tied", "hard-16", "hard-16-b", "noisy-tied"])
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_fold_fits_reach_the_complete_search_optimum(
+        law: Law, noise: float, sizes: int, ratios: tuple[float, ...], form: str,
+        seed: int) -> None:
+    """The folds are fitted by the batched re-search from the form's full fit; each must
+    reach the optimum a complete global fit of its training runs finds (the objective to
+    the replicate tolerance, and the same predictions where the optimum is identified)."""
+    from scaling_cli.fit.forms import FORM_CONSTRAINTS
+    from scaling_cli.fit.objective import Data, evaluate
+    from scaling_cli.fit.search import fit_law
+
+    runs = ladder(law, noise=noise, seed=seed, sizes=sizes, ratios=ratios)
+    choice = choose_form(runs, form=form)
+    constraints = FORM_CONSTRAINTS[form]
+    splits = folds(runs, constraints)
+    score = choice.score_of(form)
+    assert score is not None and score.folds == len(splits) > 0
+    data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
+    for (_, held), theta in zip(splits, score.thetas, strict=True):
+        train = np.flatnonzero(~held)
+        full = fit_law(data.subset(train), constraints=constraints)
+        ours = float(evaluate(theta[None], data.subset(train), np.ones(train.size))[0][0])
+        assert ours <= full.objective * (1 + 1e-6) + 1e-15
+        if full.verified and full.condition_number < 1e8:
+            ahead = predict_loss(Law.from_theta(theta), runs.params[held], runs.tokens[held])
+            assert np.allclose(ahead, predict_loss(full.law, runs.params[held],
+                                                   runs.tokens[held]), rtol=1e-4)

@@ -743,7 +743,7 @@ def test_terminated_during_a_bootstrap_with_workers(tmp_path: Path, signum: int)
         env={**os.environ, "PYTHONPATH": path})
     try:
         deadline = time.monotonic() + 60  # a hang guard, not a timing assertion
-        while len(workers := _children(child.pid)) < 2:
+        while len(workers := _children(child.pid)) < 1:  # one worker beside the parent
             assert child.poll() is None and time.monotonic() < deadline, "no workers started"
             time.sleep(0.05)
         time.sleep(0.5)  # the workers are busy with replicates

@@ -82,11 +82,12 @@ def test_workers_run_blas_on_one_thread_whatever_the_parent_uses(pools: list[int
     _controllable()
     with boot.limit_blas_threads(2):  # as a user's OPENBLAS_NUM_THREADS=2 would leave it
         parent = boot.blas_threads()
-        seen = list(boot._map(_threads_in_worker, list(range(6)), 2))
+        seen = list(boot.map_batches(_threads_in_worker, list(range(6)), 2))
         assert boot.blas_threads() == parent  # the parent's own setting is untouched
-    assert pools == [2]
+    assert pools == [1]  # one worker beside this process, which takes every other batch
     assert [b for b, _ in seen] == list(range(6))
-    assert all(threads and set(threads) == {1} for _, threads in seen), seen
+    in_worker = [threads for b, threads in seen if b % 2]
+    assert all(threads and set(threads) == {1} for threads in in_worker), seen
 
 
 def test_the_parent_refits_on_one_thread_and_restores_its_setting(
@@ -108,8 +109,8 @@ def test_the_parent_refits_on_one_thread_and_restores_its_setting(
 
 
 def test_the_job_is_inherited_not_pickled(pools: list[int]) -> None:
-    assert list(boot._map(_Unpicklable(), list(range(5)), 2)) == [0, 10, 20, 30, 40]
-    assert pools == [2]
+    assert list(boot.map_batches(_Unpicklable(), list(range(5)), 2)) == [0, 10, 20, 30, 40]
+    assert pools == [1]
 
 
 def test_bootstrap_hands_its_job_over_once(monkeypatch: pytest.MonkeyPatch, pools: list[int],
@@ -123,7 +124,7 @@ def test_bootstrap_hands_its_job_over_once(monkeypatch: pytest.MonkeyPatch, pool
     monkeypatch.setattr(boot._Job, "__reduce__", refuse)
     monkeypatch.setattr(boot, "MIN_WORK_PER_PROCESS", 1)  # workers even for this small job
     two = boot.bootstrap(data, fit, replicates=160, seed=2, workers=2)
-    assert pools == [2]
+    assert pools == [1]
     assert one.theta.tobytes() == two.theta.tobytes()
 
 
@@ -165,24 +166,25 @@ def test_a_small_bootstrap_starts_no_processes(pools: list[int],
     assert pools == []
 
 
-def _slow_square(batch: tuple[int, int]) -> tuple[int, int]:
+def _slow_square(batch: boot.Batch) -> tuple[int, int]:
     time.sleep(0.05)
-    return batch[0] ** 2, batch[1]
+    (index, size), = batch
+    return index ** 2, size
 
 
 def test_hard_replicates_found_by_timing_go_to_workers(monkeypatch: pytest.MonkeyPatch,
                                                         pools: list[int]) -> None:
     # the size model says one process; the first chunk, timed, says the rest is worth two
     monkeypatch.setattr(boot, "MIN_SECONDS_PER_PROCESS", 0.1)
-    batches = [(j, 32) for j in range(12)]
-    got = list(boot._map_measured(_slow_square, batches, 2))
+    batches = [((j, 32),) for j in range(12)]
+    got = list(boot.map_measured(_slow_square, batches, 2))
     assert got == [(j * j, 32) for j in range(12)]  # in order, every batch once
-    assert pools == [2]
+    assert pools == [1]
 
 
 def test_quick_replicates_stay_in_this_process(pools: list[int]) -> None:
-    got = list(boot._map_measured(lambda b: b, [(j, 32) for j in range(12)], 2))
-    assert got == [(j, 32) for j in range(12)]
+    got = list(boot.map_measured(lambda b: b, [((j, 32),) for j in range(12)], 2))
+    assert got == [((j, 32),) for j in range(12)]
     assert pools == []
 
 
@@ -195,9 +197,10 @@ def test_same_bytes_for_any_worker_count(monkeypatch: pytest.MonkeyPatch, pools:
     data, fit = ladder
     labels = [f"g{i // 3}" for i in range(len(data))] if groups else None
     monkeypatch.setattr(boot, "MIN_WORK_PER_PROCESS", 1)
+    monkeypatch.setattr(boot, "MAX_BATCH", boot.CHUNK)  # five batches: work for 3 workers
     results = [boot.bootstrap(data, fit, replicates=150, seed=7, workers=w, groups=labels)
                for w in (1, 2, 3)]
-    assert pools == [2, 3]
+    assert pools == [1, 2]  # workers beside this process
     for other in results[1:]:
         assert other.theta.tobytes() == results[0].theta.tobytes()
         assert np.array_equal(other.converged, results[0].converged)
@@ -375,3 +378,27 @@ def test_the_hash_is_the_record_paths_hash(tmp_path: Path) -> None:
     ordered = sorted([*loaded.runs, *loaded.excluded], key=lambda r: r.run_id)
     expected = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
     assert loaded.sha256 == expected
+
+
+def test_the_refit_plan_depends_on_the_problem_alone() -> None:
+    chunks = boot._chunks(1000)
+    for runs in (16, 240, 5000):
+        plan = boot.batches(chunks, runs)
+        assert plan[0] == ((0, 32),)  # the probe a timed run measures
+        assert [c for batch in plan for c in batch] == [(j, b - a) for j, (a, b) in
+                                                         enumerate(chunks)]
+        assert all(sum(size for _, size in batch) <= boot.batch_size(runs)
+                   for batch in plan[1:])
+    assert boot.batch_size(16) == boot.MAX_BATCH and boot.batch_size(5000) == boot.CHUNK
+
+
+def test_same_bytes_when_timing_sends_the_rest_to_workers(
+        monkeypatch: pytest.MonkeyPatch, pools: list[int], ladder: tuple[Data, Any]) -> None:
+    data, fit = ladder
+    monkeypatch.setattr(boot, "MAX_BATCH", 64)
+    one = boot.bootstrap(data, fit, replicates=200, seed=4, workers=1)
+    monkeypatch.setattr(boot, "MIN_SECONDS_PER_PROCESS", 1e-9)  # any timing pays for workers
+    monkeypatch.setattr(boot, "MAX_BATCH", 64)  # several batches after the probe
+    two = boot.bootstrap(data, fit, replicates=200, seed=4, workers=2)
+    assert pools == [1]
+    assert one.theta.tobytes() == two.theta.tobytes()

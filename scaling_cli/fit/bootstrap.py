@@ -2,22 +2,19 @@
 
 A replicate draws n_units units (runs, or groups of rows that come from one training run)
 with replacement; unit counts become run weights w_r, and the replicate's law is the
-global minimiser of sum_i w_ri huber(r_i). Each replicate is searched, not just nudged:
-
-1. *Screen.* The objective of replicate r at every screened candidate c (the full-data
-   grid cells and basins) is one matrix product, F = W @ huber(R_c)^T.
-2. *Polish.* Newton starts from the full-data optimum and the replicate's own best
-   screened candidates (``starts``); the lowest converged end point wins.
-3. *Escalate.* Where those starts disagree (the replicate's landscape has more than one
-   basin in play) the next ``escalate`` screened candidates are polished too; a replicate
-   where still no start converged gets the complete global fit of its own.
+global minimiser of sum_i w_ri huber(r_i). Each replicate is searched, not just nudged
+(:class:`scaling_cli.fit.refit.Refit`: screen, polish from several starts, escalate, and a
+complete global fit of its own where nothing converged).
 
 ``reference=True`` instead runs the complete global fit (:func:`scaling_cli.fit.search.fit_law`)
 on every replicate: slow, and the yardstick the fast path is tested against.
 
 Failed replicates (no converged start) are counted, kept as NaN rows, and left out of
 intervals; degenerate ones (a parameter at its bound, a vanished term) are counted and kept.
-Replicates are processed in fixed chunks, so results do not depend on the worker count.
+Draws come in fixed chunks of ``CHUNK`` replicates; chunks are refitted in batches sized
+to the ladder (many replicates of a small ladder at once: a 16-run replicate is mostly
+Python overhead), fixed by the replicate count and the number of runs alone, so results
+never depend on the worker count or on timings.
 
 *Processes.* ``workers`` is an upper bound: :func:`worker_count` starts only as many
 processes as the work pays for (a small bootstrap runs in this process; where the work's
@@ -41,18 +38,23 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.fit.constraints import Constraints
-from scaling_cli.fit.newton import polish
-from scaling_cli.fit.objective import RUN_BLOCK, Data, huber, residuals
-from scaling_cli.fit.profile import profile_polish
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.refit import LARGE_DATA_RUNS, REPLICATE_RTOL, Refit
 from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
 
 __all__ = [
+    "LARGE_DATA_RUNS",
+    "REPLICATE_RTOL",
+    "Batch",
     "BootstrapResult",
     "Resampler",
+    "batch_size",
+    "batches",
     "blas_threads",
     "bootstrap",
     "limit_blas_threads",
+    "map_batches",
+    "map_measured",
     "resample_weights",
     "worker_count",
 ]
@@ -60,13 +62,13 @@ __all__ = [
 Array = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
 
-CHUNK = 32  # replicates per batch; fixed so results never depend on the worker count
-POLISH_MAX_ITER = 60  # a replicate start still crawling after this gets the full search
-# A replicate's optimum is accepted when a Newton step would still lower its objective by at
-# most this fraction: 1e-7 of an objective near 1e-3 moves no forecast by a printed digit,
-# while the point fit's 1e-12 would send flat (nearly degenerate) replicates crawling.
-REPLICATE_RTOL = 1e-7
-LARGE_DATA_RUNS = 5000  # above this, replicates start from the full-data optimum alone
+CHUNK = 32  # replicates per draw; fixed so the draws never depend on batches or workers
+# A batch of replicates refitted at once holds about this many (replicate, run) cells, at
+# most MAX_BATCH replicates: 128 replicates of Epoch's 240 runs, 512 of a 16-run ladder
+# (measured: 1,000 replicates of a hard 16-run ladder took 8.0 s in batches of 32, 3.0 s
+# in batches of 512; Epoch's 0.44 s in 32s, 0.31 s in 128s, 0.58 s in 256s).
+BATCH_CELLS = 32_768
+MAX_BATCH = 512
 MIN_CHUNKS_FOR_WORKERS = 4  # fewer chunks than this are not worth starting processes for
 # A worker process must get at least MIN_WORK_PER_PROCESS of work to pay for itself
 # (forking, its start-up, the results' way back, and a second core that, on a shared
@@ -81,7 +83,6 @@ MIN_WORK_PER_PROCESS = 2_500_000
 # (the profile search on every replicate) costs 10-100x the model above, and workers start
 # when the rest of the chunks would give each at least this much work.
 MIN_SECONDS_PER_PROCESS = 1.0
-MAX_SCREEN_CANDIDATES = 256
 
 
 @dataclass(frozen=True)
@@ -173,25 +174,23 @@ def bootstrap(
     """Refit ``replicates`` resamples of ``data`` (seeded); see the module doc."""
     settings = replace(settings or SearchSettings(delta=fit.delta),
                        converged_rtol=REPLICATE_RTOL)
-    cands = np.vstack([fit.basins, fit.candidates[:_screen_count(len(data))]])
-    screen = None if reference else _screen_matrix(cands, data, settings.delta)
-    job = _Job(data, fit, settings, reference, starts, escalate, cands, screen,
-               Resampler.make(len(data), groups, seed))
-    chunks = _chunks(replicates)
+    refit = None if reference else Refit.around(fit, data, settings=settings, starts=starts,
+                                                escalate=escalate)
+    job = _Job(data, fit, settings, refit, Resampler.make(len(data), groups, seed))
     theta = np.full((replicates, 5), np.nan)
     converged = np.zeros(replicates, dtype=bool)
     done = 0
     processes = worker_count(workers, runs=len(data), replicates=replicates,
                              reference=reference)
-    batches = [(j, b - a) for j, (a, b) in enumerate(chunks)]
+    plan = batches(_chunks(replicates), len(data))
     with limit_blas_threads(1):
         if processes == 1 and workers > 1:
-            results = _map_measured(job, batches, workers)
+            results = map_measured(job, plan, workers)
         else:
-            results = _map(job, batches, processes)
-        for (a, b), (t, ok) in zip(chunks, results, strict=True):  # results arrive in order
-            theta[a:b], converged[a:b] = t, ok
-            done += b - a
+            results = map_batches(job, plan, processes)
+        for t, ok in results:  # results arrive in order
+            theta[done:done + len(t)], converged[done:done + len(t)] = t, ok
+            done += len(t)
             if progress is not None:
                 progress(done, replicates)
     theta[~converged] = np.nan
@@ -201,21 +200,35 @@ def bootstrap(
                            "group" if groups is not None else "run", n_units, reference)
 
 
-def _screen_matrix(cands: Array, data: Data, delta: float) -> Array:
-    """huber(r_ic) for every run i and candidate c: (n, C), built a block of runs at a time
-    so the temporaries stay small however many runs there are."""
-    out = np.empty((len(data), len(cands)))
-    for start in range(0, len(data), RUN_BLOCK):
-        block = slice(start, start + RUN_BLOCK)
-        part = Data(data.log_n[block], data.log_d[block], data.log_l[block])
-        out[block] = huber(residuals(cands, part), delta).T
+Batch = tuple[tuple[int, int], ...]  # (chunk index, replicates) of the draw chunks in a batch
+
+
+def batch_size(runs: int) -> int:
+    """Replicates refitted at once on ``runs`` runs: about ``BATCH_CELLS`` (replicate, run)
+    cells, at least ``CHUNK``, at most ``MAX_BATCH``."""
+    return max(CHUNK, min(MAX_BATCH, BATCH_CELLS // max(runs, 1)))
+
+
+def batches(chunks: Sequence[tuple[int, int]], runs: int) -> list[Batch]:
+    """The refit plan: draw chunks (``(start, stop)`` row ranges) grouped into batches, the
+    first chunk alone (the probe :func:`map_measured` times), the rest in batches of up to
+    :func:`batch_size` rows and at least two batches (one for this process, one for a
+    worker). A function of the chunks and the number of runs only, never of workers or
+    timings: the same seed always meets the same batches, whatever runs them."""
+    rest = sum(b - a for a, b in chunks[1:])
+    size = min(batch_size(runs), max(CHUNK, -(-rest // 2)))
+    out: list[Batch] = []
+    current: list[tuple[int, int]] = []
+    rows = 0
+    for index, (a, b) in enumerate(chunks):
+        if current and (index == 1 or rows + (b - a) > size):
+            out.append(tuple(current))
+            current, rows = [], 0
+        current.append((index, b - a))
+        rows += b - a
+    if current:
+        out.append(tuple(current))
     return out
-
-
-def _screen_count(n_runs: int) -> int:
-    """Grid candidates screened per replicate: all 256 for small data, fewer for huge data
-    (the runs x candidates matrix is kept near 20 M numbers)."""
-    return int(min(MAX_SCREEN_CANDIDATES, max(32, 20_000_000 // max(n_runs, 1))))
 
 
 def worker_count(workers: int, *, runs: int, replicates: int, reference: bool = False) -> int:
@@ -232,41 +245,56 @@ def worker_count(workers: int, *, runs: int, replicates: int, reference: bool = 
     return int(max(1, min(workers, chunks, affordable)))
 
 
-def _map(job: Callable[[Any], Any], batches: list[Any], workers: int) -> Iterator[Any]:
-    """``job(batch)`` for every batch, in order: here, or in up to ``workers`` forked worker
-    processes that inherit ``job`` (it is never pickled: only the batches and results
-    cross)."""
-    if workers <= 1 or len(batches) < MIN_CHUNKS_FOR_WORKERS:
-        yield from (job(w) for w in batches)
+def map_batches(job: Callable[[Any], Any], batches: list[Any], workers: int) -> Iterator[Any]:
+    """``job(batch)`` for every batch, in order: here, or shared between this process and
+    ``workers - 1`` forked worker processes that inherit ``job`` (it is never pickled: only
+    the batches and results cross). This process takes every ``workers``-th batch itself
+    instead of waiting: two processes on two cores, not three."""
+    processes = min(workers, len(batches))
+    if processes <= 1:
+        yield from (job(b) for b in batches)
         return
     from multiprocessing import get_context
 
     # Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group and only
     # the parent should answer it (one message, exit 130). Leaving the `with` for any reason
     # terminates the workers at once (ProcessPoolExecutor's shutdown can hang after a
-    # KeyboardInterrupt). imap keeps the chunks' order, so results do not depend on workers.
-    # No more processes than chunks: `--workers 10000` must not fork 10,000 processes.
-    # The fork start method hands `initargs` to each worker through the forked memory (a
-    # spawned worker would need the job pickled: 161 MB at 1e5 runs).
-    with get_context("fork").Pool(min(workers, len(batches)), initializer=_worker_start,
+    # KeyboardInterrupt). Results are yielded in the batches' order, so they do not depend
+    # on workers. No more processes than batches: `--workers 10000` must not fork 10,000
+    # processes. The fork start method hands `initargs` to each worker through the forked
+    # memory (a spawned worker would need the job pickled: 161 MB at 1e5 runs).
+    with get_context("fork").Pool(processes - 1, initializer=_worker_start,
                                   initargs=(job,)) as pool:
-        yield from pool.imap(_run_inherited, batches)
+        theirs = {i: pool.apply_async(_run_inherited, (b,))
+                  for i, b in enumerate(batches) if i % processes}
+        ours: dict[int, Any] = {}
+        ready = 0  # the next batch to yield
+        for i, batch in enumerate(batches):
+            if i in theirs:
+                continue
+            ours[i] = job(batch)
+            while ready in ours or (ready in theirs and theirs[ready].ready()):
+                yield ours.pop(ready) if ready in ours else theirs[ready].get()
+                ready += 1
+        for i in range(ready, len(batches)):
+            yield ours.pop(i) if i in ours else theirs[i].get()
 
 
-def _map_measured(job: Callable[[Any], Any], batches: list[Any],
+def map_measured(job: Callable[[Any], Any], plan: Sequence[Batch],
                   workers: int) -> Iterator[Any]:
-    """Like :func:`_map` where the work's size did not pay for processes: the first batch
-    runs here and is timed, and only if the rest would keep each of ``workers`` processes
-    busy for ``MIN_SECONDS_PER_PROCESS`` (a hard ladder: every replicate needs the profile
-    search) do the remaining batches go to workers. Results are the same either way."""
-    if not batches:
+    """Like :func:`map_batches` where the work's size did not pay for processes: the first batch
+    (one draw chunk) runs here and is timed, and only if the rest would keep each of
+    ``workers`` processes busy for ``MIN_SECONDS_PER_PROCESS`` (a hard ladder: every
+    replicate needs the profile search) do the remaining batches go to workers. The batches
+    are the same either way, and so are the results."""
+    if not plan:
         return
     started = time.perf_counter()
-    yield job(batches[0])
-    rest = batches[1:]
-    estimate = (time.perf_counter() - started) * len(rest)
-    affordable = int(estimate // MIN_SECONDS_PER_PROCESS)
-    yield from _map(job, rest, max(1, min(workers, affordable)))
+    yield job(plan[0])
+    per_replicate = (time.perf_counter() - started) / sum(size for _, size in plan[0])
+    estimate = per_replicate * sum(size for batch in plan[1:] for _, size in batch)
+    processes = max(1, min(workers, int(estimate // MIN_SECONDS_PER_PROCESS)))
+    yield from map_batches(job, list(plan[1:]), processes)
 
 
 _INHERITED: list[Callable[[Any], Any]] = []  # a worker's job, set once by _worker_start
@@ -367,110 +395,19 @@ def limit_blas_threads(threads: int) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class _Job:
-    """Refit one chunk of replicates (picklable, so it can run in a worker process)."""
+    """Refit one batch of replicates (inherited by forked workers, never pickled)."""
 
     data: Data
     fit: FitResult
     settings: SearchSettings
-    reference: bool
-    starts: int
-    escalate: int
-    candidates: Array  # screened start points (C, 5)
-    screen: Array | None  # huber of their residuals, (n, C): one matrix product per chunk
+    refit: Refit | None  # None: the reference path (a complete global fit per replicate)
     sampler: Resampler
 
-    def __call__(self, chunk: tuple[int, int]) -> tuple[Array, npt.NDArray[np.bool_]]:
-        weights = self.sampler.chunk(*chunk)
-        if self.reference or self.screen is None:
+    def __call__(self, batch: Batch) -> tuple[Array, npt.NDArray[np.bool_]]:
+        weights = np.vstack([self.sampler.chunk(index, size) for index, size in batch])
+        if self.refit is None:
             fits = [fit_law(self.data, weights=w, settings=self.settings,
                             constraints=self.fit.constraints) for w in weights]
             return (np.array([f.theta for f in fits]),
                     np.array([f.starts_converged > 0 for f in fits]))
-        return _fast_chunk(self.data, self.fit, weights, self.settings, self.starts,
-                           self.escalate, self.candidates, self.screen)
-
-
-def _fast_chunk(
-    data: Data, fit: FitResult, weights: Array, settings: SearchSettings, starts: int,
-    escalate: int, cands: Array, screen_matrix: Array,
-) -> tuple[Array, npt.NDArray[np.bool_]]:
-    """Search each replicate of the chunk (module doc). With more than ``LARGE_DATA_RUNS``
-    runs a replicate's landscape is the full data's, slightly perturbed: Newton starts from
-    the full-data optimum alone, and a replicate escalates when its own screen shows a
-    candidate already *below* that converged optimum (another basin is better)."""
-    reps = weights.shape[0]
-    screen = weights @ screen_matrix  # (reps, C): each replicate's objective at each candidate
-    ranked = np.argsort(screen, axis=1, kind="stable")
-    k = 0 if len(data) > LARGE_DATA_RUNS else starts - 1
-    first = np.concatenate([np.broadcast_to(fit.theta, (reps, 1, 5)), cands[ranked[:, :k]]], 1)
-    best_t, best_f, ok, spread, ends = _polish_best(first.reshape(-1, 5), data, weights,
-                                                    k + 1, settings, fit.constraints)
-    if k == 0:
-        spread = screen[np.arange(reps), ranked[:, 0]] < np.where(ok, best_f, np.inf)
-    split = np.flatnonzero(spread & ok)
-    if split.size and escalate:  # another basin is in play: polish more candidates
-        more = cands[ranked[split, k:k + escalate]].reshape(-1, 5)
-        t2, f2, ok2, _, _ = _polish_best(more, data, weights[split], escalate, settings,
-                                         fit.constraints)
-        better = ok2 & (f2 < best_f[split])
-        best_t[split[better]], best_f[split[better]] = t2[better], f2[better]
-    stuck = np.flatnonzero(~ok)
-    if stuck.size:  # crawling along a flat valley: search the exponents' profile instead
-        starts_ = np.stack([ends[stuck], cands[ranked[stuck, 0]]], 1).reshape(-1, 5)
-        t3, f3, ok3 = _profile_best(starts_, data, weights[stuck], 2, settings,
-                                    fit.constraints)
-        if escalate and not ok3.all():
-            again = np.flatnonzero(~ok3)
-            more = cands[ranked[stuck[again], 1:1 + escalate]].reshape(-1, 5)
-            t4, f4, ok4 = _profile_best(more, data, weights[stuck[again]], escalate,
-                                        settings, fit.constraints)
-            t3[again], f3[again], ok3[again] = t4, f4, ok4
-        best_t[stuck[ok3]], best_f[stuck[ok3]], ok[stuck[ok3]] = t3[ok3], f3[ok3], True
-    for i in np.flatnonzero(~ok):  # still nothing converged: the full global search
-        full = fit_law(data, weights=weights[i], settings=settings,
-                       constraints=fit.constraints)
-        if full.starts_converged:
-            best_t[i], ok[i] = full.theta, True
-    return best_t, ok
-
-
-def _profile_best(
-    theta0: Array, data: Data, weights: Array, per_rep: int, settings: SearchSettings,
-    constraints: Constraints,
-) -> tuple[Array, Array, npt.NDArray[np.bool_]]:
-    """Variable-projection polish of ``per_rep`` starts per replicate; the best converged."""
-    reps = weights.shape[0]
-    res = profile_polish(theta0, data, np.repeat(weights, per_rep, axis=0),
-                         delta=settings.delta, constraints=constraints,
-                         converged_rtol=settings.converged_rtol)
-    f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
-    pick = np.argmin(f, axis=1)
-    rows = np.arange(reps)
-    return (res.theta.reshape(reps, per_rep, 5)[rows, pick], f[rows, pick],
-            np.isfinite(f[rows, pick]))
-
-
-def _polish_best(
-    theta0: Array, data: Data, weights: Array, per_rep: int, settings: SearchSettings,
-    constraints: Constraints,
-) -> tuple[Array, Array, npt.NDArray[np.bool_], npt.NDArray[np.bool_], Array]:
-    """Polish ``per_rep`` starts per replicate: the best converged end point, its objective,
-    whether one converged, whether converged starts split, and the lowest end point of all
-    (converged or not: where a crawling replicate got to)."""
-    reps = weights.shape[0]
-    res = polish(theta0, data, np.repeat(weights, per_rep, axis=0), delta=settings.delta,
-                 converged_rtol=settings.converged_rtol,
-                 constraints=constraints, max_iter=POLISH_MAX_ITER)
-    f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
-    theta = res.theta.reshape(reps, per_rep, 5)
-    pick = np.argmin(f, axis=1)
-    rows = np.arange(reps)
-    best_f = f[rows, pick]
-    best_t = theta[rows, pick]
-    ok = np.isfinite(best_f)
-    far = np.abs(theta - best_t[:, None, :]).max(axis=2) > settings.agree_atol_theta
-    spread = (far & np.isfinite(f)).any(axis=1)  # a converged start found another optimum
-    lowest = theta[rows, np.argmin(res.objective.reshape(reps, per_rep), axis=1)]
-    return best_t, best_f, ok, spread, lowest
-
-
+        return self.refit.search(weights, self.fit.theta)

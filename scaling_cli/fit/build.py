@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scaling_cli.errors import FitError, InputError
-from scaling_cli.fit.bootstrap import bootstrap
+from scaling_cli.fit.bootstrap import bootstrap, limit_blas_threads
 from scaling_cli.fit.evidence import HeldOut, calibrate, folds
 from scaling_cli.fit.forms import FORM_CONSTRAINTS, FormChoice, choose_form, form_error
 from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
@@ -65,11 +65,12 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     columns = runs.columns(k)
     search = SearchSettings(delta=METHODS[settings.method][0])
     evidence = evidence_runs(columns)
-    choice = choose_form(evidence, form=settings.form, given=settings.constraints,
-                         settings=search)
-    warnings = check_identifiable(columns.params, columns.tokens, choice.constraints)
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
-    fit = fit_law(data, settings=search, constraints=choice.constraints)
+    with limit_blas_threads(1):  # small products, or split across processes already
+        choice = choose_form(evidence, form=settings.form, given=settings.constraints,
+                             settings=search)
+    warnings = check_identifiable(columns.params, columns.tokens, choice.constraints)
+    fit = _fit_of(choice, choice.form, evidence, data, search)
     if not fit.verified and not settings.allow_unverified:
         raise FitError(
             f"the fit's optimum could not be verified ({fit.starts_agreeing} of {fit.starts} "
@@ -80,12 +81,14 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     summary = summarise_fit(fit, columns.ids, settings.method)
     warnings += fit_warnings(summary)
     noise = 1.4826 * float(np.median(np.abs(fit.residuals)))
+    chosen = choice.score_of(choice.form)
     splits = folds(evidence, choice.constraints)
     held_out: tuple[HeldOut, ...] = ()
-    if splits and settings.replicates > 0:  # split each held-out error: fold bootstrap vs form
-        held_out = calibrate(evidence, choice.constraints, search, splits,
-                             replicates=CALIBRATION_REPLICATES, seed=settings.seed,
-                             workers=settings.workers, fits=_fold_fits(choice))
+    if chosen is not None and splits and settings.replicates > 0:
+        # split each held-out error: the fold's bootstrap vs the form's own error
+        with limit_blas_threads(1):
+            held_out = calibrate(evidence, choice.fits[choice.form], splits, chosen.thetas,
+                                 replicates=CALIBRATION_REPLICATES, seed=settings.seed)
     error = form_error(held_out, noise)
     boot: BootstrapSummary | None = None
     samples = None
@@ -101,7 +104,16 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
                              sources=runs.sources)
     return Model(fit.law, samples, "runs", k, inputs, summary, boot,
                  tuple(runs.warnings) + tuple(warnings), columns,
-                 _form_summary(choice, data, search), error)
+                 _form_summary(choice, evidence, data, search), error)
+
+
+def _fit_of(choice: FormChoice, form: str, evidence: RunData, data: Data,
+            search: SearchSettings) -> FitResult:
+    """``form`` fitted to every run: the evidence's fit when the evidence is every run."""
+    if len(evidence) == len(data) and form in choice.fits:
+        return choice.fits[form]
+    constraints = choice.constraints if form == choice.form else FORM_CONSTRAINTS[form]
+    return fit_law(data, settings=search, constraints=constraints)
 
 
 def evidence_runs(runs: RunData) -> RunData:
@@ -119,13 +131,8 @@ def evidence_runs(runs: RunData) -> RunData:
     return runs.subset(keep)
 
 
-def _fold_fits(choice: FormChoice) -> tuple[FitResult, ...]:
-    """The chosen form's fold fits, made while scoring it (folds() gives the same splits)."""
-    chosen = choice.score_of(choice.form)
-    return () if chosen is None else chosen.fits
-
-
-def _form_summary(choice: FormChoice, data: Data, search: SearchSettings) -> FormSummary:
+def _form_summary(choice: FormChoice, evidence: RunData, data: Data,
+                  search: SearchSettings) -> FormSummary:
     """The choice, and the other candidate's point fit when the held-out evidence leaves it
     plausible (a second opinion every forecast's total interval includes)."""
     scores = tuple((s.form, s.folds, s.points, s.rmse_log) for s in choice.scores)
@@ -136,7 +143,7 @@ def _form_summary(choice: FormChoice, data: Data, search: SearchSettings) -> For
     other = others[0]
     if chosen.folds and other.folds and other.rmse_log > PLAUSIBLE_RMSE_RATIO * chosen.rmse_log:
         return FormSummary(choice.form, choice.reason, scores, other.form)
-    alt = fit_law(data, settings=search, constraints=FORM_CONSTRAINTS[other.form])
+    alt = _fit_of(choice, other.form, evidence, data, search)
     return FormSummary(choice.form, choice.reason, scores, other.form,
                        alt.law if alt.starts_converged else None)
 

@@ -29,7 +29,8 @@ own held-out runs at the conformal rank: the moments above miss heavy tails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +39,8 @@ from scaling_cli.errors import FitError, UsageError
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.evidence import HeldOut, Score, folds, score
 from scaling_cli.fit.health import check_identifiable
-from scaling_cli.fit.search import SearchSettings
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.search import FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import FORMS
 from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
 
@@ -46,6 +48,7 @@ __all__ = [
     "FORMS",
     "FORM_CONSTRAINTS",
     "FormChoice",
+    "candidate_forms",
     "choose_form",
     "form_error",
     "nnls_small",
@@ -71,12 +74,17 @@ class FormChoice:
     constraints: Constraints
     reason: str
     scores: tuple[Score, ...]  # out-of-sample record of every candidate form
+    # each candidate form fitted to every run the evidence was measured on
+    fits: Mapping[str, FitResult] = field(default_factory=dict, compare=False, repr=False)
 
     def score_of(self, form: str) -> Score | None:
         return next((s for s in self.scores if s.form == form), None)
 
 
-def _candidates(runs: RunData, form: str, given: Constraints) -> dict[str, Constraints]:
+def candidate_forms(runs: RunData, form: str = "auto",
+                    given: Constraints | None = None) -> dict[str, Constraints]:
+    """The forms ``form`` asks to score on these runs (auto: each one they identify)."""
+    given = given or Constraints()
     if not given.is_free:
         return {"given": given}
     if form not in FORMS:
@@ -94,24 +102,29 @@ def _candidates(runs: RunData, form: str, given: Constraints) -> dict[str, Const
 
 
 def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None = None,
-                settings: SearchSettings | None = None) -> FormChoice:
-    """Score the candidate forms on held-out folds and pick the better (module doc)."""
+                settings: SearchSettings | None = None,
+                fits: Mapping[str, FitResult] | None = None) -> FormChoice:
+    """Score the candidate forms on held-out folds and pick the better (module doc).
+    ``fits``: candidate forms already fitted to all of ``runs`` (the rest are fitted here);
+    each form's fold fits start from its fit."""
     settings = settings or SearchSettings()
-    given = given or Constraints()
-    candidates = _candidates(runs, form, given)
+    candidates = candidate_forms(runs, form, given)
     if not candidates:  # neither identifiable: the full form's error says what is missing
         check_identifiable(runs.params.tolist(), runs.tokens.tolist(), Constraints())
-    scores = tuple(score(name, runs, c, settings, folds(runs, c))
+    data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
+    fitted = {name: (fits or {}).get(name) or fit_law(data, settings=settings, constraints=c)
+              for name, c in candidates.items()}
+    scores = tuple(score(name, runs, fitted[name], folds(runs, c))
                    for name, c in candidates.items())
     if len(candidates) == 1:
         name = next(iter(candidates))
         why = ("the form asked for" if form != "auto" or name == "given" else
                "the only form these runs identify")
-        return FormChoice(name, candidates[name], why, scores)
+        return FormChoice(name, candidates[name], why, scores, fitted)
     scored = [s for s in scores if s.folds > 0]
     if not scored:
         return FormChoice("full", candidates["full"], "no held-out fold is possible with "
-                          "these runs, so no evidence: the full form", scores)
+                          "these runs, so no evidence: the full form", scores, fitted)
     # The reduced form replaces the full one only when it predicts held-out runs clearly
     # better: a few percent either way is the noise of which runs the folds held out.
     full = next((s for s in scored if s.form == "full"), None)
@@ -124,7 +137,7 @@ def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None 
     why = (f"lower out-of-sample error on {best.folds} held-out folds ({best.points} runs): "
            f"rms log error {best.rmse_log:.4f}"
            + "".join(f" vs {s.rmse_log:.4f} {s.form}" for s in other))
-    return FormChoice(best.form, candidates[best.form], why, scores)
+    return FormChoice(best.form, candidates[best.form], why, scores, fitted)
 
 
 def nnls_small(design: npt.NDArray[np.float64],

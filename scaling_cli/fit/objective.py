@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["HUBER_DELTA", "Data", "evaluate", "huber", "residuals"]
+__all__ = ["HUBER_DELTA", "Data", "evaluate", "huber", "residuals", "row_dots"]
 
 HUBER_DELTA = 1e-3
 RUN_BLOCK = 8192  # runs per block of the batched evaluation
@@ -131,20 +131,36 @@ def _evaluate_block(t: Array, data: Data, w: Array, order: int,
     w1 = w * np.where(inside, r, delta * np.sign(r))  # w h'(r)
     a_n = p_a * data.log_n
     b_d = p_b * data.log_d
-    grad_r = np.stack([p_e, p_a, p_b, -a_n, -b_d], axis=-1)  # (S, n, 5)
-    g = np.matmul(w1[:, None, :], grad_r)[:, 0, :]
+    # grad r_i = (p_e, p_a, p_b, -a_n, -b_d) = sign * q_i: every sum below is one row-wise
+    # dot product of (S, n) arrays (no (S, n, 5) stack, no batched 5 x n products)
+    q = (p_e, p_a, p_b, a_n, b_d)
+    g = np.column_stack([row_dots(w1, v) for v in q]) * _SIGN
     if order < 2:
         return f, g, None
-    # sum_i w h' M^T diag(p) M: only the E, A, B blocks of M are nonzero.
-    diag = np.zeros((t.shape[0], 5, 5))
-    diag[:, 0, 0] = (w1 * p_e).sum(-1)
-    diag[:, 1, 1] = (w1 * p_a).sum(-1)
-    diag[:, 2, 2] = (w1 * p_b).sum(-1)
-    diag[:, 1, 3] = diag[:, 3, 1] = -(w1 * a_n).sum(-1)
-    diag[:, 2, 4] = diag[:, 4, 2] = -(w1 * b_d).sum(-1)
-    diag[:, 3, 3] = (w1 * a_n * data.log_n).sum(-1)
-    diag[:, 4, 4] = (w1 * b_d * data.log_d).sum(-1)
-    # ... plus sum_i (w h'' - w h') grad r grad r^T (the -p p^T part folds in here).
-    c = np.broadcast_to(w * inside, w1.shape) - w1
-    outer = np.matmul(np.swapaxes(grad_r, 1, 2), c[..., None] * grad_r)
-    return f, g, diag + outer
+    # sum_i (w h'' - w h') grad r grad r^T (the -p p^T part of the softmax folds in here) ...
+    h = np.empty((t.shape[0], 5, 5))
+    c = w * inside - w1
+    cq = [c * v for v in q]
+    for k in range(5):
+        for m in range(k, 5):
+            h[:, k, m] = h[:, m, k] = row_dots(cq[k], q[m]) * (_SIGN[k] * _SIGN[m])
+    # ... plus sum_i w h' M^T diag(p) M: only the E, A, B blocks of M are nonzero.
+    for k in range(3):
+        h[:, k, k] += g[:, k]
+    h[:, 1, 3] += g[:, 3]
+    h[:, 3, 1] += g[:, 3]
+    h[:, 2, 4] += g[:, 4]
+    h[:, 4, 2] += g[:, 4]
+    h[:, 3, 3] += row_dots(w1 * a_n, np.broadcast_to(data.log_n, a_n.shape))
+    h[:, 4, 4] += row_dots(w1 * b_d, np.broadcast_to(data.log_d, b_d.shape))
+    return f, g, h
+
+
+_SIGN = np.array([1.0, 1.0, 1.0, -1.0, -1.0])
+
+
+def row_dots(a: Array, b: Array) -> Array:
+    """sum_i a_si b_si for every row s: a product and numpy's pairwise sum, the same bits
+    wherever the row sits in memory (einsum's SIMD loops are not: they split a row by its
+    alignment, so a replicate's sums would depend on the rows batched with it)."""
+    return np.asarray((a * b).sum(axis=1))

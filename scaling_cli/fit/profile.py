@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.newton import BOUNDS, Polished, Space, polish
-from scaling_cli.fit.objective import Data, huber
+from scaling_cli.fit.objective import Data, huber, row_dots
 
 __all__ = ["IRLS_ITERATIONS", "profile_coefficients", "profile_polish"]
 
@@ -158,7 +158,7 @@ def profile_coefficients(
         known[:, 2] = np.exp(fixed[2] - beta * data.log_d.min())
     free = tuple(i for i in range(3) if i not in fixed)
     offset = known[:, :1] + known[:, 1:2] * x + known[:, 2:3] * y
-    fitted = np.broadcast_to(loss, x.shape)
+    fitted = np.broadcast_to(loss, x.shape).copy()
     r = np.zeros_like(x)
     coef = known.copy()
     if start is not None and free:
@@ -167,21 +167,34 @@ def profile_coefficients(
         coef = np.where(known > 0, known, scaled)
         fitted = np.maximum(coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * y, 1e-150)
         r = np.log(fitted) - data.log_l
-    features = np.ones((x.shape[0], x.shape[1], 3))  # (1, x_i, y_i) per row
+    # Rows whose coefficients stopped moving are frozen (and cost nothing more): a row's
+    # coefficients do not depend on how long the other rows of its batch take to settle.
+    live = np.arange(alpha.size)
     for _ in range(iterations if free else 0):
-        u = np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300))
-        ww = w * u / fitted**2
-        t = fitted * (1.0 - r) - offset
-        features[:, :, 1], features[:, :, 2] = x, y
-        weighted = ww[:, :, None] * features
-        gram = weighted.transpose(0, 2, 1) @ features  # (S, 3, 3): sum_i w_i f_i f_i^T
-        rhs = np.einsum("sni,sn->si", weighted, t)
-        new = _nnls3(gram, rhs, free) + known
-        settled = np.abs(new - coef) <= 1e-12 * np.abs(new).max(axis=1, keepdims=True)
-        coef = new
-        fitted = np.maximum(coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * y, 1e-150)
-        r = np.log(fitted) - data.log_l
-        if settled.all():  # every row's coefficients stopped moving
+        # every row live: slices are views (no copies); else the live rows alone
+        sel: slice | npt.NDArray[np.intp] = slice(None) if live.size == alpha.size else live
+        rr, fl, xl, yl = r[sel], fitted[sel], x[sel], y[sel]
+        u = np.minimum(1.0, delta / np.maximum(np.abs(rr), 1e-300))
+        ww = (w if w.ndim == 1 else w[sel]) * u / fl**2
+        t = fl * (1.0 - rr) - offset[sel]
+        wx, wy = ww * xl, ww * yl
+        dot = row_dots
+        gram = np.empty((live.size, 3, 3))  # sum_i w_i f_i f_i^T, f_i = (1, x_i, y_i)
+        gram[:, 0, 0] = ww.sum(axis=1)
+        gram[:, 0, 1] = gram[:, 1, 0] = wx.sum(axis=1)
+        gram[:, 0, 2] = gram[:, 2, 0] = wy.sum(axis=1)
+        gram[:, 1, 1] = dot(wx, xl)
+        gram[:, 1, 2] = gram[:, 2, 1] = dot(wx, yl)
+        gram[:, 2, 2] = dot(wy, yl)
+        rhs = np.column_stack([dot(ww, t), dot(wx, t), dot(wy, t)])
+        new = _nnls3(gram, rhs, free) + known[sel]
+        settled = (np.abs(new - coef[sel])
+                   <= 1e-12 * np.abs(new).max(axis=1, keepdims=True)).all(axis=1)
+        coef[sel] = new
+        fitted[sel] = np.maximum(new[:, :1] + new[:, 1:2] * xl + new[:, 2:3] * yl, 1e-150)
+        r[sel] = np.log(fitted[sel]) - data.log_l
+        live = live[~settled]
+        if live.size == 0:
             break
     if not free:
         fitted = np.maximum(offset, 1e-300)
@@ -252,18 +265,34 @@ def _exponent_step(g: Array, h: Array, exps: list[int]) -> tuple[Array, Array]:
     h_cc = h[:, coefs][:, :, coefs]
     h_xc = h[:, exps][:, :, coefs]
     rhs_c = np.concatenate([h_xc.transpose(0, 2, 1), g[:, coefs, None]], axis=2)
-    try:
-        solve_cx = np.linalg.solve(h_cc, rhs_c)
-    except np.linalg.LinAlgError:  # a coefficient block with no curvature (vanished terms)
-        solve_cx = np.linalg.pinv(h_cc) @ rhs_c
-    schur = h[:, exps][:, :, exps] - h_xc @ solve_cx[:, :, :-1]
-    rhs = g[:, exps] - (h_xc @ solve_cx[:, :, -1:])[..., 0]
+    solve_cx = _solve_or_pinv(h_cc, rhs_c)
+    # products of 2 x 3 blocks written out as sums: batched matmul picks its kernel by the
+    # batch's shape, and a row's last bits must not depend on the rows beside it
+    schur = h[:, exps][:, :, exps] - (h_xc[:, :, :, None] * solve_cx[:, None, :, :-1]).sum(2)
+    rhs = g[:, exps] - (h_xc * solve_cx[:, None, :, -1]).sum(2)
     lam, vec = np.linalg.eigh(schur)
     scale = np.abs(lam).max(axis=1, keepdims=True)
     lam = np.maximum(np.abs(lam), 1e-12 * scale + 1e-300)
     step = -np.einsum("sij,sj->si", vec, np.einsum("sji,sj->si", vec, rhs) / lam)
     longest = np.abs(step).max(axis=1, keepdims=True)
     return np.asarray(step * np.minimum(1.0, 0.5 / np.maximum(longest, 1e-300))), rhs
+
+
+def _solve_or_pinv(h: Array, rhs: Array) -> Array:
+    """H^-1 rhs for every row, the pseudo-inverse for a row whose H is singular (a
+    coefficient block with no curvature: vanished terms). Row by row where any is singular:
+    one singular row must not change how the others are solved (a replicate's result never
+    depends on the rows batched with it)."""
+    try:
+        return np.asarray(np.linalg.solve(h, rhs))
+    except np.linalg.LinAlgError:
+        out = np.empty_like(rhs)
+        for i in range(h.shape[0]):
+            try:
+                out[i] = np.linalg.solve(h[i], rhs[i])
+            except np.linalg.LinAlgError:
+                out[i] = np.linalg.pinv(h[i]) @ rhs[i]
+        return out
 
 
 def _descend(space: Space, exps: list[int], alpha: Array, beta: Array, data: Data, w: Array,

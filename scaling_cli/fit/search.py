@@ -37,7 +37,9 @@ __all__ = [
     "SearchSettings",
     "degenerate_mask",
     "fit_law",
+    "fit_law_many",
     "screen_grid",
+    "screen_starts",
 ]
 
 # Fitting methods on the same law: the Huber threshold on log residuals. "lsq" (delta far
@@ -175,20 +177,78 @@ def _fit_law(data: Data, weights: npt.ArrayLike | None, settings: SearchSettings
              constraints: Constraints) -> FitResult:
     n = len(data)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
-    sub = _screen_subset(n, settings.screen_max_runs)
-    candidates, profile, shape = screen_grid(data.subset(sub), w[sub], settings, constraints)
+    starts, candidates = screen_starts(data, w, settings, constraints)
+    polished = polish(starts, data, w, delta=settings.delta, constraints=constraints,
+                      converged_rtol=settings.converged_rtol)
+    return _verify(polished, data, w, candidates, settings, constraints)
+
+
+def fit_law_many(data: Data, weights: Array, *, settings: SearchSettings,
+                 constraints: Constraints,
+                 cells: int = 2_000_000) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """:func:`fit_law`'s search (grid screen, ``settings.n_starts`` starts, Newton polish) for
+    every row of ``weights`` (R, n) at once, without the verification: each row's best
+    converged end point (its best end point where none converged) and whether one
+    converged. Rows are screened a group at a time, about ``cells`` (row x cell x run)
+    numbers per group."""
+    with np.errstate(all="ignore"):
+        sub = _screen_subset(len(data), settings.screen_max_runs)
+        part = data.subset(sub)
+        alpha, beta, shape = _grid(settings, constraints)
+        per_group = max(1, cells // (alpha.size * len(sub)))
+        starts = []
+        for a in range(0, weights.shape[0], per_group):
+            w = weights[a:a + per_group, sub]
+            coef, profile, _ = profile_coefficients(
+                np.tile(alpha, len(w)), np.tile(beta, len(w)), part,
+                np.repeat(w, alpha.size, axis=0), delta=settings.delta,
+                constraints=constraints, iterations=settings.irls_iterations)
+            theta = coefficients_to_theta(coef, np.tile(alpha, len(w)), np.tile(beta, len(w)),
+                                          part, 1e-6 * float(np.exp(part.log_l).min()))
+            theta = constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1]))
+            for r in range(len(w)):
+                rows = slice(r * alpha.size, (r + 1) * alpha.size)
+                starts.append(_start_cells(theta[rows], profile[rows], shape, settings,
+                                           constraints))
+        per_row = starts[0].shape[0]
+        polished = polish(np.vstack(starts), data, np.repeat(weights, per_row, axis=0),
+                          delta=settings.delta, constraints=constraints,
+                          converged_rtol=settings.converged_rtol)
+    f = polished.objective.reshape(-1, per_row)
+    converged = polished.converged.reshape(-1, per_row)
+    pick = np.argmin(np.where(converged.any(axis=1, keepdims=True),
+                              np.where(converged, f, np.inf), f), axis=1)
+    rows_ = np.arange(f.shape[0])
+    return (polished.theta.reshape(-1, per_row, 5)[rows_, pick],
+            np.asarray(converged.any(axis=1)))
+
+
+def _start_cells(candidates: Array, profile: Array, shape: tuple[int, int],
+                 settings: SearchSettings, constraints: Constraints) -> Array:
+    """The profile's best local minima (up to half the starts), then its best cells; on a
+    tiny grid (exponents fixed) deterministic perturbations of the best cell besides."""
     order = np.argsort(profile, kind="stable")
     minima = _local_minima(profile, shape)
     start_cells = list(dict.fromkeys([*minima[: settings.n_starts // 2].tolist(),
                                       *order.tolist()]))[: settings.n_starts]
     starts = candidates[start_cells]
-    if len(starts) < 4:  # a tiny grid (exponents fixed): add deterministic perturbed starts
+    if len(starts) < 4:
         kicks = np.array([[0.5, -0.5, 0.5, 0.05, -0.05], [-0.5, 0.5, -0.5, -0.05, 0.05],
                           [0.0, 1.0, 1.0, 0.1, 0.1]])
         starts = constraints.project(np.vstack([starts, starts[0] + kicks]))
-    polished = polish(starts, data, w, delta=settings.delta, constraints=constraints,
-                      converged_rtol=settings.converged_rtol)
-    return _verify(polished, data, w, candidates[order], settings, constraints)
+    return starts
+
+
+def screen_starts(data: Data, weights: Array, settings: SearchSettings,
+                  constraints: Constraints) -> tuple[Array, Array]:
+    """The grid screen's ``settings.n_starts`` starts (:func:`_start_cells`) and every
+    cell's theta, best profile first."""
+    sub = _screen_subset(len(data), settings.screen_max_runs)
+    with np.errstate(all="ignore"):  # losses near the float range's ends (see fit_law)
+        candidates, profile, shape = screen_grid(data.subset(sub), weights[sub], settings,
+                                                 constraints)
+    order = np.argsort(profile, kind="stable")
+    return _start_cells(candidates, profile, shape, settings, constraints), candidates[order]
 
 
 def _verify(
