@@ -178,6 +178,13 @@ def _fit_law(data: Data, weights: npt.ArrayLike | None, settings: SearchSettings
     n = len(data)
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
     starts, candidates = screen_starts(data, w, settings, constraints)
+    if n > settings.screen_max_runs:
+        # Many runs: the starts first descend on the screen's even sample of them (cheap),
+        # and the full data's Newton polish finishes from there in a few steps, each start
+        # still polished and verified on every run.
+        sub = _screen_subset(n, settings.screen_max_runs)
+        starts = polish(starts, data.subset(sub), w[sub], delta=settings.delta,
+                        constraints=constraints, converged_rtol=settings.converged_rtol).theta
     polished = polish(starts, data, w, delta=settings.delta, constraints=constraints,
                       converged_rtol=settings.converged_rtol)
     return _verify(polished, data, w, candidates, settings, constraints)
