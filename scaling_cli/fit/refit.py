@@ -47,6 +47,11 @@ POLISH_MAX_ITER = 60  # a start still crawling after this gets the profile searc
 REPLICATE_RTOL = 1e-7
 LARGE_DATA_RUNS = 5000  # above this, rows start from their first start alone
 MAX_SCREEN_CANDIDATES = 256
+# The runs x candidates screen matrix is kept near this many numbers (80 MB): 256 candidates
+# up to 39,000 runs, 100 at 100,000 (where replicates start from the full-data optimum alone
+# and the screen only looks for a better basin); 20 M cost 1e5-run fits 80 MB and a second
+# pass over 160 MB for every chunk of replicates.
+SCREEN_CELLS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -144,8 +149,8 @@ def screen_matrix(cands: Array, data: Data, delta: float) -> Array:
 
 def screen_count(n_runs: int) -> int:
     """Grid candidates screened per row: all 256 for small data, fewer for huge data (the
-    runs x candidates matrix is kept near 20 M numbers)."""
-    return int(min(MAX_SCREEN_CANDIDATES, max(32, 20_000_000 // max(n_runs, 1))))
+    runs x candidates matrix is kept near ``SCREEN_CELLS`` numbers)."""
+    return int(min(MAX_SCREEN_CANDIDATES, max(32, SCREEN_CELLS // max(n_runs, 1))))
 
 
 def _profile_best(

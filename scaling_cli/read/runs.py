@@ -101,7 +101,7 @@ _TABLE_FIELDS = tuple(f.name for f in FIELDS if f.kind != "meta")
 _REQUIRED = tuple(f.name for f in FIELDS if f.required)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Run:
     """One training run as read from a log. Counts are floats (they can exceed 2**53)."""
 
