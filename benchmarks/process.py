@@ -30,7 +30,11 @@ Sections:
 * *in-process*: in a fresh, unpinned interpreter per ladder: ``load_runs`` (median of 3,
   wall and CPU), the point fit ``fit_law``, and ``bootstrap(replicates=200)`` with
   ``workers=1`` and with the default (every core; :func:`~scaling_cli.fit.bootstrap.
-  worker_count` decides how many it starts), byte-compared.
+  worker_count` decides how many it starts), byte-compared;
+* *real ladders*: issue 11's commands on three of Porian et al.'s 16-run configurations
+  (``porian_isoflop.csv`` beside the Epoch file): ``predict`` with the default 1,000
+  replicates (target 2 s), a default ``backtest`` and ``fit --compare -b 1e21`` (10 s each),
+  default settings, median of 3.
 
 Memory is the peak over time of the SUM over the process and all its descendants (bootstrap
 workers) of each one's proportional set size (PSS, /proc/PID/smaps_rollup: a page shared by
@@ -70,7 +74,11 @@ __all__ = ["Sample", "measure_command", "paired", "run", "user_environment"]
 PINNING = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
            "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS")
 TARGETS = {"epoch_s": 0.7, "startup_ratio": 1.2, "big_s": 5.0, "big_mb": 400.0,
-           "load_s": 0.3}
+           "load_s": 0.3, "real_predict_s": 2.0, "real_slow_s": 10.0}
+# Porian et al.'s configurations timed as issue 11 measured them (8-77 s in round 1): one
+# well-fitted short-run ladder and two long-run "kaplan" ones, the worst-fitted.
+REAL_CONFIGS = ("rw|base|long|kaplan|standard|val", "rw|tuned|short|const|standard|val",
+                "owt2|base|long|kaplan|kaplan|train")
 
 
 # --------------------------------------------------------------------------- processes
@@ -522,8 +530,42 @@ def run(args: argparse.Namespace, report: Report | None = None) -> Report:
         monotone_check(report, f"`scaling fit` as typed, {fmt}", points)
     for label, points in curves.items():
         growth(report, label, points)
+    real_section(report, env, args.data.parent / "porian_isoflop.csv", 1 if quick else 3,
+                 args.interval)
     report.say(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return report
+
+
+def real_section(report: Report, env: dict[str, str], porian: Path, repeat: int,
+                 interval: float) -> None:
+    """Issue 11's commands on real 16-run ladders, default settings, as typed: ``predict``
+    with 1,000 replicates (target 2 s), a default ``backtest`` and ``fit --compare`` (10 s)."""
+    report.section("Real ladders as typed (issue 11): Porian et al.'s configurations")
+    if not porian.is_file():
+        report.say(f"{porian} not found: the real-ladder cases are skipped")
+        return
+    scaling = scaling_command()
+    rows = []
+    for config in REAL_CONFIGS:
+        ladder = (str(porian), "--column", "group=train_run_key", "--where",
+                  f"config_id=={config}")
+        commands = [("predict N=1e9 D=2e10, 1,000 replicates", TARGETS["real_predict_s"],
+                     ("predict", *ladder, "--params", "1e9", "--tokens", "2e10", "-q")),
+                    ("backtest (default folds)", TARGETS["real_slow_s"],
+                     ("backtest", *ladder, "-q")),
+                    ("fit --compare -b 1e21", TARGETS["real_slow_s"],
+                     ("fit", *ladder, "--compare", "-b", "1e21", "-q"))]
+        for name, target, args in commands:
+            samples = [measure_command([*scaling, *args], env=env, cwd=ROOT, interval=interval)
+                       for _ in range(repeat)]
+            if any(s.returncode != 0 for s in samples):
+                raise RuntimeError(f"scaling {' '.join(args)} failed: {samples[0].stderr[-400:]}")
+            wall = median([s.wall_s for s in samples])
+            rows.append((config, name, f"{wall:.2f}", f"{min(s.wall_s for s in samples):.2f}-"
+                         f"{max(s.wall_s for s in samples):.2f}", f"<= {target:.0f} s"))
+            report.target(f"{name}: porian {config}", f"{wall:.2f} s", f"<= {target:.0f} s",
+                          wall <= target)
+    report.table(("configuration", "command", "median s", "min-max", "target"), rows)
 
 
 def _typed_targets(report: Report, results: Sequence[Result]) -> None:

@@ -109,3 +109,14 @@ def test_scale_worker_reports_every_stage(tmp_path: pytest.TempPathFactory) -> N
     assert case.complete, case.stderr
     assert case.stages["runs"]["count"] == 60
     assert 0 < case.peak_mb < 2048
+
+
+def test_the_real_ladder_section_says_when_its_data_is_absent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from benchmarks.measure import Report
+    from benchmarks.process import REAL_CONFIGS, real_section
+
+    report = Report()
+    real_section(report, {}, tmp_path / "porian_isoflop.csv", 1, 0.05)
+    text = "\n".join(report.markdown)
+    assert "not found" in text and "skipped" in text
+    assert report.targets == [] and len(REAL_CONFIGS) == 3
