@@ -124,14 +124,19 @@ def screen_grid(data: Data, weights: Array, settings: SearchSettings,
     and the grid's shape."""
     constraints = constraints or Constraints()
     alpha, beta, shape = _grid(settings, constraints)
+    theta, profile = _profile_cells(alpha, beta, data, weights, settings, constraints)
+    return theta, profile, shape
+
+
+def _profile_cells(alpha: Array, beta: Array, data: Data, weights: Array,
+                   settings: SearchSettings, constraints: Constraints) -> tuple[Array, Array]:
+    """theta (S, 5) and profile value (S,) at each exponent pair; ``weights`` (n,) shared or
+    (S, n) per pair. A zero coefficient starts tiny (a millionth of the smallest loss)."""
     coef, profile, _ = profile_coefficients(alpha, beta, data, weights, delta=settings.delta,
                                             constraints=constraints,
                                             iterations=settings.irls_iterations)
-    loss = np.exp(data.log_l)
-    # Back to theta; a zero coefficient starts tiny (a millionth of the smallest loss).
-    theta = coefficients_to_theta(coef, alpha, beta, data, 1e-6 * loss.min())
-    theta = constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1]))
-    return theta, profile, shape
+    theta = coefficients_to_theta(coef, alpha, beta, data, 1e-6 * float(np.exp(data.log_l).min()))
+    return constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1])), profile
 
 
 def _local_minima(profile: Array, shape: tuple[int, int]) -> npt.NDArray[np.intp]:
@@ -206,13 +211,9 @@ def fit_law_many(data: Data, weights: Array, *, settings: SearchSettings,
         starts = []
         for a in range(0, weights.shape[0], per_group):
             w = weights[a:a + per_group, sub]
-            coef, profile, _ = profile_coefficients(
-                np.tile(alpha, len(w)), np.tile(beta, len(w)), part,
-                np.repeat(w, alpha.size, axis=0), delta=settings.delta,
-                constraints=constraints, iterations=settings.irls_iterations)
-            theta = coefficients_to_theta(coef, np.tile(alpha, len(w)), np.tile(beta, len(w)),
-                                          part, 1e-6 * float(np.exp(part.log_l).min()))
-            theta = constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1]))
+            theta, profile = _profile_cells(np.tile(alpha, len(w)), np.tile(beta, len(w)), part,
+                                            np.repeat(w, alpha.size, axis=0), settings,
+                                            constraints)
             for r in range(len(w)):
                 rows = slice(r * alpha.size, (r + 1) * alpha.size)
                 starts.append(_start_cells(theta[rows], profile[rows], shape, settings,
