@@ -234,6 +234,11 @@ def _wall(cmd: Sequence[str], env: dict[str, str]) -> float:
     return seconds
 
 
+# What any command must import before it does anything: the product card fixes typer (CLI)
+# and rich (tables), and every answer is numpy. The start-up target is measured against it.
+FLOOR = 'python -c "import numpy, typer, rich"'
+
+
 def startup_section(report: Report, env: dict[str, str], repeat: int) -> None:
     report.section("Start-up as typed: wall time of whole processes")
     scaling = scaling_command()
@@ -244,6 +249,7 @@ def startup_section(report: Report, env: dict[str, str], repeat: int) -> None:
                                   "-q", "--field", "params"],
         "scaling --help": [*scaling, "--help"],
         'python -c "import numpy"': [sys.executable, "-c", "import numpy"],
+        FLOOR: [sys.executable, "-c", "import numpy, typer, rich.console, rich.table"],
     }
     compileall.compile_dir(str(ROOT / "scaling_cli"), quiet=1)  # as an install does
     for cmd in commands.values():
@@ -262,9 +268,11 @@ def startup_section(report: Report, env: dict[str, str], repeat: int) -> None:
     report.table(("command", "median ms", "min-max ms", "x import numpy (median of pairs)"),
                  rows)
     table = median([v / b for v, b in zip(samples[rows[0][0]], base, strict=True)])
+    floor = median([v / b for v, b in zip(samples[FLOOR], base, strict=True)])
     report.target("`scaling optimal --law ... -b 1e24` (with its table)",
-                  f"{table:.2f}x import numpy", f"<= {TARGETS['startup_ratio']}x",
-                  table <= TARGETS["startup_ratio"])
+                  f"{table:.2f}x import numpy (importing the product card's fixed "
+                  f"dependencies alone, numpy + typer + rich: {floor:.2f}x)",
+                  f"<= {TARGETS['startup_ratio']}x", table <= TARGETS["startup_ratio"])
 
 
 # --------------------------------------------------------------------------- fits as typed

@@ -29,10 +29,13 @@ import numpy.typing as npt
 __all__ = [
     "DEFAULT_FLOPS_PER_PARAM_TOKEN",
     "PARAMETER_NAMES",
+    "R_D_STAR",
     "Allocation",
     "Law",
+    "effective_tokens",
     "optimal_allocation",
     "predict_loss",
+    "repetitions_worth",
 ]
 
 DEFAULT_FLOPS_PER_PARAM_TOKEN = 6.0
@@ -102,6 +105,35 @@ class Allocation:
     @property
     def tokens_per_param(self) -> Array:
         return self.tokens / self.params
+
+
+# Muennighoff et al. 2023, "Scaling Data-Constrained Language Models", appendix A (C4 fit):
+# the decay constant of repeated tokens' worth.
+R_D_STAR = 15.387756
+
+
+def repetitions_worth(repetitions: npt.ArrayLike, r_star: float) -> Array:
+    """R* (1 - exp(-R / R*)): R repetitions of the data, worth this many fresh passes
+    (R itself when R* = inf)."""
+    r = np.asarray(repetitions, dtype=float)
+    if np.isinf(r_star):
+        return r
+    return np.asarray(-r_star * np.expm1(-r / r_star), dtype=float)
+
+
+def effective_tokens(tokens: npt.ArrayLike, unique_tokens: npt.ArrayLike, *,
+                     r_star: float = R_D_STAR) -> Array:
+    """The fresh tokens a run on repeated data is worth (Muennighoff et al. 2023, eq. 5):
+
+        D' = U_D + U_D R*_D (1 - exp(-R_D / R*_D)),   U_D = min(U, D),   R_D = D / U_D - 1.
+
+    D' = D when U >= D (nothing repeated); D' < D otherwise, and D' -> U (1 + R*_D) as
+    D -> inf. A NaN unique count means "not known": D' = D there."""
+    d = np.asarray(tokens, dtype=float)
+    u = np.asarray(unique_tokens, dtype=float)
+    u_d = np.where(np.isnan(u), d, np.minimum(u, d))
+    with np.errstate(over="ignore"):  # D / U_D = inf saturates: R* (1 - e^-inf) = R*
+        return np.asarray(u_d * (1.0 + repetitions_worth(d / u_d - 1.0, r_star)), dtype=float)
 
 
 def predict_loss(law: Law, params: npt.ArrayLike, tokens: npt.ArrayLike) -> Array:

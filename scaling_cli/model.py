@@ -18,6 +18,7 @@ from scaling_cli.law import Law
 
 __all__ = [
     "PRIOR_PER_DECADE",
+    "PRIOR_PER_DECADE_EPOCHS",
     "BootstrapSummary",
     "FitSummary",
     "FormError",
@@ -40,6 +41,11 @@ class RunData:
     loss: Array
     compute_flops: Array  # each run's own flops, else k N D
     groups: tuple[str, ...] | None  # group labels when the runs carry them ("" where not)
+    # Passes over its data each run made, D / U as read (NaN where the run gave no unique
+    # token count), when any run gave one. ``tokens`` of a run with epochs > 1 are the
+    # fresh tokens it is worth, unless the runs were read with repeated_data = "fresh"
+    # (:meth:`scaling_cli.read.runs.RunSet.columns`).
+    epochs: Array | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -49,7 +55,8 @@ class RunData:
         index = np.flatnonzero(keep)
         return RunData(tuple(self.ids[i] for i in index), self.params[index],
                        self.tokens[index], self.loss[index], self.compute_flops[index],
-                       None if self.groups is None else tuple(self.groups[i] for i in index))
+                       None if self.groups is None else tuple(self.groups[i] for i in index),
+                       None if self.epochs is None else self.epochs[index])
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,7 @@ class InputSummary:
     groups: int | None  # number of groups when runs carry group labels
     tokens_per_param_min: float | None = None  # None in fit files older than these fields
     tokens_per_param_max: float | None = None
+    epochs_max: float | None = None  # most epochs D/U of any run, when any gave unique tokens
 
     @classmethod
     def of(cls, runs: RunData, *, runs_excluded: int, sha256: str,
@@ -84,6 +92,8 @@ class InputSummary:
             compute_flops_max=float(runs.compute_flops.max()),
             groups=None if runs.groups is None else len({g for g in runs.groups if g}) or None,
             tokens_per_param_min=float(ratio.min()), tokens_per_param_max=float(ratio.max()),
+            epochs_max=None if runs.epochs is None or np.isnan(runs.epochs).all()
+            else float(np.nanmax(runs.epochs)),
         )
 
 
@@ -124,14 +134,17 @@ class BootstrapSummary:
 # (compute, tokens per parameter, model size): assumed for a direction a ladder cannot test
 # (benchmarks/README.md, "Are the intervals honest?").
 PRIOR_PER_DECADE = (0.02, 0.05, 0.02)
+# ... and per decade of epochs beyond the most any fitted run repeated its data (a run at
+# D' of repeated data): as tokens per parameter, the data axis it extends.
+PRIOR_PER_DECADE_EPOCHS = 0.05
 
 
 @dataclass(frozen=True)
 class FormError:
     """How wrong the fitted form is beyond the runs, on the log-loss scale (see
     :mod:`scaling_cli.fit.forms`): sigma_form(u)^2 = (a_c u_c)^2 + (a_r u_r)^2 + (a_n u_n)^2
-    for a forecast u_c decades of compute, u_r of tokens per parameter and u_n of model size
-    beyond the fitted runs."""
+    + (a_e u_e)^2 for a forecast u_c decades of compute, u_r of tokens per parameter, u_n of
+    model size and u_e of epochs (repeated data) beyond the fitted runs."""
 
     per_decade_compute: float
     per_decade_ratio: float
@@ -143,6 +156,7 @@ class FormError:
     # >= 1: how much the form error and scatter must grow for the nominal-95% interval to
     # hold the ladder's own held-out runs (heavy tails that the moment fit above misses)
     tail_factor: float = 1.0
+    per_decade_epochs: float = PRIOR_PER_DECADE_EPOCHS
 
     @classmethod
     def prior(cls, noise_log_sd: float, source: str = "prior") -> FormError:
@@ -151,22 +165,24 @@ class FormError:
         return cls(compute, ratio, params, noise_log_sd, source, 0)
 
     def sd(self, compute_decades: float, ratio_decades: float,
-           params_decades: float = 0.0) -> float:
+           params_decades: float = 0.0, epochs_decades: float = 0.0) -> float:
         """sigma_form at a forecast u decades beyond the runs (log scale): the per-decade
         growth, and never less than the held-out error the ladder already showed once the
         forecast leaves the runs' range."""
         grown = ((self.per_decade_compute * compute_decades) ** 2
                  + (self.per_decade_ratio * ratio_decades) ** 2
-                 + (self.per_decade_params * params_decades) ** 2)
-        beyond = max(compute_decades, ratio_decades, params_decades) > 0
+                 + (self.per_decade_params * params_decades) ** 2
+                 + (self.per_decade_epochs * epochs_decades) ** 2)
+        beyond = max(compute_decades, ratio_decades, params_decades, epochs_decades) > 0
         return float(np.sqrt(grown + (self.held_out_log_sd ** 2 if beyond else 0.0)))
 
     def total_sd(self, compute_decades: float, ratio_decades: float,
-                 params_decades: float = 0.0, *, run_noise: bool = True) -> float:
+                 params_decades: float = 0.0, epochs_decades: float = 0.0, *,
+                 run_noise: bool = True) -> float:
         """What a forecast's statistical interval is widened by (log scale): the form's
         error :meth:`sd` and, for the loss one run will reach, its scatter, in quadrature,
         times ``tail_factor``."""
-        sd = self.sd(compute_decades, ratio_decades, params_decades)
+        sd = self.sd(compute_decades, ratio_decades, params_decades, epochs_decades)
         return self.tail_factor * (float(np.hypot(sd, self.noise_log_sd)) if run_noise else sd)
 
 

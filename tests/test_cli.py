@@ -124,6 +124,18 @@ def test_fit_file_round_trip(tmp_path: Path, optimal_json: dict) -> None:
     assert again["law_source"] == f"fit-file:{fit_file}"
 
 
+def test_fit_file_of_the_tied_form_reads_back(tmp_path: Path) -> None:
+    """A tied fit's flattest direction is labelled alpha=beta: its fit file must read back
+    (it did not: the reader knew only the five free names)."""
+    fit_file = tmp_path / "tied.json"
+    code, _, err = run("fit", SAMPLE, "--form", "tied", "-o", str(fit_file), *FAST)
+    assert code == 0, err
+    assert "alpha=beta" in json.loads(fit_file.read_text())["fit"]["flat_direction"]
+    code, out, err = run("optimal", "--fit", str(fit_file), "-b", "1e24", "-f", "json")
+    assert code == 0, err
+    assert json.loads(out)["law"]["alpha"]["value"] == json.loads(out)["law"]["beta"]["value"]
+
+
 def test_predict_with_interval() -> None:
     code, out, _ = run("predict", SAMPLE, "--params", "70B", "--tokens", "1.4T", "-f", "json",
                        *FAST)

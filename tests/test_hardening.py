@@ -794,7 +794,7 @@ EDITS = [
     ("fit.constraints", {"fixed": {}},
      "field 'fit.constraints' is not an object with fields fixed and tied_exponents"),
     ("fit.flat_direction", {"x": 0.5},
-     "field 'fit.flat_direction' is not an object of log_E, log_A, log_B, alpha, beta"),
+     "field 'fit.flat_direction' is not an object of log_E, log_A, log_B, alpha, beta, alpha=beta"),
     ("bootstrap.replicates", 1, "field 'bootstrap.replicates' is 1, too few for an interval "
                                 "(at least 40)"),
     ("bootstrap", None, "field 'replicates' has rows but field 'bootstrap' is null"),
@@ -894,6 +894,7 @@ FIT_ONLY_VALUES = {"column": ("--column", "id=x"), "where": ("--where", "a==b"),
                    "seed": ("--seed", "1"), "resample_by": ("--resample-by", "run"),
                    "method": ("--method", "lsq"), "fix": ("--fix", "E=1.7"),
                    "tie_exponents": ("--tie-exponents",), "form": ("--form", "tied"),
+                   "repeated_data": ("--repeated-data", "fresh"),
                    "checkpoints": ("--checkpoints", "all"), "workers": ("--workers", "1")}
 
 

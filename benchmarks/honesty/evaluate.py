@@ -175,16 +175,23 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
     law's prediction for both.
 
     The tool's API is being restructured: every import of it lives here. The calls, in order:
-      scaling_cli.read.runs.runset_from_arrays(params, tokens, loss, groups=labels or None)
+      scaling_cli.read.runs.runset_from_arrays(params, tokens, loss, groups=labels or None,
+                                               unique_tokens=counts or None)
       scaling_cli.fit.build.fit_runs(runs, FitSettings(replicates=, seed=, workers=))
-      scaling_cli.forecast.answers.predict(model, params, tokens, confidence=)
+      scaling_cli.forecast.answers.predict(model, params, tokens, confidence=,
+                                           unique_tokens=counts or None)
           -> .rows[j].loss.value / .low / .high
-      scaling_cli.law.predict_loss(model.stacked_law, ...), model.samples, model.runs
+      scaling_cli.law.predict_loss(model.stacked_law, ...), effective_tokens(D, U),
+      model.samples, model.runs
+
+    Runs that repeated their data are given with their unique-token counts, as a user's log
+    would (the tool then fits them at the fresh tokens they are worth, and forecasts a
+    repeated-data target at L(N', D'); docs in ``scaling_cli.fit.health``).
     """
     try:
         from scaling_cli.fit.build import FitSettings, fit_runs
         from scaling_cli.forecast.answers import predict
-        from scaling_cli.law import predict_loss
+        from scaling_cli.law import effective_tokens, predict_loss
         from scaling_cli.read.runs import runset_from_arrays
     except ImportError as err:
         raise RuntimeError(
@@ -196,10 +203,12 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
             "and predict_loss(model.stacked_law, N, D) from scaling_cli.law") from err
     groups = [str(g) for g in train.group] if train.grouped else None
     runs = runset_from_arrays(train.params.tolist(), train.tokens.tolist(), train.loss.tolist(),
-                              groups=groups, name=train.name)
+                              groups=groups, name=train.name,
+                              unique_tokens=_known(train.unique_tokens))
     model = fit_runs(runs, FitSettings(replicates=replicates, seed=seed, workers=workers))
     n, d = targets.params, targets.tokens
-    rows = predict(model, n.tolist(), d.tolist(), confidence=confidence).rows
+    rows = predict(model, n.tolist(), d.tolist(), confidence=confidence,
+                   unique_tokens=_known(targets.unique_tokens)).rows
     point = np.array([r.loss.value for r in rows])
     low = np.array([np.nan if r.loss.low is None else r.loss.low for r in rows])
     high = np.array([np.nan if r.loss.high is None else r.loss.high for r in rows])
@@ -210,7 +219,8 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
                        for r in rows])
     out["total"] = (point, t_low, t_high)
     if model.samples is not None and model.runs is not None:
-        reps = predict_loss(model.stacked_law, n[None, :], d[None, :])[1:]
+        worth = d if targets.unique_tokens is None else effective_tokens(d, targets.unique_tokens)
+        reps = predict_loss(model.stacked_law, n[None, :], worth[None, :])[1:]
         fitted = model.runs
         low_n, high_n = noise_interval(
             reps, predict_loss(model.law, fitted.params, fitted.tokens), fitted.loss,
@@ -219,6 +229,13 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
     else:
         out["current+noise"] = (point, np.full_like(point, np.nan), np.full_like(point, np.nan))
     return out
+
+
+def _known(counts: Array | None) -> list[float | None] | None:
+    """Unique-token counts as the tool takes them: None where a row has none (NaN)."""
+    if counts is None:
+        return None
+    return [None if not np.isfinite(c) else float(c) for c in counts]
 
 
 def noise_interval(replicates: Array, train_fitted: Array, train_loss: Array, *, seed: int,

@@ -24,6 +24,7 @@ from scaling_cli.cli.options import (
     ParamsFileOpt,
     QuietOpt,
     ReduceOpt,
+    RepeatedDataOpt,
     ResampleOpt,
     RestartsOpt,
     RunsArg,
@@ -73,7 +74,8 @@ def fit(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Fit the law to run logs; print it with intervals and optionally save a fit file.
@@ -146,6 +148,11 @@ def predict(
     tokens: Annotated[list[str], typer.Option(
         "--tokens", "-D", help="Training tokens, e.g. 1.4T (repeatable).", metavar="COUNT",
         show_default=False)] = [],  # noqa: B006
+    unique_tokens: Annotated[list[str], typer.Option(
+        "--unique-tokens", help="Distinct tokens the D are drawn from, when data repeats "
+                                "(one for every pair, or one per pair): the loss of repeated "
+                                "data (Muennighoff et al. 2023).", metavar="COUNT",
+        show_default=False)] = [],  # noqa: B006
     law: LawOpt = None, fit_file: FitOpt = None, column: ColumnOpt = None, where: WhereOpt = None,
     input_format: InputFormatOpt = "auto", k: KOpt = "6", bootstrap: BootOpt = "1000",
     skip_invalid: SkipInvalidOpt = False, reduce: ReduceOpt = "last",
@@ -154,7 +161,8 @@ def predict(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Expected loss of a model of N parameters trained on D tokens, with its interval.
@@ -169,10 +177,15 @@ def predict(
         raise UsageError("give --params and --tokens in pairs, e.g. --params 70B --tokens 1.4T")
     ns = [check_plausible("params", number("params", p)) for p in params]
     ds = [check_plausible("tokens", number("tokens", t)) for t in tokens]
+    us = [check_plausible("unique_tokens", number("unique_tokens", u)) for u in unique_tokens]
+    if len(us) not in (0, 1, len(ns)):
+        raise UsageError(f"give one --unique-tokens for every pair, or one per pair ({len(ns)})"
+                         f", not {len(us)}", field="unique_tokens")
     conf = confidence(level)
     out = output_request(ctx)
     model = law_request(ctx).model()
-    emit(predict_document(predict_loss(model, ns, ds, confidence=conf)), out)
+    emit(predict_document(predict_loss(model, ns, ds, confidence=conf, unique_tokens=(
+        None if not us else us * len(ns) if len(us) == 1 else us))), out)
 
 
 @app.command()
@@ -193,7 +206,7 @@ def backtest(
     k: KOpt = "6", bootstrap: BootOpt = "1000", seed: SeedOpt = 0, level: ConfOpt = "0.95",
     resample_by: ResampleOpt = "auto", workers: WorkersOpt = 0,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Fit on the smaller-compute runs and score the forecast on the larger ones.

@@ -115,6 +115,11 @@ FormOpt = Annotated[str, typer.Option(
     "--form", help="The law's form: auto (full or tied exponents, whichever predicts held-out "
                    "runs better), full (alpha and beta free) or tied (alpha = beta).",
     metavar="FORM", rich_help_panel="Fit")]
+RepeatedDataOpt = Annotated[str, typer.Option(
+    "--repeated-data", help="Runs whose data was repeated (unique_tokens below tokens): "
+                            "effective (fit them at the fresh tokens they are worth, "
+                            "Muennighoff et al. 2023) or fresh (as if every token were new).",
+    metavar="HOW", rich_help_panel="Fit")]
 KOpt = Annotated[str, typer.Option(
     "--flops-per-param-token", "-k", help="k in the FLOP convention C = k*N*D.",
     metavar="NUMBER", rich_help_panel="Convention")]
@@ -180,14 +185,15 @@ UniqueTokensOpt = Annotated[str | None, typer.Option(
 # Options that only shape a fit of run logs: with --fit or --law they would change nothing.
 FIT_ONLY = ("column", "where", "input_format", "skip_invalid", "reduce", "tokens_per_step",
             "log_params", "params_file", "restarts", "bootstrap", "seed", "resample_by",
-            "method", "fix", "tie_exponents", "form", "workers", "checkpoints")
+            "method", "fix", "tie_exponents", "form", "repeated_data", "workers", "checkpoints")
 _PARAM_FLAGS = {"column": "--column", "where": "--where", "input_format": "--input-format",
                 "skip_invalid": "--skip-invalid", "reduce": "--reduce",
                 "tokens_per_step": "--tokens-per-step", "log_params": "--log-params",
                 "params_file": "--params-file", "restarts": "--restarts",
                 "bootstrap": "--bootstrap", "seed": "--seed", "resample_by": "--resample-by",
                 "method": "--method", "fix": "--fix", "tie_exponents": "--tie-exponents",
-                "form": "--form", "workers": "--workers", "checkpoints": "--checkpoints"}
+                "form": "--form", "repeated_data": "--repeated-data", "workers": "--workers",
+                "checkpoints": "--checkpoints"}
 
 
 # --------------------------------------------------------------------------- parsing
@@ -416,7 +422,8 @@ def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
             "flops_per_param_token", number("flops_per_param_token", p.get("k", "6"))),
         replicates=replicates, seed=seed, resample_by=p.get("resample_by", "auto"),
         workers=workers(p.get("workers", 0)), method=p.get("method", "approach3"),
-        allow_unverified=bool(p.get("allow_unverified")), form=p.get("form", "auto"))
+        allow_unverified=bool(p.get("allow_unverified")), form=p.get("form", "auto"),
+        repeated_data=p.get("repeated_data", "effective"))
     return LawRequest(paths, p.get("law"), p.get("fit_file"),
                       parse_columns(p.get("column") or []), tuple(p.get("where") or ()),
                       p.get("input_format", "auto"), settings, bool(p.get("quiet")),

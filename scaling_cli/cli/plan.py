@@ -32,6 +32,7 @@ from scaling_cli.cli.options import (
     PriceOpt,
     QuietOpt,
     ReduceOpt,
+    RepeatedDataOpt,
     ResampleOpt,
     RestartsOpt,
     RunsArg,
@@ -80,7 +81,8 @@ def optimal(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Compute-optimal model size N* and tokens D* for FLOP budgets, with intervals.
@@ -150,7 +152,8 @@ def target(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Least compute (and its N*, D*) that reaches a target loss, with intervals.
@@ -251,7 +254,8 @@ def check(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, method: MethodOpt = "approach3", fix: FixOpt = None,
     tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final",
     fmt: FormatOpt = OutputFormat.table, quiet: QuietOpt = False, field: FieldOpt = None,
 ) -> None:
     """Check a planned run against the forecast; exit 1 if a limit fails (for CI).

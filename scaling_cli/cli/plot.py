@@ -24,6 +24,7 @@ from scaling_cli.cli.options import (
     ParamsFileOpt,
     QuietOpt,
     ReduceOpt,
+    RepeatedDataOpt,
     ResampleOpt,
     RestartsOpt,
     RunsArg,
@@ -89,7 +90,8 @@ def plot(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final", quiet: QuietOpt = False,
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final", quiet: QuietOpt = False,
 ) -> None:
     """Draw the forecast with its uncertainty: isoFLOP profiles, N*/D* vs compute, residuals
     and the bootstrap cloud (needs matplotlib, the optional plot extra).
@@ -144,7 +146,8 @@ def _holdout(request: LawRequest, largest: int,
     loaded = request.runs()
     settings = request.settings or FitSettings()
     model, fold = holdout_split(loaded, largest, settings, confidence=level)
-    every_run = loaded.columns(settings.flops_per_param_token)
+    every_run = loaded.columns(settings.flops_per_param_token,
+                               repeated_data=settings.repeated_data)
     held = held_out_from_ids(every_run, [h.run_id for h in fold.held_out],
                              [h.predicted_loss.value for h in fold.held_out])
     return replace(model, runs=every_run), held

@@ -56,6 +56,7 @@ from scaling_cli.cli.options import (
     PriceOpt,
     QuietOpt,
     ReduceOpt,
+    RepeatedDataOpt,
     ResampleOpt,
     RestartsOpt,
     RunsArg,
@@ -117,7 +118,8 @@ def report(
     seed: SeedOpt = 0, level: ConfOpt = "0.95", resample_by: ResampleOpt = "auto",
     workers: WorkersOpt = 0, allow_unverified: UnverifiedOpt = False,
     method: MethodOpt = "approach3", fix: FixOpt = None, tie_exponents: TieOpt = False,
-    form: FormOpt = "auto", checkpoints: CheckpointsOpt = "final",
+    form: FormOpt = "auto", repeated_data: RepeatedDataOpt = "effective",
+    checkpoints: CheckpointsOpt = "final",
     output: Annotated[str, typer.Option(
         "--output", "-o", help="The page: FILE.html (self-contained, plots inline) or FILE.md, "
                                "written atomically; - (the default) for standard output, "

@@ -17,7 +17,12 @@ from scaling_cli.errors import FitError, InputError
 from scaling_cli.fit.bootstrap import bootstrap, limit_blas_threads
 from scaling_cli.fit.evidence import HeldOut, calibrate, folds
 from scaling_cli.fit.forms import FormChoice, choose_form, form_error
-from scaling_cli.fit.health import check_identifiable, fit_warnings, summarise_fit
+from scaling_cli.fit.health import (
+    check_identifiable,
+    fit_warnings,
+    repeated_data_warnings,
+    summarise_fit,
+)
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.refit import REPLICATE_RTOL
@@ -65,14 +70,15 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
 
     settings = settings or FitSettings()
     k = settings.flops_per_param_token
-    columns = runs.columns(k)
+    columns = runs.columns(k, repeated_data=settings.repeated_data)
     search = SearchSettings(delta=METHODS[settings.method][0])
     evidence = evidence_runs(columns)
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
     with limit_blas_threads(1):  # small products, or split across processes already
         choice = choose_form(evidence, form=settings.form, given=settings.constraints,
                              settings=search)
-    warnings = check_identifiable(columns.params, columns.tokens, choice.constraints)
+    warnings = repeated_data_warnings(columns, settings.repeated_data)
+    warnings += check_identifiable(columns.params, columns.tokens, choice.constraints)
     fit = _main_fit(choice, evidence, data, search)
     if not fit.verified and not settings.allow_unverified:
         raise FitError(

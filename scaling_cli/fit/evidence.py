@@ -7,7 +7,9 @@ identify the form and hold at least a third of the ladder:
 - ``compute``: train below the 60% (and 75%) quantile of log compute, predict the runs above;
 - ``size``: train below the 70% quantile of log N, predict the larger models;
 - ``ratio up`` / ``ratio down``: where tokens per parameter span 2x or more, train on the
-  lower (upper) 70% of log D/N and predict the rest: over- and under-training.
+  lower (upper) 70% of log D/N and predict the rest: over- and under-training;
+- ``epochs``: where runs repeated their data and their epochs span 2x or more, train on the
+  lower 70% of log epochs and predict the runs that repeated theirs more.
 
 Fold fits are searched the way bootstrap replicates are (:class:`scaling_cli.fit.refit.Refit`:
 a fold is the weighting 1 on its training runs, 0 on the held-out ones), all folds at once,
@@ -16,7 +18,7 @@ fit per fold, held to the same optimum (tests compare it with the complete fit).
 
 For every held-out run: the log error e = log L_observed - log L_predicted (positive: the
 forecast was optimistic, the run came out worse) and how far it lay beyond the fold's
-training runs, in decades of compute, of tokens per parameter and of model size
+training runs, in decades of compute, of tokens per parameter, of model size and of epochs
 (:mod:`scaling_cli.forecast.extrapolation`'s reach, on a log10 scale). A form's score is the
 root-mean-square of e over every held-out run of every fold (each fold weighted
 equally), the statistic the form is chosen on (:mod:`scaling_cli.fit.forms`).
@@ -25,7 +27,7 @@ equally), the statistic the form is chosen on (:mod:`scaling_cli.fit.forms`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +72,7 @@ class HeldOut:
     ratio_decades: float  # log10 of how far outside their tokens per parameter (0 inside)
     params_decades: float = 0.0  # log10 of how far outside their model sizes (0 inside)
     stat_log_sd: float = 0.0  # the fold fit's own bootstrap sd of log L there (0: not run)
+    epochs_decades: float = 0.0  # log10 of how far beyond their most epochs (0 inside)
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,9 @@ def folds(runs: RunData, constraints: Constraints) -> list[tuple[str, Mask]]:
     if np.exp(log_r.max() - log_r.min()) >= MIN_RATIO_SPAN:
         candidates += [("ratio up", log_r > np.quantile(log_r, 0.70)),
                        ("ratio down", log_r < np.quantile(log_r, 0.30))]
+    log_e = np.log(_epochs(runs))
+    if np.exp(log_e.max() - log_e.min()) >= MIN_RATIO_SPAN:
+        candidates.append(("epochs", log_e > np.quantile(log_e, 0.70)))
     out: list[tuple[str, Mask]] = []
     seen: set[bytes] = set()
     for name, held in candidates:
@@ -163,10 +169,20 @@ def _errors(name: str, law: Law, runs: RunData, train: Mask, held: Mask) -> list
     ratios = reach_decades(ratio[held], float(ratio[train].min()), float(ratio[train].max()))
     sizes = reach_decades(runs.params[held], float(runs.params[train].min()),
                           float(runs.params[train].max()))
+    epochs = _epochs(runs)
+    more = np.maximum(np.log10(epochs[held] / epochs[train].max()), 0.0)  # upwards only
     ids = [runs.ids[i] for i in np.flatnonzero(held)]
-    return [HeldOut(name, rid, float(np.log(obs / pred)), float(c), float(r), float(s))
-            for rid, obs, pred, c, r, s in zip(ids, runs.loss[held], predicted, compute,
-                                               ratios, sizes, strict=True)]
+    return [HeldOut(name, rid, float(np.log(obs / pred)), float(c), float(r), float(s),
+                    epochs_decades=float(e))
+            for rid, obs, pred, c, r, s, e in zip(ids, runs.loss[held], predicted, compute,
+                                                  ratios, sizes, more, strict=True)]
+
+
+def _epochs(runs: RunData) -> Array:
+    """Each run's epochs D/U, 1 for fresh data or where not known."""
+    if runs.epochs is None:
+        return np.ones(len(runs))
+    return np.maximum(np.nan_to_num(runs.epochs, nan=1.0), 1.0)
 
 
 def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
@@ -202,6 +218,5 @@ def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
         centre = np.median(log_pred, axis=0)
         sd = 1.4826 * np.median(np.abs(log_pred - centre), axis=0)
         errors = _errors(name, Law.from_theta(thetas[j]), runs, ~held, held)
-        out += [HeldOut(h.fold, h.run_id, h.log_error, h.compute_decades, h.ratio_decades,
-                        h.params_decades, float(s)) for h, s in zip(errors, sd, strict=True)]
+        out += [replace(h, stat_log_sd=float(s)) for h, s in zip(errors, sd, strict=True)]
     return tuple(out)

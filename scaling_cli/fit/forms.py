@@ -14,12 +14,14 @@ explicit constraints (``fixed``, ``tie_exponents``).
 *Form error.* A fitted form is wrong in ways its bootstrap cannot see: its error grows with
 how far a forecast reaches beyond the runs. On the log scale it is modelled as
 
-    sigma_form(u)^2 = (a_c u_c)^2 + (a_r u_r)^2 + (a_n u_n)^2 + level^2 (beyond the runs),
+    sigma_form(u)^2 = (a_c u_c)^2 + (a_r u_r)^2 + (a_n u_n)^2 + (a_e u_e)^2
+                      + level^2 (beyond the runs),
 
-u_c, u_r, u_n the decades of compute, tokens per parameter and model size beyond the fitted
-runs (0 inside). :func:`form_error` estimates the per-decade scales from the chosen form's
-held-out errors (non-negative least squares of e^2 - s^2, s the fold fit's bootstrap sd),
-shrinks each toward ``PRIOR_PER_DECADE`` (what public ladders show) by the reach the folds
+u_c, u_r, u_n, u_e the decades of compute, tokens per parameter, model size and epochs of
+repeated data beyond the fitted runs (0 inside). :func:`form_error` estimates the
+per-decade scales from the chosen form's held-out errors (non-negative least squares of
+e^2 - s^2, s the fold fit's bootstrap sd), shrinks each toward ``PRIOR_PER_DECADE`` and
+``PRIOR_PER_DECADE_EPOCHS`` (what public ladders show) by the reach the folds
 covered, and keeps what neither explains as the level. sigma_noise, a run's own scatter, is
 at least 1.4826 times the median absolute log residual of the fit. :func:`tail_factor` then
 scales form error and scatter together until the nominal-95% interval holds the ladder's
@@ -42,7 +44,7 @@ from scaling_cli.fit.health import check_identifiable
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.search import FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import FORMS
-from scaling_cli.model import PRIOR_PER_DECADE, FormError, RunData
+from scaling_cli.model import PRIOR_PER_DECADE, PRIOR_PER_DECADE_EPOCHS, FormError, RunData
 
 __all__ = [
     "FORMS",
@@ -144,7 +146,7 @@ def nnls_small(design: npt.NDArray[np.float64],
                target: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """argmin ||design x - target|| subject to x >= 0, exactly, for a few columns: the
     optimum is the unconstrained least-squares fit on some subset of the columns (its
-    active set), so try every subset (2^k, k <= 4 here) and keep the best feasible one.
+    active set), so try every subset (2^k, k <= 5 here) and keep the best feasible one.
     (No scipy import: this runs on every fit, and scipy.optimize costs 0.7 s to import.)"""
     k = design.shape[1]
     best, best_sse = np.zeros(k), float(np.sum(target**2))
@@ -165,20 +167,22 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float) -> FormError:
 
     Non-negative least squares of what the fold fits' bootstraps do not explain,
 
-        e^2 - s^2  ~  sigma_noise^2 + a_c^2 u_c^2 + a_r^2 u_r^2 + a_n^2 u_n^2,
+        e^2 - s^2  ~  sigma_noise^2 + a_c^2 u_c^2 + a_r^2 u_r^2 + a_n^2 u_n^2 + a_e^2 u_e^2,
 
     on the held-out runs (an axis enters only when MIN_POINTS_PER_AXIS of them reach along
     it). sigma_noise is at least ``noise_log_sd`` (the fit's in-sample scatter); a tested
     axis is credited with at least FLOOR_PER_DECADE, an untested one with the prior.
     """
     prior = dict(zip(("compute", "ratio", "params"), PRIOR_PER_DECADE, strict=True))
+    prior["epochs"] = PRIOR_PER_DECADE_EPOCHS
     if not held_out:
         return FormError.prior(noise_log_sd)
     e = np.array([h.log_error for h in held_out])
     s = np.array([h.stat_log_sd for h in held_out])
     axes = {"compute": np.array([h.compute_decades for h in held_out]),
             "ratio": np.array([h.ratio_decades for h in held_out]),
-            "params": np.array([h.params_decades for h in held_out])}
+            "params": np.array([h.params_decades for h in held_out]),
+            "epochs": np.array([h.epochs_decades for h in held_out])}
     tested = [name for name, u in axes.items() if (u > 0.05).sum() >= MIN_POINTS_PER_AXIS]
     design = np.column_stack([np.ones(e.size), *(axes[name] ** 2 for name in tested)])
     excess = e**2 - s**2
@@ -198,7 +202,8 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float) -> FormError:
     grown = sum(estimate[name] ** 2 * axes[name] ** 2 for name in axes)
     unexplained = float(np.sqrt(max(0.0, float(np.mean(excess - grown)) - noise**2)))
     error = FormError(estimate["compute"], estimate["ratio"], estimate["params"], noise,
-                      "ladder" if tested else "prior", len(held_out), unexplained)
+                      "ladder" if tested else "prior", len(held_out), unexplained,
+                      per_decade_epochs=estimate["epochs"])
     return replace(error, tail_factor=tail_factor(error, e, s, axes))
 
 
@@ -215,8 +220,9 @@ def tail_factor(error: FormError, log_errors: Array, stat_sd: Array,
     n = log_errors.size
     if n == 0:
         return 1.0
-    g = np.array([error.total_sd(c, r, p) for c, r, p in
-                  zip(axes["compute"], axes["ratio"], axes["params"], strict=True)])
+    epochs = axes.get("epochs", np.zeros(n))  # (no repeated data: no epochs axis)
+    g = np.array([error.total_sd(c, r, p, e) for c, r, p, e in
+                  zip(axes["compute"], axes["ratio"], axes["params"], epochs, strict=True)])
     needed = np.sqrt(np.maximum((log_errors / TAIL_Z) ** 2 - stat_sd**2, 0.0))
     f = np.where(g > 0, needed / np.where(g > 0, g, 1.0), np.where(needed > 0, np.inf, 0.0))
     rank = min(n, math.ceil(TAIL_LEVEL * (n + 1)))

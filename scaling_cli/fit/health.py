@@ -11,7 +11,8 @@ lands in every output (briefly in the table, fully in JSON):
 - runs with large residuals: |r_i| > max(5 * 1.4826 * median|r|, 0.02), robust to the
   outliers themselves;
 - too few distinct model sizes or token counts: an error below ``MIN_DISTINCT``, a warning
-  below ``WARN_DISTINCT``.
+  below ``WARN_DISTINCT``;
+- runs that repeated their data: what the fit assumed of them (``repeated_data``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from scaling_cli.errors import FitError
 from scaling_cli.fit.constraints import Constraints
-from scaling_cli.model import FitSummary
+from scaling_cli.law import R_D_STAR
+from scaling_cli.model import FitSummary, RunData
 
 if TYPE_CHECKING:
     from scaling_cli.fit.search import FitResult
@@ -31,6 +33,7 @@ __all__ = [
     "WARN_DISTINCT",
     "check_identifiable",
     "fit_warnings",
+    "repeated_data_warnings",
     "summarise_fit",
 ]
 
@@ -127,3 +130,27 @@ def fit_warnings(summary: FitSummary) -> list[str]:
                    f"{f' and {more} more' if more > 0 else ''}; check them for bugs or "
                    "divergence (exclude: true keeps them out)")
     return out
+
+
+def repeated_data_warnings(runs: RunData, repeated_data: str) -> list[str]:
+    """What the fit assumed about runs that repeated their data (epochs D/U > 1)."""
+    if runs.epochs is None:
+        return []
+    repeated = runs.epochs > 1 + 1e-9
+    if not repeated.any():
+        return []
+    count = f"{int(repeated.sum())} of {len(runs)} runs repeated their data (up to " \
+            f"{_epochs_text(float(runs.epochs[repeated].max()))} epochs)"
+    if repeated_data == "fresh":
+        return [f"{count} and are fitted as if every token were new (repeated_data = "
+                "fresh): the law takes repeated tokens for fresh ones, and its forecasts for "
+                "fresh data come out too pessimistic"]
+    return [f"{count}: the law is fitted to the fresh tokens they are worth, "
+            f"D' = U (1 + R* (1 - exp(-(D/U - 1) / R*))) with R* = {R_D_STAR:.4g} "
+            "(Muennighoff et al. 2023, fitted on C4), not to the D they saw; forecasts at "
+            "(N, D) are for fresh data (predict --unique-tokens for repeated data); "
+            "repeated_data = fresh fits every token as new"]
+
+
+def _epochs_text(epochs: float) -> str:
+    return f"{epochs:,.0f}" if epochs >= 100 else f"{epochs:.3g}"

@@ -52,7 +52,9 @@ class JointFit:
 
 def fit_ladders(baseline: RunSet, variant: RunSet, settings: FitSettings | None = None, *,
                 mode: str = "shared", progress: Progress | None = None) -> JointFit:
-    """Fit ``baseline`` and ``variant`` jointly and bootstrap them together (module doc)."""
+    """Fit ``baseline`` and ``variant`` jointly and bootstrap them together (module doc).
+    Tokens are taken as the runs saw them, whatever ``settings.repeated_data`` says:
+    repeating data is one of the recipes a comparison measures, not an error to correct."""
     from scaling_cli.fit.health import check_identifiable, fit_warnings
     from scaling_cli.fit.joint import JointProblem, Layout, fit_joint
     from scaling_cli.fit.joint_bootstrap import bootstrap_joint
@@ -65,7 +67,8 @@ def fit_ladders(baseline: RunSet, variant: RunSet, settings: FitSettings | None 
                          "the ladders share with `mode` (shared, separate or pinned)")
     layout = Layout.of(mode)
     k = settings.flops_per_param_token
-    columns = (baseline.columns(k), variant.columns(k))
+    columns = (baseline.columns(k, repeated_data="fresh"),
+               variant.columns(k, repeated_data="fresh"))
     warnings: list[str] = []
     for name, runs in zip(("baseline", "variant"), columns, strict=True):
         try:

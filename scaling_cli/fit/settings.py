@@ -13,8 +13,8 @@ from scaling_cli.fit.constraints import Constraints
 from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
 from scaling_cli.read.planfile import PLAUSIBLE
 
-__all__ = ["FORMS", "MAX_REPLICATES", "METHOD_NAMES", "MIN_REPLICATES", "RESAMPLE_BY",
-           "FitSettings"]
+__all__ = ["FORMS", "MAX_REPLICATES", "METHOD_NAMES", "MIN_REPLICATES", "REPEATED_DATA",
+           "RESAMPLE_BY", "FitSettings"]
 
 # Each replicate is a fit (~1 ms on 240 runs): 100,000 take minutes and a few MB; more is a
 # typo (1e9 would ask for 37 GiB before failing) rather than extra precision.
@@ -25,6 +25,9 @@ MIN_REPLICATES = 40
 METHOD_NAMES = ("approach3", "lsq")
 RESAMPLE_BY = ("auto", "run", "group")
 FORMS = ("auto", "full", "tied")
+# How runs that repeated their data are fitted: at the fresh tokens they are worth
+# (Muennighoff et al. 2023), or as if every token had been new.
+REPEATED_DATA = ("effective", "fresh")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,7 @@ class FitSettings:
     constraints: Constraints = field(default_factory=Constraints)
     allow_unverified: bool = False
     form: str = "auto"  # "auto" (chosen on held-out evidence), "full" or "tied"
+    repeated_data: str = "effective"  # see REPEATED_DATA and RunSet.columns
 
     def __post_init__(self) -> None:
         k = self.flops_per_param_token
@@ -73,6 +77,10 @@ class FitSettings:
         if self.form not in FORMS:
             raise UsageError(f"{self.form!r} is not a form; choose auto, full or tied",
                              field="form")
+        if self.repeated_data not in REPEATED_DATA:
+            raise UsageError(f"{self.repeated_data!r}: use effective (repeated tokens count "
+                             "as the fresh tokens they are worth) or fresh",
+                             field="repeated_data")
         if self.form != "auto" and not self.constraints.is_free:
             raise UsageError(f"{self.form!r} with fixed or tied parameters: the constraints "
                              "already give the form; drop one of them", field="form")

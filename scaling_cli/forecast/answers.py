@@ -32,8 +32,14 @@ from scaling_cli.errors import UsageError
 from scaling_cli.forecast.costs import Cost, cost_of
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate, Paired, percentile_interval
-from scaling_cli.law import PARAMETER_NAMES, Law, optimal_allocation, predict_loss
-from scaling_cli.model import Model
+from scaling_cli.law import (
+    PARAMETER_NAMES,
+    Law,
+    effective_tokens,
+    optimal_allocation,
+    predict_loss,
+)
+from scaling_cli.model import Model, RunData
 from scaling_cli.read.hardware import Budget, Hardware, flops_budget
 from scaling_cli.units import format_factor, format_flops
 
@@ -55,6 +61,7 @@ __all__ = [
     "law_estimates",
     "optimal",
     "predict",
+    "predict_runs",
     "target",
 ]
 
@@ -196,6 +203,7 @@ class LossPrediction:
     compute_flops: float  # k N D
     loss: Estimate
     reach: Reach | None = None
+    unique_tokens: float | None = None  # distinct tokens in D (repeated data), if given
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,7 @@ def _total_sd(model: Model, reach: Reach | None, *, run_noise: bool = True) -> f
     if error is None or reach is None:
         return None
     return error.total_sd(_decades(reach.compute_flops), _decades(reach.tokens_per_param),
-                          _decades(reach.params), run_noise=run_noise)
+                          _decades(reach.params), _decades(reach.epochs), run_noise=run_noise)
 
 
 def _total(est: Estimate, model: Model, reach: Reach | None, confidence: float,
@@ -314,8 +322,10 @@ def optimal(
     for j, budget in enumerate(given):
         params, tokens = pick("params", j), pick("tokens", j)
         ratio = pick.ratio("tokens", "params", j)
+        limited = unique_tokens is not None
         where = reach(fitted, compute_flops=budget.compute_flops, params=params.value,
-                      tokens=tokens.value,
+                      tokens=pick.value("effective_tokens", j) if limited else tokens.value,
+                      epochs=pick.value("epochs", j) if limited else 1.0,
                       what=f"budget {format_flops(budget.compute_flops)} FLOPs (N*, D*)")
         if second is not None:
             params = params.including(float(second.params[j]))
@@ -437,33 +447,78 @@ def target(
     return TargetForecast(model, confidence, tuple(rows), hardware, _collect(model, warnings))
 
 
+def _excess_params(law: Law, params: float, tokens: float, unique: float | None) -> list[str]:
+    """A warning when N exceeds what U unique tokens can feed (Muennighoff's N' < N)."""
+    if unique is None:
+        return []
+    from scaling_cli.forecast.data_limits import effective_params
+
+    worth = float(effective_params(law, params, tokens, unique))
+    if not worth < params * (1 - 1e-3):
+        return []
+    return [f"at N = {params:.3g} on {unique:.3g} unique tokens the parameters exceed what "
+            f"the data can feed: Muennighoff et al. value them as {worth:.3g}, and the loss "
+            "would be higher than this forecast, which values repeated tokens but not excess "
+            "parameters (optimal --unique-tokens plans with both)"]
+
+
 def predict(
     model: Model, params: Sequence[float], tokens: Sequence[float], *,
-    confidence: float = 0.95,
+    confidence: float = 0.95, unique_tokens: Sequence[float | None] | None = None,
 ) -> PredictionForecast:
     """Expected loss L(N, D) of the fitted surface at each (N, D) pair, with intervals.
 
     The interval is for the expected loss (the surface), not for one run's noise around it.
+    ``unique_tokens`` (one per pair; None for fresh data): D tokens drawn from only U
+    distinct ones are worth D' fresh ones (:func:`scaling_cli.law.effective_tokens`), the
+    loss is L(N, D'): repeated data valued as the fit values its runs, and its reach counts
+    the D/U epochs. Excess parameters (Muennighoff et al.'s N', which ``optimal
+    --unique-tokens`` plans with) are not valued: a row where they would be says so in its
+    warnings.
     """
     if not params or len(params) != len(tokens):
         raise UsageError("give model sizes and token counts in pairs, e.g. 70B and 1.4T",
                          field="params")
-    pairs = list(zip(params, tokens, strict=True))
-    n = np.array([p for p, _ in pairs], dtype=float)[None, :]
-    d = np.array([t for _, t in pairs], dtype=float)[None, :]
-    pick = _paired(model, lambda law, _: SimpleNamespace(loss=predict_loss(law, n, d)),
-                   range(len(pairs)), confidence)
-    k = model.flops_per_param_token
+    unique = list(unique_tokens) if unique_tokens is not None else [None] * len(params)
+    if len(unique) != len(params):
+        raise UsageError("give one unique-token count per (N, D) pair", field="unique_tokens")
+    n = np.array(params, dtype=float)
+    d = np.array(tokens, dtype=float)
+    u = np.array([np.nan if x is None else x for x in unique], dtype=float)
+    epochs = np.where(np.isnan(u), 1.0, d / u)
+    return _predictions(model, n, d, effective_tokens(d, u), epochs,
+                        model.flops_per_param_token * n * d, unique, confidence)
+
+
+def predict_runs(model: Model, runs: RunData, *, confidence: float = 0.95) -> PredictionForecast:
+    """:func:`predict` at runs as a fit holds them (:class:`~scaling_cli.model.RunData`:
+    tokens already valued as D', their own compute and epochs): a backtest's held-out runs."""
+    epochs = np.ones(len(runs)) if runs.epochs is None else np.nan_to_num(runs.epochs, nan=1.0)
+    return _predictions(model, runs.params, runs.tokens, runs.tokens, epochs,
+                        runs.compute_flops, [None] * len(runs), confidence)
+
+
+def _predictions(model: Model, n: Array, d: Array, worth: Array, epochs: Array,
+                 compute: Array, unique: Sequence[float | None],
+                 confidence: float) -> PredictionForecast:
+    """The rows of a prediction: L(N, worth) for the point law and every replicate, total
+    intervals at each row's reach (N, worth/N, compute and epochs)."""
+    pick = _paired(model, lambda law, _: SimpleNamespace(
+        loss=predict_loss(law, n[None, :], worth[None, :])), range(n.size), confidence)
     fitted = FittedRange.of(model.inputs, model.runs)
     alt = _alternative(model)
     rows = []
-    for j, (nj, dj) in enumerate(pairs):
-        compute = k * nj * dj
-        where = reach(fitted, compute_flops=compute, params=nj, tokens=dj,
+    excess: list[str] = []
+    for j in range(n.size):
+        nj, dj = float(n[j]), float(d[j])
+        where = reach(fitted, compute_flops=float(compute[j]), params=nj,
+                      tokens=float(worth[j]), epochs=float(epochs[j]),
                       what=f"prediction at N = {nj:.3g}, D = {dj:.3g}")
-        other = None if alt is None else float(predict_loss(alt, nj, dj))
-        rows.append(LossPrediction(float(nj), float(dj), float(compute),
+        excess += _excess_params(model.law, nj, dj, unique[j])
+        other = None if alt is None else float(predict_loss(alt, nj, worth[j]))
+        rows.append(LossPrediction(nj, dj, float(compute[j]),
                                    _total(pick("loss", j), model, where, confidence, other),
-                                   where))
+                                   where, unique[j]))
     return PredictionForecast(model, confidence, tuple(rows),
-                              _collect(model, *(r.reach.warnings for r in rows if r.reach)))
+                              _collect(model, *(r.reach.warnings for r in rows if r.reach),
+                                       excess))

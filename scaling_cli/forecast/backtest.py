@@ -30,7 +30,7 @@ from scaling_cli.fit.approach2 import budget_levels
 from scaling_cli.fit.build import FitSettings, fit_runs
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.health import check_identifiable
-from scaling_cli.forecast.answers import predict
+from scaling_cli.forecast.answers import predict_runs
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate
 from scaling_cli.model import Model, RunData
@@ -112,7 +112,7 @@ def _score(model: Model, runs: RunData, test: Mask, confidence: float) -> tuple[
     its statistical interval, and the total interval (form error beyond the runs, a run's
     scatter, the other plausible form) that the coverage is counted on."""
     held = runs.subset(test)
-    rows = predict(model, held.params.tolist(), held.tokens.tolist(), confidence=confidence)
+    rows = predict_runs(model, held, confidence=confidence)
     out = []
     for j, (run_id, row) in enumerate(zip(held.ids, rows.rows, strict=True)):
         actual = float(held.loss[j])
@@ -122,6 +122,7 @@ def _score(model: Model, runs: RunData, test: Mask, confidence: float) -> tuple[
             est.total_low, est.total_high, float((est.value - actual) / actual),
             reach(FittedRange.of(model.inputs, model.runs), compute_flops=float(
                 held.compute_flops[j]), params=row.params, tokens=row.tokens,
+                epochs=1.0 if held.epochs is None else float(held.epochs[j]),
                 what=f"held-out run {run_id}")))
     return tuple(out)
 
@@ -163,7 +164,8 @@ def backtest(
     settings = settings or FitSettings()
     if folds < 1:
         raise UsageError(f"{folds}: give at least 1 fold", field="folds")
-    columns = runs.columns(settings.flops_per_param_token)
+    columns = runs.columns(settings.flops_per_param_token,
+                           repeated_data=settings.repeated_data)
     compute = columns.compute_flops
     if holdout_largest is not None:
         splits = [_holdout_mask(compute, holdout_largest)]
@@ -193,7 +195,8 @@ def holdout_split(runs: RunSet, holdout_largest: int, settings: FitSettings | No
     """The single split of ``holdout_largest``: the training fit's model and the fold (used
     by plots that mark the held-out runs)."""
     settings = settings or FitSettings()
-    columns = runs.columns(settings.flops_per_param_token)
+    columns = runs.columns(settings.flops_per_param_token,
+                           repeated_data=settings.repeated_data)
     return _fold(runs, columns, _holdout_mask(columns.compute_flops, holdout_largest),
                  confidence, settings)
 

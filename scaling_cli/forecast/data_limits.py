@@ -18,7 +18,15 @@ import numpy.typing as npt
 
 from scaling_cli.errors import UsageError
 from scaling_cli.forecast.algebra import full, golden_min, law_fields, log_g, positive
-from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN, Law, optimal_allocation, predict_loss
+from scaling_cli.law import (
+    DEFAULT_FLOPS_PER_PARAM_TOKEN,
+    R_D_STAR,
+    Law,
+    effective_tokens,
+    optimal_allocation,
+    predict_loss,
+    repetitions_worth,
+)
 
 __all__ = [
     "R_D_STAR",
@@ -34,19 +42,11 @@ Array = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 # Muennighoff et al. 2023, "Scaling Data-Constrained Language Models", appendix A (C4 fit).
-R_D_STAR = 15.387756
 R_N_STAR = 5.309743
 
 _GRID_DECADE_STEP = 0.02  # data-constrained scan spacing, in decades of N
 _GRID_MARGIN_DECADES = 3.0
 _GRID_CHUNK = 1 << 18  # grid points evaluated at once (a few MB per temporary array)
-
-
-def _decayed(r: Array, r_star: float) -> Array:
-    """R* (1 - exp(-R / R*)): the repetitions' worth in fresh units (R itself if R* = inf)."""
-    if math.isinf(r_star):
-        return r
-    return -r_star * np.expm1(-r / r_star)
 
 
 def _check_star(name: str, value: float) -> None:
@@ -61,10 +61,8 @@ def effective_data(
     U_D = min(U, D) unique tokens seen, R_D = D / U_D - 1 repetitions. D' = D when U >= D;
     D' < D otherwise, and D' -> U (1 + R*_D) as D -> inf."""
     _check_star("R*_D", r_star)
-    d = positive("tokens", tokens)
-    u_d = np.minimum(positive("unique_tokens", unique_tokens), d)
-    with np.errstate(over="ignore"):  # D / U_D = inf saturates: R* (1 - e^-inf) = R*
-        return u_d * (1.0 + _decayed(d / u_d - 1.0, r_star))
+    return effective_tokens(positive("tokens", tokens),
+                            positive("unique_tokens", unique_tokens), r_star=r_star)
 
 
 def _log_unique_params(law: Law, log_unique_tokens: Array) -> Array:
@@ -93,7 +91,7 @@ def effective_params(
     excess = log_excess > 0
     r_n = np.where(excess, np.expm1(np.minimum(log_excess, 700.0)), 0.0)
     u_n = np.where(excess, np.exp(np.log(n) - log_excess), n)
-    return np.where(excess, u_n * (1.0 + _decayed(r_n, r_star)), n)
+    return np.where(excess, u_n * (1.0 + repetitions_worth(r_n, r_star)), n)
 
 
 def predict_loss_data_constrained(

@@ -25,10 +25,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from scaling_cli.errors import FitError, FitFileError
 from scaling_cli.law import PARAMETER_NAMES, Law
 from scaling_cli.model import (
+    PRIOR_PER_DECADE_EPOCHS,
     BootstrapSummary,
     FitSummary,
     FormError,
@@ -62,7 +64,7 @@ _KNOWN_KEYS = ("schema", "schema_version", "tool_version", "law_source", "conven
 _MAX_UNKNOWN_NODES = 100_000  # values in all the fields this version does not read
 _REPLICATES_KEY = re.compile(r'"replicates"\s*:\s*\[')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_FLAT_KEYS = ("log_E", "log_A", "log_B", "alpha", "beta")
+_FLAT_KEYS = ("log_E", "log_A", "log_B", "alpha", "beta", "alpha=beta")  # tied: alpha=beta
 
 
 class _Doc:
@@ -301,6 +303,7 @@ def _inputs(d: _Doc, value: Any) -> InputSummary | None:
                                                f"{p}.tokens_per_param_min", 1e-15, 1e15),
         tokens_per_param_max=d.optional_number(value.get("tokens_per_param_max"),
                                                f"{p}.tokens_per_param_max", 1e-15, 1e15),
+        epochs_max=d.optional_number(value.get("epochs_max"), f"{p}.epochs_max", 1e-18, 1e18),
     )
     for low, high in (("params_min", "params_max"), ("tokens_min", "tokens_max"),
                       ("tokens_per_param_min", "tokens_per_param_max")):
@@ -441,7 +444,10 @@ def _form(d: _Doc, value: Any, fit: FitSummary | None
                           # fit files written before the tail calibration have none
                           1.0 if not isinstance(e, dict) or e.get("tail_factor") is None
                           else d.number(
-                              e["tail_factor"], f"{q}.tail_factor", 1.0, 10.0))
+                              e["tail_factor"], f"{q}.tail_factor", 1.0, 10.0),
+                          # ... and before the epochs axis: the prior
+                          PRIOR_PER_DECADE_EPOCHS if not isinstance(e, dict)
+                          or e.get("per_decade_epochs") is None else num("per_decade_epochs"))
     return summary, error
 
 
@@ -464,4 +470,20 @@ def _runs(d: _Doc, value: Any) -> RunData | None:
                               1.0, 1e35),
         groups=None if groups is None
         else tuple(d.text(g, f"runs.groups[{j}]") for j, g in enumerate(groups)),
+        epochs=_epochs(d, value, n),
     )
+
+
+def _epochs(d: _Doc, value: Any, n: int) -> npt.NDArray[np.float64] | None:
+    """runs.epochs: D / U per run, null where unknown (absent from older fit files)."""
+    epochs = value.get("epochs") if isinstance(value, Mapping) else None
+    if epochs is None:
+        return None
+    if not isinstance(epochs, list) or len(epochs) != n:
+        raise d.bad("runs.epochs", f"is not null or a list of {n} numbers or nulls")
+    known = [j for j, e in enumerate(epochs) if e is not None]
+    out = np.full(n, np.nan)
+    if known:
+        out[known] = d.array([epochs[j] for j in known], "runs.epochs", len(known), 1e-18,
+                             1e18)
+    return out

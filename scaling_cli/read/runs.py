@@ -41,6 +41,7 @@ from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any
 
 from scaling_cli.errors import InputError, UsageError
+from scaling_cli.law import effective_tokens
 from scaling_cli.model import RunData
 from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
 from scaling_cli.read.tables import (
@@ -145,8 +146,12 @@ class RunSet:
     def __len__(self) -> int:
         return len(self.runs)
 
-    def columns(self, flops_per_param_token: float) -> RunData:
-        """The runs as columns; a run's compute is its own ``flops``, else k N D."""
+    def columns(self, flops_per_param_token: float, *,
+                repeated_data: str = "effective") -> RunData:
+        """The runs as columns; a run's compute is its own ``flops``, else k N D. A run that
+        repeated its data (``unique_tokens`` U < D) gets, with ``repeated_data`` "effective",
+        the fresh tokens it is worth as its tokens (:func:`scaling_cli.law.effective_tokens`;
+        its compute stays that of the D tokens it saw); with "fresh", D as read."""
         import numpy as np
 
         def column(name: str) -> list[Any]:
@@ -155,15 +160,24 @@ class RunSet:
         params, tokens = np.array(column("params"), float), np.array(column("tokens"), float)
         flops = np.array([np.nan if f is None else f for f in column("flops")], float)
         labelled = column("group")
+        unique = column("unique_tokens")
+        epochs = None
+        law_tokens = tokens
+        if any(u is not None for u in unique):
+            counts = np.array([np.nan if u is None else u for u in unique], float)
+            epochs = tokens / counts
+            if repeated_data == "effective":
+                law_tokens = effective_tokens(tokens, counts)
         return RunData(
             ids=tuple(column("run_id")),
             params=params,
-            tokens=tokens,
+            tokens=law_tokens,
             loss=np.array(column("loss"), dtype=float),
             compute_flops=np.where(np.isnan(flops), flops_per_param_token * params * tokens,
                                    flops),
             groups=None if all(g is None for g in labelled)
             else tuple(g if g is not None else "" for g in labelled),
+            epochs=epochs,
         )
 
     def subset(self, keep: Iterable[bool]) -> RunSet:
@@ -773,21 +787,29 @@ def runset_from_arrays(
     loss: Sequence[float],
     *,
     groups: Sequence[str] | None = None,
+    unique_tokens: Sequence[float | None] | None = None,
     name: str = "<arrays>",
 ) -> RunSet:
     """A RunSet from in-memory arrays (simulations, notebooks), validated like a run log.
 
-    Runs get ids ``r000001``...; ``groups`` (optional) labels rows of one training run.
+    Runs get ids ``r000001``...; ``groups`` (optional) labels rows of one training run;
+    ``unique_tokens`` (optional; None or NaN where not known) the distinct tokens of each
+    run's data.
     """
     n = len(params)
-    if not len(tokens) == len(loss) == n or (groups is not None and len(groups) != n):
-        raise InputError(f"{name}: params, tokens, loss (and groups) must have equal lengths")
+    if not len(tokens) == len(loss) == n or any(
+            c is not None and len(c) != n for c in (groups, unique_tokens)):
+        raise InputError(f"{name}: params, tokens, loss (and groups, unique_tokens) must "
+                         "have equal lengths")
     runs = []
     for i in range(n):
         record: dict[str, Any] = {"id": f"r{i + 1:06d}", "params": float(params[i]),
                                   "tokens": float(tokens[i]), "loss": float(loss[i])}
         if groups is not None:
             record["group"] = str(groups[i])
+        if unique_tokens is not None and unique_tokens[i] is not None \
+                and unique_tokens[i] == unique_tokens[i]:  # (NaN: not known)
+            record["unique_tokens"] = float(unique_tokens[i])  # type: ignore[arg-type]
         runs.append(_make_run(name, f"row {i + 1}", record))
     digest = _sha256("\x1e".join(r.canonical() for r in runs))
     return RunSet(runs=tuple(runs), excluded=(), sources=(name,), sha256=digest)

@@ -124,6 +124,7 @@ def _form_section(model: Model) -> dict[str, Any] | None:
             "per_decade_compute": error.per_decade_compute,
             "per_decade_tokens_per_param": error.per_decade_ratio,
             "per_decade_params": error.per_decade_params,
+            "per_decade_epochs": error.per_decade_epochs,
             "held_out_log_sd": error.held_out_log_sd,
             "noise_log_sd": error.noise_log_sd,
             "tail_factor": error.tail_factor,
@@ -169,7 +170,8 @@ def _reach(reach: Reach | None) -> dict[str, Any] | None:
     if reach is None:
         return None
     return {"compute_flops": _clean(reach.compute_flops), "params": _clean(reach.params),
-            "tokens_per_param": _clean(reach.tokens_per_param), "beyond": reach.beyond}
+            "tokens_per_param": _clean(reach.tokens_per_param), "epochs": _clean(reach.epochs),
+            "beyond": reach.beyond}
 
 
 def _finish(doc: dict[str, Any], warnings: Sequence[str]) -> dict[str, Any]:
@@ -279,8 +281,9 @@ def predict_document(forecast: PredictionForecast) -> dict[str, Any]:
     doc = _envelope("predict", forecast.model, forecast.confidence)
     doc["law"] = _law(forecast.model, forecast.confidence)
     doc["predictions"] = [
-        {"params": p.params, "tokens": p.tokens, "compute_flops": p.compute_flops,
-         "loss": _estimate(p.loss, UNITS["loss"]), "reach": _reach(p.reach)}
+        {"params": p.params, "tokens": p.tokens, "unique_tokens": p.unique_tokens,
+         "compute_flops": p.compute_flops, "loss": _estimate(p.loss, UNITS["loss"]),
+         "reach": _reach(p.reach)}
         for p in forecast.rows
     ]
     return _finish(doc, forecast.warnings)
@@ -386,6 +389,8 @@ def fit_document(model: Model, confidence: float) -> dict[str, Any]:
         "loss": model.runs.loss.tolist(),
         "compute_flops": model.runs.compute_flops.tolist(),
         "groups": None if model.runs.groups is None else list(model.runs.groups),
+        "epochs": None if model.runs.epochs is None
+        else [_clean(float(e)) for e in model.runs.epochs],
     }
     doc["replicate_columns"] = list(REPLICATE_COLUMNS)
     doc["replicates"] = [] if model.samples is None else [
@@ -422,7 +427,7 @@ _NONE = Estimate(math.nan)  # an absent estimate: every key present, all null (C
 def _reach_columns(reach: Reach | None) -> dict[str, Any]:
     """A reach, with its keys present (null) when there is none, so CSV columns stay."""
     return _reach(reach) or {"compute_flops": None, "params": None, "tokens_per_param": None,
-                             "beyond": None}
+                             "epochs": None, "beyond": None}
 
 
 def _ladder(model: Model, confidence: float, exponent: Estimate) -> dict[str, Any]:

@@ -34,7 +34,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "data_constrained": ("unique_tokens", "data_limited", "epochs*", "effective_tokens*",
                          "loss_unlimited*", "loss_ignoring_limit*"),
     "cost": ("gpu_hours", "days", "usd"),
-    "reach": ("compute_flops", "params", "tokens_per_param", "beyond"),
+    "reach": ("compute_flops", "params", "tokens_per_param", "epochs", "beyond"),
     "inference_aware": ("inference_tokens", "params*", "tokens*", "training_flops*",
                         "inference_flops*", "total_flops*", "total_flops_chinchilla*"),
     "prediction_interval": ("low", "high"),

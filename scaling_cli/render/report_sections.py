@@ -195,6 +195,11 @@ def _interval_notes(doc: Mapping[str, Any]) -> tuple[Line, ...]:
         num("percent", error["per_decade_tokens_per_param"]),
         " per decade of tokens per parameter and ", num("percent", error["per_decade_params"]),
         " per decade of model size"]
+    inputs = doc.get("inputs") or {}
+    if is_number(inputs.get("epochs_max")) and inputs["epochs_max"] > 1 \
+            and is_number(error.get("per_decade_epochs")):
+        parts += [" (and ", num("percent", error["per_decade_epochs"]),
+                  " per decade of epochs of repeated data)"]
     if is_number(error.get("held_out_log_sd")) and error["held_out_log_sd"] > 0:
         parts += [", at least ", num("percent", error["held_out_log_sd"]),
                   " once beyond the runs"]

@@ -107,13 +107,20 @@ def _budget_label(b: Doc) -> Cell:
     return cell(format_flops(b["compute_flops"]), (f"= {written}", "dim"))
 
 
+def _repeated(doc: Doc) -> bool:
+    """Whether the fitted runs repeated their data (the epochs axis then matters)."""
+    inputs = doc.get("inputs") or {}
+    return (inputs.get("epochs_max") or 1.0) > 1.0
+
+
 def _reach_text(reach: Doc | None) -> str:
     """The largest factor beyond the fitted runs, e.g. "C 998x" or "D/N 4.2x"."""
     if reach is None:
         return "—"
     parts = []
-    for key, label in (("compute_flops", "C"), ("params", "N"), ("tokens_per_param", "D/N")):
-        f = reach[key]
+    for key, label in (("compute_flops", "C"), ("params", "N"), ("tokens_per_param", "D/N"),
+                       ("epochs", "epochs")):
+        f = reach.get(key)
         if f is None or f == 1.0:
             continue
         shown = f if f >= 1 else 1 / f
@@ -284,7 +291,10 @@ def _predict_table(doc: Doc) -> TextTable:
                       ["params N", "tokens D", "compute (FLOPs)", "loss (nats/token)",
                        "beyond\nthe runs"], frozenset({4}))
     for p in doc["predictions"]:
-        table.add_row(format_count(p["params"]), format_count(p["tokens"]),
+        unique = p.get("unique_tokens")
+        tokens = format_count(p["tokens"]) if unique is None \
+            else f"{format_count(p['tokens'])} ({format_count(unique)} unique)"
+        table.add_row(format_count(p["params"]), tokens,
                       format_flops(p["compute_flops"]), value_cell("loss", p["loss"]),
                       _reach_text(p.get("reach")))
     return table
@@ -384,6 +394,8 @@ def _health(doc: Doc, style: Style) -> str:
             f"{100 * e['per_decade_compute']:.1f}% per decade of compute, "
             f"{100 * e['per_decade_tokens_per_param']:.1f}% per decade of tokens/param, "
             f"{100 * e['per_decade_params']:.1f}% per decade of model size"
+            + (f", {100 * e['per_decade_epochs']:.1f}% per decade of epochs"
+               if _repeated(doc) else "")
             + (f"; plus {100 * e['held_out_log_sd']:.1f}% once beyond the runs"
                if e["held_out_log_sd"] >= 0.0005 else "")
             + "), a run's scatter "
