@@ -55,6 +55,10 @@ DECREMENT_RTOL = 1e-14
 _ARMIJO = 1e-4
 MAX_STEP = 1.0
 _MAX_HALVINGS = 45
+# (trial point x run) numbers a line search evaluates at once when it tries several step
+# lengths of a row together: small enough that a speculative length costs less than the
+# numpy round trip it saves, large data (a few rows of 1e5 runs) one length at a time.
+LINE_SEARCH_CELLS = 4096
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,15 @@ def polish(
         trial = space.clip(phi[full] + step[~done])
         f_t, g_t, h_t = space.evaluate(trial, data, w[full], delta)
         ok = (f_t <= f[full] + _ARMIJO * slope[~done]) & (f_t < f[full])
+        took_here = np.zeros(idx.size, dtype=bool)  # positions in idx that took the full step
+        took_here[np.flatnonzero(~done)[ok]] = True
         took = full[ok]
         snapped = space.snap_vanished(trial[ok], data)
         phi[took], f[took], g[took], h[took] = snapped, f_t[ok], g_t[ok], h_t[ok]
         resnap = took[(snapped != trial[ok]).any(axis=1)]
         # ... else backtrack from half the step, then take derivatives where it landed.
-        retry = np.isin(idx, full[~ok])
         new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data, w[idx],
-                                      delta, skip=~retry, first=0.5)
+                                      delta, skip=done | took_here, first=0.5)
         moved_idx = idx[moved]
         phi[moved_idx] = space.snap_vanished(new_phi[moved], data)
         again = np.concatenate([moved_idx, resnap])
@@ -124,7 +129,7 @@ def polish(
             f[again], g[again], h[again] = space.evaluate(phi[again], data, w[again], delta)
         iterations[took] += 1
         iterations[moved_idx] += 1
-        active[idx[~(np.isin(idx, took) | moved)]] = False
+        active[idx[~(took_here | moved)]] = False
         stepped = np.concatenate([took, moved_idx])
         if stepped.size:
             _try_vanish(space, phi, f, g, h, stepped, data, w, delta)
@@ -178,6 +183,7 @@ class Space:
         self.low, self.high = BOUNDS[0, first], BOUNDS[1, first]
         self.column_of = {int(i): j for j, i in enumerate(first)}
         self.is_coefficient = first < 3  # log E, log A, log B columns (not exponents)
+        self.identity = self.p.shape == (5, 5) and bool((self.p == np.eye(5)).all())  # P = I
 
     def to_phi(self, theta: Array) -> Array:
         return self.constraints.to_phi(theta)
@@ -268,7 +274,29 @@ class Space:
         f, g, h = evaluate(self.to_theta(phi), data, w, order=order, delta=delta)
         if g is None or h is None:  # order < 2: the value alone
             return f, np.empty(0), np.empty(0)
-        return f, g @ self.p, np.einsum("ki,skl,lj->sij", self.p, h, self.p)
+        return (f, *self.free_derivatives(g, h))
+
+    def free_derivatives(self, g: Array, h: Array) -> tuple[Array, Array]:
+        """P^T g and P^T H P: gradient (S, k) and Hessian (S, k, k) in the free coordinates.
+
+        With P = I (nothing fixed or tied) they are g and H themselves in every row whose
+        entries are all finite and nonzero: each product sums that entry and exact zeros
+        (P's zeros times finite numbers), whatever the order. Only the other rows (a zero
+        entry, whose sign the zeros decide, or an inf or NaN, which 0 * inf spreads) are
+        multiplied out, with the bits multiplying out every row gives them (a sum of
+        zeros has one sign in any order). Skips the 3-operand einsum, a third of an
+        evaluation of a thousand starts."""
+        if not self.identity:
+            return g @ self.p, np.einsum("ki,skl,lj->sij", self.p, h, self.p)
+        plain = ((np.isfinite(h) & (h != 0)).all(axis=(1, 2))
+                 & (np.isfinite(g) & (g != 0)).all(axis=1))
+        if plain.all():
+            return g, h
+        rest = np.flatnonzero(~plain)
+        g, h = g.copy(), h.copy()
+        g[rest] = g[rest] @ self.p
+        h[rest] = np.einsum("ki,skl,lj->sij", self.p, h[rest], self.p)
+        return g, h
 
 
 def newton_step(g: Array, h: Array) -> Array:
@@ -288,22 +316,38 @@ def _line_search(
     delta: float, *, skip: npt.NDArray[np.bool_], first: float = 1.0,
 ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """Backtracking Armijo search from step length ``first``, batched; returns the new
-    points and who moved."""
-    t = np.full(len(f), first)
+    points and who moved.
+
+    Row s tries t = first, first/2, first/4, ... (at most ``_MAX_HALVINGS``) and takes the
+    first t with f(phi + t step) <= f + 1e-4 t g.step and f(phi + t step) < f. A row still
+    searching has its next lengths evaluated several at once (a block of 1, 2, 4, ...
+    lengths, within ``LINE_SEARCH_CELLS`` numbers per evaluation): the same trial points and
+    the same first acceptable one as one length at a time (every t is an exact power of two
+    times ``first``), in a few evaluations instead of one per halving for the rows that
+    need dozens of them."""
     new_phi = phi.copy()
     moved = np.zeros(len(f), dtype=bool)
-    pending = ~skip
-    for _ in range(_MAX_HALVINGS):
-        idx = np.flatnonzero(pending)
-        if idx.size == 0:
-            break
-        trial = space.clip(phi[idx] + t[idx, None] * step[idx])
-        f_trial, _, _ = space.evaluate(trial, data, w[idx], delta, order=0)
-        ok = f_trial <= f[idx] + _ARMIJO * t[idx] * slope[idx]
-        ok &= f_trial < f[idx]  # a real decrease, not rounding noise
-        acc = idx[ok]
-        new_phi[acc] = trial[ok]
-        moved[acc] = True
-        pending[acc] = False
-        t[idx[~ok]] *= 0.5
+    pending = np.flatnonzero(~skip)
+    tried, block = 0, 1
+    while pending.size and tried < _MAX_HALVINGS:
+        k = _block_length(block, _MAX_HALVINGS - tried, pending.size * len(data))
+        t = first * 0.5 ** np.arange(tried, tried + k, dtype=float)  # exact: powers of two
+        trial = space.clip(phi[pending, None, :] + t[None, :, None] * step[pending, None, :])
+        f_trial, _, _ = space.evaluate(trial.reshape(-1, phi.shape[1]), data,
+                                       np.repeat(w[pending], k, axis=0), delta, order=0)
+        f_trial = f_trial.reshape(pending.size, k)
+        f_now = f[pending, None]
+        ok = (f_trial <= f_now + _ARMIJO * t[None, :] * slope[pending, None]) & (f_trial < f_now)
+        hit = ok.any(axis=1)  # a real decrease (not rounding noise) at one of these lengths
+        rows = pending[hit]
+        new_phi[rows] = trial[np.flatnonzero(hit), ok[hit].argmax(axis=1)]
+        moved[rows] = True
+        pending = pending[~hit]
+        tried, block = tried + k, 2 * block
     return new_phi, moved
+
+
+def _block_length(block: int, left: int, cells_per_length: int) -> int:
+    """Step lengths a backtracking line search evaluates at once: ``block`` (doubling while
+    rows keep failing), at most ``left``, and at most ``LINE_SEARCH_CELLS`` numbers."""
+    return max(1, min(block, left, LINE_SEARCH_CELLS // max(cells_per_length, 1)))

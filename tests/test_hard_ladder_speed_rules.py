@@ -1,0 +1,111 @@
+"""The replicate search's shortcuts on a hard ladder change no bit of any result.
+
+A 4 x 4 grid of 16 runs with 3% noise: most bootstrap replicates are degenerate (a term
+vanishes), many starts crawl, and the search escalates to the exponents' profile and to the
+complete global search. Its speed comes from doing the same arithmetic in fewer numpy
+calls: several step lengths of a Newton line search evaluated at once, and every
+backtracking length on the profile at once. Each must give exactly the bits of the
+one-length-at-a-time computation, and no row may depend on the rows batched beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scaling_cli.fit.newton as newton
+import scaling_cli.fit.profile as profile
+from scaling_cli.fit.bootstrap import resample_weights
+from scaling_cli.fit.constraints import Constraints
+from scaling_cli.fit.objective import Data
+from scaling_cli.fit.refit import REPLICATE_RTOL, Refit
+from scaling_cli.fit.search import fit_law
+
+DELTA = 1e-3
+
+
+def _hard_ladder() -> Data:
+    rng = np.random.default_rng(3)
+    n = np.repeat([2e7, 3e7, 4.5e7, 7e7], 4)
+    d = np.tile([4e8, 7e8, 1.2e9, 2e9], 4)
+    loss = (1.8 + 400 / n**0.33 + 1800 / d**0.36) * np.exp(rng.normal(0, 0.03, n.size))
+    return Data.from_arrays(n, d, loss)
+
+
+def _starts(data: Data, constraints: Constraints, reps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate starts as the refit makes them: each replicate from the full-data optimum
+    and its two best grid cells."""
+    fit = fit_law(data, constraints=constraints)
+    weights = resample_weights(len(data), None, reps, seed=5)
+    cells = np.arange(2 * reps) % len(fit.candidates)
+    starts = np.vstack([np.tile(fit.theta, (reps, 1)), fit.candidates[cells]])
+    return starts, np.vstack([weights] * 3)
+
+
+def _same(a: newton.Polished, b: newton.Polished) -> bool:
+    return all(np.array_equal(getattr(a, name), getattr(b, name), equal_nan=True)
+               for name in ("theta", "objective", "gradient", "decrement", "min_eigenvalue",
+                            "iterations", "converged"))
+
+
+@pytest.mark.parametrize("constraints", [Constraints(), Constraints(tie_exponents=True)])
+def test_line_search_lengths_tried_together_give_the_same_bits(
+    monkeypatch: pytest.MonkeyPatch, constraints: Constraints,
+) -> None:
+    data = _hard_ladder()
+    starts, weights = _starts(data, constraints, 40)
+    together = newton.polish(starts, data, weights, max_iter=60, constraints=constraints,
+                             converged_rtol=REPLICATE_RTOL)
+    monkeypatch.setattr(newton, "LINE_SEARCH_CELLS", 0)  # one length per evaluation
+    one_by_one = newton.polish(starts, data, weights, max_iter=60, constraints=constraints,
+                               converged_rtol=REPLICATE_RTOL)
+    assert _same(together, one_by_one)
+    assert (together.iterations == 60).any()  # some starts crawl: long line searches ran
+
+
+@pytest.mark.parametrize("constraints", [Constraints(), Constraints(tie_exponents=True)])
+def test_profile_backtracking_lengths_tried_together_give_the_same_bits(
+    monkeypatch: pytest.MonkeyPatch, constraints: Constraints,
+) -> None:
+    data = _hard_ladder()
+    starts, weights = _starts(data, constraints, 12)
+    kw = {"delta": DELTA, "constraints": constraints, "converged_rtol": REPLICATE_RTOL}
+    together = profile.profile_polish(starts, data, weights, **kw)
+    monkeypatch.setattr(profile, "BACKTRACK_CELLS", 0)  # one length per profile
+    one_by_one = profile.profile_polish(starts, data, weights, **kw)
+    assert _same(together, one_by_one)
+
+
+def test_a_replicates_optimum_does_not_depend_on_its_batch() -> None:
+    """Searched in one batch or in pieces (the stuck rows, which take the profile search
+    and the complete global search, alone among them), every row gets the same bits."""
+    data = _hard_ladder()
+    fit = fit_law(data)
+    refit = Refit.around(fit, data)
+    weights = resample_weights(len(data), None, 96, seed=0)
+    theta, ok = refit.search(weights, fit.theta)
+    assert (~np.isfinite(theta).all(axis=1) | ok).all()
+    for part in (slice(0, 40), slice(40, 41), slice(41, 96)):
+        t, k = refit.search(weights[part], fit.theta)
+        assert np.array_equal(t, theta[part], equal_nan=True)
+        assert np.array_equal(k, ok[part])
+
+
+def test_free_derivatives_without_constraints_are_the_multiplied_out_bits() -> None:
+    """P = I: g and H pass through where every entry is finite and nonzero; rows with a
+    zero (of either sign), an inf or a NaN get exactly what P^T g and P^T H P give."""
+    space = newton.Space(Constraints())
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(9, 5))
+    h = rng.normal(size=(9, 5, 5))
+    g[1, 2], h[2, 3, 1], h[3, 0, 0], h[4, 4, 4] = 0.0, -0.0, np.inf, np.nan
+    h[5] = -0.0
+    g[6, 0], h[7, 2, 2] = -np.inf, 0.0
+    with np.errstate(invalid="ignore"):  # 0 * inf
+        fast_g, fast_h = space.free_derivatives(g, h)
+        slow_g = g @ space.p
+        slow_h = np.einsum("ki,skl,lj->sij", space.p, h, space.p)
+    for fast, slow in ((fast_g, slow_g), (fast_h, slow_h)):
+        assert np.array_equal(fast, slow, equal_nan=True)
+        assert np.array_equal(np.signbit(fast), np.signbit(slow))
+    assert np.isinf(fast_h[3, 0, 0]) and np.isnan(fast_h[3, 0, 1])  # 0 * inf spreads NaN
