@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scaling_cli.errors import FitError, InputError
-from scaling_cli.fit.bootstrap import bootstrap, limit_blas_threads
+from scaling_cli.fit.bootstrap import bootstrap
 from scaling_cli.fit.evidence import HeldOut, calibrate, folds
 from scaling_cli.fit.forms import FormChoice, choose_form, form_error
 from scaling_cli.fit.health import (
@@ -25,6 +25,7 @@ from scaling_cli.fit.health import (
 )
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.processes import limit_blas_threads
 from scaling_cli.fit.refit import REPLICATE_RTOL
 from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import (
@@ -76,7 +77,7 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
     with limit_blas_threads(1):  # small products, or split across processes already
         choice = choose_form(evidence, form=settings.form, given=settings.constraints,
-                             settings=search)
+                             settings=search, workers=settings.workers)
     warnings = repeated_data_warnings(columns, settings.repeated_data)
     warnings += check_identifiable(columns.params, columns.tokens, choice.constraints)
     fit = _main_fit(choice, evidence, data, search)
@@ -97,7 +98,8 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
         # split each held-out error: the fold's bootstrap vs the form's own error
         with limit_blas_threads(1):
             held_out = calibrate(evidence, choice.fits[choice.form], splits, chosen.thetas,
-                                 replicates=CALIBRATION_REPLICATES, seed=settings.seed)
+                                 replicates=CALIBRATION_REPLICATES, seed=settings.seed,
+                                 workers=settings.workers)
     error = form_error(held_out, noise)
     boot: BootstrapSummary | None = None
     samples = None

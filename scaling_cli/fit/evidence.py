@@ -186,18 +186,20 @@ def _epochs(runs: RunData) -> Array:
 
 
 def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
-              thetas: Array, *, replicates: int, seed: int) -> tuple[HeldOut, ...]:
+              thetas: Array, *, replicates: int, seed: int,
+              workers: int = 1) -> tuple[HeldOut, ...]:
     """The held-out errors of ``fit``'s form with each fold fit's own bootstrap sd of log L
     at the held-out runs: the part of an error that is statistical (already in the
     forecast's bootstrap interval) rather than the form's.
 
     Fold j's fit is ``thetas[j]`` (from :func:`score`); its ``replicates`` resamples of the
     fold's training runs are the draws a bootstrap of those runs alone would make with seed
-    ``seed + 1 + j``, refitted from the fold's fit, every fold's replicates in one batched
-    search (a few hundred rows: on a hard ladder one batch costs a third of five).
+    ``seed + 1 + j``, refitted from the fold's fit, a fold's replicates in one batched
+    search, the folds shared with ``workers - 1`` forked processes (the same results).
     sd = 1.4826 * median |log L_r - median log L| over the converged replicates (robust: a
     few degenerate replicates do not set it)."""
     from scaling_cli.fit.bootstrap import resample_weights
+    from scaling_cli.fit.processes import map_batches
 
     if not splits:
         return ()
@@ -206,10 +208,16 @@ def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
     for j, (_, held) in enumerate(splits):
         weights[j][:, np.flatnonzero(~held)] = resample_weights(int((~held).sum()), None,
                                                                  replicates, seed + 1 + j)
-    found, ok = Refit.around(fit, data).search(weights.reshape(-1, len(runs)),
-                                               np.repeat(thetas, replicates, axis=0))
-    theta = found.reshape(len(splits), replicates, 5)
-    ok = ok.reshape(len(splits), replicates)
+    refit = Refit.around(fit, data)
+    starts = np.repeat(thetas, replicates, axis=0)
+    rows = weights.reshape(-1, len(runs))
+    # two batches of folds, whatever the workers: the same batches for one process or two
+    half = -(-len(splits) // 2) * replicates
+    parts = [slice(0, half), slice(half, rows.shape[0])]
+    searched = list(map_batches(lambda part: refit.search(rows[part], starts[part]),
+                                [p for p in parts if p.start < p.stop], workers))
+    theta = np.vstack([t for t, _ in searched]).reshape(len(splits), replicates, 5)
+    ok = np.concatenate([o for _, o in searched]).reshape(len(splits), replicates)
     out: list[HeldOut] = []
     for j, (name, held) in enumerate(splits):
         reps = Law.from_theta(theta[j][ok[j]]).as_column()
