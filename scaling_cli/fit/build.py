@@ -9,6 +9,7 @@ Its typed, validated configuration is :class:`~scaling_cli.fit.settings.FitSetti
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -59,6 +60,13 @@ EVIDENCE_MAX_RUNS = 1000
 # The other form stays a plausible answer (included in every total interval) unless its
 # held-out error is this many times the chosen form's.
 PLAUSIBLE_RMSE_RATIO = 1.5
+# The folds' bootstrap replicates (calibration) are searched in two processes, when workers
+# allow, only after a form choice this slow for its size: their cost follows the fold fits'.
+# Measured (choose_form, then calibration on one process / two): a hard 16-run ladder 0.6 s
+# (37 ms per run), then 1.2 / 0.65 s; Epoch's 240 runs 0.25 s (1 ms per run), then 0.1 s,
+# where a fork cost what it won; 1,000 clean runs 0.55 s (0.55 ms per run), then 0.17 / 0.24 s.
+HARD_EVIDENCE_SECONDS = 0.3
+HARD_EVIDENCE_SECONDS_PER_RUN = 0.005
 # Intervals built from more degenerate replicates (a vanished term) than this are flagged.
 DEGENERATE_SHARE = 0.10
 Progress = Callable[[int, int], None]
@@ -76,8 +84,10 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     evidence = evidence_runs(columns)
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
     with limit_blas_threads(1):  # small products, or split across processes already
+        started = time.perf_counter()
         choice = choose_form(evidence, form=settings.form, given=settings.constraints,
-                             settings=search, workers=settings.workers)
+                             settings=search)
+        hard = _hard_evidence(time.perf_counter() - started, len(evidence))
     warnings = repeated_data_warnings(columns, settings.repeated_data)
     warnings += check_identifiable(columns.params, columns.tokens, choice.constraints)
     fit = _main_fit(choice, evidence, data, search)
@@ -99,7 +109,7 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
         with limit_blas_threads(1):
             held_out = calibrate(evidence, choice.fits[choice.form], splits, chosen.thetas,
                                  replicates=CALIBRATION_REPLICATES, seed=settings.seed,
-                                 workers=settings.workers)
+                                 workers=settings.workers if hard else 1)
     error = form_error(held_out, noise)
     boot: BootstrapSummary | None = None
     samples = None
@@ -116,6 +126,12 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     return Model(fit.law, samples, "runs", k, inputs, summary, boot,
                  tuple(runs.warnings) + tuple(warnings), columns,
                  _form_summary(choice, evidence, data, search), error)
+
+
+def _hard_evidence(seconds: float, runs: int) -> bool:
+    """Whether the form choice's fold fits were slow for their size: the folds' bootstrap
+    replicates will be too (flat, degenerate basins), and are then worth a second process."""
+    return seconds >= HARD_EVIDENCE_SECONDS and seconds / runs >= HARD_EVIDENCE_SECONDS_PER_RUN
 
 
 def _main_fit(choice: FormChoice, evidence: RunData, data: Data,
