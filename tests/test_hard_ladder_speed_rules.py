@@ -109,3 +109,32 @@ def test_free_derivatives_without_constraints_are_the_multiplied_out_bits() -> N
         assert np.array_equal(fast, slow, equal_nan=True)
         assert np.array_equal(np.signbit(fast), np.signbit(slow))
     assert np.isinf(fast_h[3, 0, 0]) and np.isnan(fast_h[3, 0, 1])  # 0 * inf spreads NaN
+
+
+# --------------------------------------------------------------------------- calibration's fork
+
+
+def test_calibration_on_two_processes_gives_the_same_held_out_errors() -> None:
+    """The folds' replicates in two fixed halves, one per process, give the bits of both
+    halves searched here (results never depend on workers)."""
+    from scaling_cli.fit.evidence import calibrate, folds, score
+    from scaling_cli.model import RunData
+
+    data = _hard_ladder()
+    n, d, loss = np.exp(data.log_n), np.exp(data.log_d), np.exp(data.log_l)
+    runs = RunData(tuple(f"r{i:02d}" for i in range(n.size)), n, d, loss, 6 * n * d, None)
+    fit = fit_law(data)
+    splits = folds(runs, Constraints())
+    thetas = score("full", runs, fit, splits).thetas
+    one = calibrate(runs, fit, splits, thetas, replicates=40, seed=0, workers=1)
+    two = calibrate(runs, fit, splits, thetas, replicates=40, seed=0, workers=2)
+    assert one == two and len(one) > 0
+
+
+def test_calibration_forks_only_after_slow_fold_fits_for_the_ladders_size() -> None:
+    from scaling_cli.fit.build import _hard_evidence
+
+    assert _hard_evidence(0.6, 16)  # a hard 16-run ladder: 37 ms per run
+    assert not _hard_evidence(0.25, 240)  # Epoch's runs
+    assert not _hard_evidence(0.55, 1000)  # 1,000 clean runs: slow by size alone
+    assert not _hard_evidence(0.1, 16)  # fast, however small
