@@ -447,6 +447,11 @@ def target(
     return TargetForecast(model, confidence, tuple(rows), hardware, _collect(model, warnings))
 
 
+# Warn about excess parameters once Muennighoff et al. would value N this much below itself
+# (1% is a few thousandths of loss; 10% is where the forecast's optimism begins to show).
+EXCESS_PARAMS_WARNING = 0.10
+
+
 def _excess_params(law: Law, params: float, tokens: float, unique: float | None) -> list[str]:
     """A warning when N exceeds what U unique tokens can feed (Muennighoff's N' < N)."""
     if unique is None:
@@ -454,7 +459,7 @@ def _excess_params(law: Law, params: float, tokens: float, unique: float | None)
     from scaling_cli.forecast.data_limits import effective_params
 
     worth = float(effective_params(law, params, tokens, unique))
-    if not worth < params * (1 - 1e-3):
+    if not worth < params * (1 - EXCESS_PARAMS_WARNING):
         return []
     return [f"at N = {params:.3g} on {unique:.3g} unique tokens the parameters exceed what "
             f"the data can feed: Muennighoff et al. value them as {worth:.3g}, and the loss "
