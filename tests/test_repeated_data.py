@@ -287,3 +287,26 @@ def test_epochs_reach_and_error_in_documents_and_fit_files(tmp_path: Path) -> No
     reach = json.loads(out)["predictions"][0]["reach"]
     assert reach["epochs"] == pytest.approx(200 / 40)
     assert reach["beyond"] is True
+
+
+@pytest.mark.parametrize("fmt", ["csv", "yaml"])
+def test_a_unique_token_count_that_makes_absurd_epochs_is_refused(tmp_path: Path,
+                                                                   fmt: str) -> None:
+    """unique_tokens = 1 on a 6.36e9-token run (a unit slip) would pull the fit to D' ~ 16:
+    refused with one line naming file, run and field; nothing written."""
+    n, d, unique, loss = repeated_ladder()
+    unique[3] = 1.0
+    if fmt == "csv":
+        path = write_ladder(tmp_path / "ladder.csv", n, d, unique, loss)
+    else:
+        path = tmp_path / "ladder.yaml"
+        path.write_text("runs:\n" + "".join(
+            f"  - {{id: r{i}, params: {float(a)!r}, tokens: {float(b)!r}, "
+            f"loss: {float(c)!r}, unique_tokens: {float(u)!r}}}\n"
+            for i, (a, b, c, u) in enumerate(zip(n, d, loss, unique, strict=True))),
+            encoding="utf-8")
+    out = tmp_path / "fit.json"
+    code, _, err = run("fit", str(path), "--bootstrap", "0", "-o", str(out))
+    assert code == 2 and not out.exists()
+    assert err.count("\n") == 1 and "(id 'r3'): field 'unique_tokens': 1 would make the" in err
+    assert "epochs (more than 100,000); check its units" in err

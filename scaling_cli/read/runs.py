@@ -98,6 +98,10 @@ FIELDS: tuple[Field, ...] = (
 )
 _BY_NAME = {f.name: f for f in FIELDS}
 _ALIASES = {"run_id": "id"}
+# More passes over a run's unique tokens than this is a unit slip, not a training run (the
+# most-repeated public runs, Muennighoff et al.'s, made 9,000; repeats past ~16 are worth
+# little): it would pull the fit to D' ~ 16 U for a run that saw far more.
+MAX_EPOCHS = 1e5
 _TABLE_FIELDS = tuple(f.name for f in FIELDS if f.kind != "meta")
 _REQUIRED = tuple(f.name for f in FIELDS if f.required)
 
@@ -368,6 +372,11 @@ def _make_run(source: str, position: str, record: object) -> Run:
     if values.get("non_embedding_params", 0.0) > values["params"]:
         raise InputError(f"{where}: field 'non_embedding_params' exceeds 'params'; "
                          "check that the two are not swapped")
+    if values.get("unique_tokens") and values["tokens"] > MAX_EPOCHS * values["unique_tokens"]:
+        raise InputError(f"{where}: field 'unique_tokens': {values['unique_tokens']:.3g} "
+                         f"would make the {values['tokens']:.3g} tokens "
+                         f"{values['tokens'] / values['unique_tokens']:.3g} epochs (more than "
+                         f"{MAX_EPOCHS:,.0f}); check its units")
     return Run(run_id=run_id, source=source, position=position, **values)
 
 
@@ -513,7 +522,8 @@ def _tags(column: list[Any]) -> list[tuple[str, ...]] | None:
 
 
 def _consistent(values: Mapping[str, list[Any]], n: int) -> bool:
-    """The checks between fields of one record: flops near 6ND, non-embedding <= total."""
+    """The checks between fields of one record: flops near 6ND, non-embedding <= total,
+    at most MAX_EPOCHS passes over the unique tokens."""
     import numpy as np
 
     def array(name: str) -> Any:
@@ -524,6 +534,9 @@ def _consistent(values: Mapping[str, list[Any]], n: int) -> bool:
         ratio = array("flops") / (6.0 * params * np.array(values["tokens"]))
         if np.any(~np.isnan(ratio) & ~((ratio >= 0.05) & (ratio <= 20))):
             return False
+    if "unique_tokens" in values and np.any(
+            np.array(values["tokens"]) > MAX_EPOCHS * array("unique_tokens")):
+        return False
     return "non_embedding_params" not in values or not np.any(
         array("non_embedding_params") > params)
 
