@@ -39,7 +39,6 @@ if __name__ == "__main__":
 
 import argparse
 import csv
-import hashlib
 import math
 import sys
 import time
@@ -56,6 +55,7 @@ from scaling_cli.fit.curve_schedule import Schedule, cosine_schedule
 from scaling_cli.forecast.answers import optimal, predict
 from scaling_cli.read.logs import Curve
 from scaling_cli.read.runs import Run, RunSet
+from scaling_cli.read.runset import RunTable, digest
 
 ROOT = Path(__file__).resolve().parent.parent
 WARMUP, FINAL_RATIO = 50, 0.1  # open_lm: --warmup 50, --lr-cooldown-end-ratio 0.1
@@ -104,8 +104,7 @@ def finals(data: Ladder, ids: Sequence[str]) -> RunSet:
     runs = tuple(Run(run_id=i, params=float(by_id[i].params or 0.0),
                      tokens=float(by_id[i].tokens[-1]), loss=float(by_id[i].loss[-1]),
                      source=by_id[i].source, position=by_id[i].position[-1]) for i in ids)
-    digest = hashlib.sha256("\x1e".join(r.canonical() for r in runs).encode()).hexdigest()
-    return RunSet(runs, (), (by_id[ids[0]].source,), digest)
+    return RunSet(runs, (), (by_id[ids[0]].source,), digest(RunTable.of(runs)))
 
 
 def rows(data: Ladder, ids: Sequence[str], mode: str, law: str,

@@ -369,15 +369,29 @@ def test_plain_tables_never_go_record_by_record(monkeypatch: pytest.MonkeyPatch,
     assert first.position == "line 2" and first.params == 1e7
 
 
-def test_the_hash_is_the_record_paths_hash(tmp_path: Path) -> None:
-    path = tmp_path / "runs.csv"
-    path.write_text(_csv_text("tags"), encoding="utf-8")
-    loaded = load_runs([str(path)])
-    import hashlib
+def test_the_hash_follows_the_data_not_the_file(tmp_path: Path) -> None:
+    rows = ["id,params,tokens,loss,group,exclude", "b,1e8,2e9,3.1,g1,", "a,7e7,2e9,3.2,,yes"]
 
-    ordered = sorted([*loaded.runs, *loaded.excluded], key=lambda r: r.run_id)
-    expected = hashlib.sha256("\x1e".join(r.canonical() for r in ordered).encode()).hexdigest()
-    assert loaded.sha256 == expected
+    def sha(lines: list[str], name: str = "runs.csv") -> str:
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return load_runs([str(path)]).sha256
+
+    first = sha(rows)
+    assert sha([rows[0], rows[2], rows[1]], "other.csv") == first  # order, file name
+    assert sha([rows[0], "b,100000000,2000000000,3.10,g1,false", rows[2]]) == first
+    yaml = tmp_path / "runs.yaml"
+    yaml.write_text("runs:\n  - {id: a, params: 70M, tokens: 2B, loss: 3.2, exclude: true}\n"
+                    "  - {id: b, params: 100M, tokens: 2e9, loss: 3.1, group: g1}\n",
+                    encoding="utf-8")
+    assert load_runs([str(yaml)]).sha256 == first  # the format
+    changed = [[rows[0], "b,1e8,2e9,3.1000000000000005,g1,", rows[2]],  # one ulp of loss
+               [rows[0], "c,1e8,2e9,3.1,g1,", rows[2]],  # an id
+               [rows[0], "b,1e8,2e9,3.1,g2,", rows[2]],  # a group
+               [rows[0], "b,1e8,2e9,3.1,,", rows[2]],  # a group dropped
+               [rows[0], rows[1], "a,7e7,2e9,3.2,,"]]  # an exclusion
+    hashes = {sha(lines) for lines in changed}
+    assert len(hashes) == len(changed) and first not in hashes
 
 
 def test_the_refit_plan_depends_on_the_problem_alone() -> None:

@@ -205,7 +205,7 @@ def _bootstrap_warnings(boot: BootstrapSummary) -> list[str]:
 
 
 def _groups(runs: RunSet, resample_by: str) -> list[str] | None:
-    labelled = [r.group for r in runs.runs]
+    labelled = runs.table.groups
     if resample_by == "run" or (resample_by == "auto" and all(g is None for g in labelled)):
         return None
     if any(g is None for g in labelled):
@@ -214,5 +214,6 @@ def _groups(runs: RunSet, resample_by: str) -> list[str] | None:
             raise InputError(f"{missing.where}: field 'group' is missing; resampling by group "
                              "(`resample_by`) needs a group on every run")
         # auto with partial labels: unlabelled runs are their own group
-    return [r.group if r.group is not None else f"\x00run:{r.run_id}" for r in runs.runs]
+    return [g if g is not None else f"\x00run:{run_id}"
+            for g, run_id in zip(labelled, runs.table.ids, strict=True)]
 

@@ -47,7 +47,6 @@ named ``RUN@TOKENS`` and points at the line of the log it came from.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
@@ -66,6 +65,7 @@ from scaling_cli.fit.curve_law import (
 from scaling_cli.fit.curve_schedule import Schedule, with_cooldown
 from scaling_cli.fit.curve_search import CurveData, fit_curves
 from scaling_cli.read.runs import FIELDS, Run, RunSet
+from scaling_cli.read.runset import RunTable, digest
 from scaling_cli.units import format_count, shown
 
 if TYPE_CHECKING:
@@ -457,9 +457,8 @@ def _with_rows(runs: RunSet, ladder: Sequence[Curve], rows: Sequence[CheckpointR
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"checkpoint row {shown(dup)} is also a run id of the ladder; rename "
                          "that run")
-    digest = hashlib.sha256("\x1e".join(r.canonical() for r in (*ordered, *runs.excluded))
-                            .encode()).hexdigest()
-    return replace(runs, runs=ordered, sha256=digest,
+    every = RunTable.of(sorted((*ordered, *runs.excluded), key=lambda r: r.run_id))
+    return replace(runs, runs=ordered, sha256=digest(every),
                    warnings=(*runs.warnings, *warnings))
 
 

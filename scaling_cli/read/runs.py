@@ -30,19 +30,15 @@ inputs must be UTF-8 text without NUL or control characters, and YAML goes throu
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
-import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from itertools import compress, repeat
-from operator import attrgetter, not_
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from scaling_cli.errors import InputError, UsageError
-from scaling_cli.law import effective_tokens
-from scaling_cli.model import RunData
+from scaling_cli.read.runset import LinePositions, Run, RunSet, RunTable, digest
 from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
 from scaling_cli.read.tables import (
     column_names,
@@ -63,6 +59,7 @@ __all__ = [
     "Field",
     "Run",
     "RunSet",
+    "RunTable",
     "Source",
     "decode_input",
     "load_runs",
@@ -104,89 +101,6 @@ _ALIASES = {"run_id": "id"}
 MAX_EPOCHS = 1e5
 _TABLE_FIELDS = tuple(f.name for f in FIELDS if f.kind != "meta")
 _REQUIRED = tuple(f.name for f in FIELDS if f.required)
-
-
-@dataclass(frozen=True, slots=True)
-class Run:
-    """One training run as read from a log. Counts are floats (they can exceed 2**53)."""
-
-    run_id: str
-    params: float
-    tokens: float
-    loss: float
-    source: str
-    position: str  # "run 3" (YAML) or "line 17" (CSV): where in ``source`` it was found
-    flops: float | None = None
-    group: str | None = None
-    non_embedding_params: float | None = None
-    unique_tokens: float | None = None
-    tags: tuple[str, ...] = ()
-    exclude: bool = False
-    exclude_reason: str | None = None
-
-    @property
-    def where(self) -> str:
-        return f"{self.source}: {self.position} (id {shown(self.run_id)})"
-
-    def canonical(self) -> str:
-        """Stable text form used for the input hash (order- and formatting-independent)."""
-        values = (self.run_id, self.params, self.tokens, self.loss, self.flops, self.group,
-                  self.non_embedding_params, self.unique_tokens, self.exclude)
-        return "\x1f".join(repr(v) for v in values)
-
-
-@dataclass(frozen=True)
-class RunSet:
-    """The runs to fit (sorted by id), the ones excluded by their logs, the ones left out by
-    ``skip_invalid`` (each with why), provenance, and warnings (e.g. restarts resolved)."""
-
-    runs: tuple[Run, ...]
-    excluded: tuple[Run, ...]
-    sources: tuple[str, ...]
-    sha256: str
-    warnings: tuple[str, ...] = field(default=())
-    skipped: tuple[Skipped, ...] = field(default=())
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    def columns(self, flops_per_param_token: float, *,
-                repeated_data: str = "effective") -> RunData:
-        """The runs as columns; a run's compute is its own ``flops``, else k N D. A run that
-        repeated its data (``unique_tokens`` U < D) gets, with ``repeated_data`` "effective",
-        the fresh tokens it is worth as its tokens (:func:`scaling_cli.law.effective_tokens`;
-        its compute stays that of the D tokens it saw); with "fresh", D as read."""
-        import numpy as np
-
-        def column(name: str) -> list[Any]:
-            return list(map(attrgetter(name), self.runs))
-
-        params, tokens = np.array(column("params"), float), np.array(column("tokens"), float)
-        flops = np.array([np.nan if f is None else f for f in column("flops")], float)
-        labelled = column("group")
-        unique = column("unique_tokens")
-        epochs = None
-        law_tokens = tokens
-        if any(u is not None for u in unique):
-            counts = np.array([np.nan if u is None else u for u in unique], float)
-            epochs = tokens / counts
-            if repeated_data == "effective":
-                law_tokens = effective_tokens(tokens, counts)
-        return RunData(
-            ids=tuple(column("run_id")),
-            params=params,
-            tokens=law_tokens,
-            loss=np.array(column("loss"), dtype=float),
-            compute_flops=np.where(np.isnan(flops), flops_per_param_token * params * tokens,
-                                   flops),
-            groups=None if all(g is None for g in labelled)
-            else tuple(g if g is not None else "" for g in labelled),
-            epochs=epochs,
-        )
-
-    def subset(self, keep: Iterable[bool]) -> RunSet:
-        """The runs where ``keep`` is true (same order, same provenance)."""
-        return replace(self, runs=tuple(r for r, k in zip(self.runs, keep, strict=True) if k))
 
 
 # --------------------------------------------------------------------------- filters
@@ -388,13 +302,9 @@ def _make_run(source: str, position: str, record: object) -> Run:
 # id, ...) returns None, and the table goes through _make_run record by record, which
 # raises the one message for the first bad record: every message is made in one place.
 
-_NOT_DECIMAL = re.compile(r"[^0-9.eE+\n-]")  # with these alone, float() = parse_number
+_DECIMAL = str.maketrans("", "", "0123456789.eE+-\n")  # with these alone, float() = parse_number
 _TRUE_FALSE = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _ALLOWED_KEYS = frozenset({*_BY_NAME, *_ALIASES})
-# The values Run.canonical joins after the id, in its order, with their defaults.
-_CANONICAL = (("params", None), ("tokens", None), ("loss", None), ("flops", None),
-              ("group", None), ("non_embedding_params", None), ("unique_tokens", None),
-              ("exclude", False))
 _Columns = dict[str, list[Any]]  # field -> each record's value (None: no value)
 
 
@@ -408,17 +318,16 @@ def _record_columns(records: list[Any]) -> _Columns | None:
     return {_ALIASES.get(k, k): [r.get(k) for r in records] for k in keys}
 
 
-def _by_column(source: str, positions: list[str],
-               columns: _Columns) -> tuple[list[str], list[Run], list[str]] | None:
-    """(ids, runs, their canonical texts) of the records ``columns`` hold, if every record
-    passes :func:`_make_run` and their ids are unique; else None (module comment)."""
+def _by_column(source: str, positions: Sequence[str], columns: _Columns) -> RunTable | None:
+    """The table of the records ``columns`` hold, if every record passes :func:`_make_run`
+    and their ids are unique; else None (module comment)."""
     n = len(positions)
     if n == 0 or any(columns.get(name) is None or None in columns[name] for name in _REQUIRED):
         return None
     ids = _ids(columns["id"])
     if ids is None or len(set(ids)) != n:
         return None
-    values: dict[str, list[Any]] = {}
+    values: dict[str, Any] = {}
     for name, column in columns.items():
         f = _BY_NAME[name]
         if f.kind in {"id", "meta"}:
@@ -429,39 +338,24 @@ def _by_column(source: str, positions: list[str],
         if checked is None:
             return None
         values[name] = checked
-    if not _consistent(values, n):
+    if not _consistent(values):
         return None
-    def col(name: str, default: Any = None) -> Iterable[Any]:
-        return values.get(name, repeat(default, n))
-
-    with _no_cycle_collection():
-        runs = list(map(Run, ids, values["params"], values["tokens"], values["loss"],
-                        repeat(source, n), positions, col("flops"), col("group"),
-                        col("non_embedding_params"), col("unique_tokens"),
-                        col("tags", ()), col("exclude", False), col("exclude_reason")))
-    texts = [map(repr, values[name]) if name in values else repeat(repr(default), n)
-             for name, default in _CANONICAL]
-    canonical = list(map("\x1f".join, zip(map(repr, ids), *texts, strict=True)))
-    return ids, runs, canonical
+    nothing = np.full(n, np.nan)
+    exclude = values.get("exclude")
+    return RunTable(
+        ids=ids, params=values["params"], tokens=values["tokens"], loss=values["loss"],
+        flops=values.get("flops", nothing), unique_tokens=values.get("unique_tokens", nothing),
+        non_embedding_params=values.get("non_embedding_params", nothing),
+        groups=values.get("group", (None,) * n), tags=values.get("tags", ((),) * n),
+        exclude=np.zeros(n, bool) if exclude is None else np.array(exclude, dtype=bool),
+        exclude_reasons=values.get("exclude_reason", (None,) * n), sources=(source,) * n,
+        positions=positions)
 
 
-@contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cycle collector while many acyclic objects are made: it would walk the
-    growing heap again and again for nothing (~15% of building 1e5 runs)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
-def _ids(column: list[Any]) -> list[str] | None:
+def _ids(column: list[Any]) -> tuple[str, ...] | None:
     """Run ids as :func:`run_id_text` makes them: text, stripped, not empty, one line."""
     try:
-        ids = list(map(str.strip, column))
+        ids = tuple(map(str.strip, column))
     except TypeError:  # not all text
         return None
     joined = "\n".join(ids)
@@ -470,33 +364,32 @@ def _ids(column: list[Any]) -> list[str] | None:
     return None if CONTROL_CHARACTERS.search(joined) else ids
 
 
-def _counts(f: Field, column: list[Any]) -> list[float | None] | None:
+def _counts(f: Field, column: list[Any]) -> Any:
     """Numbers as :func:`_check_count` reads them (plain decimals only), within the field's
-    range; None marks a record without one."""
+    range, as a float array (NaN: a record without one); None if one is not such a
+    number."""
     present = [v for v in column if v is not None] if None in column else column
     try:
         joined = "\n".join(present)
     except TypeError:  # not all text
         return None
-    if _NOT_DECIMAL.search(joined):
+    if joined.translate(_DECIMAL):
         return None  # suffixes (7B), spaces, words: parse_number, record by record
     try:
-        numbers = list(map(float, present))
+        numbers = np.array(present, dtype=float)
     except ValueError:
         return None
-    import numpy as np
-
-    array = np.array(numbers)
-    if not (np.all(array > 0) and np.all(array >= f.low) and np.all(array <= f.high)):
+    if not (np.all(numbers > 0) and np.all(numbers >= f.low) and np.all(numbers <= f.high)):
         return None  # zero, negative, infinite, underflow or implausible: its message
     if len(present) == len(column):
-        return list[float | None](numbers)
-    it = iter(numbers)
-    return [None if v is None else next(it) for v in column]
+        return numbers
+    out = np.full(len(column), np.nan)
+    out[[v is not None for v in column]] = numbers
+    return out
 
 
-def _texts(column: list[Any]) -> list[str | None] | None:
-    out = [None if v is None else v.strip() if type(v) is str else "" for v in column]
+def _texts(column: list[Any]) -> tuple[str | None, ...] | None:
+    out = tuple(None if v is None else v.strip() if type(v) is str else "" for v in column)
     return None if "" in out else out
 
 
@@ -507,7 +400,7 @@ def _bools(column: list[Any]) -> list[bool] | None:
         else [bool(o) for o in out]
 
 
-def _tags(column: list[Any]) -> list[tuple[str, ...]] | None:
+def _tags(column: list[Any]) -> tuple[tuple[str, ...], ...] | None:
     out: list[tuple[str, ...]] = []
     for v in column:
         if v is None:
@@ -518,27 +411,21 @@ def _tags(column: list[Any]) -> list[tuple[str, ...]] | None:
             out.append(tuple(v))
         else:
             return None
-    return out
+    return tuple(out)
 
 
-def _consistent(values: Mapping[str, list[Any]], n: int) -> bool:
+def _consistent(values: Mapping[str, Any]) -> bool:
     """The checks between fields of one record: flops near 6ND, non-embedding <= total,
-    at most MAX_EPOCHS passes over the unique tokens."""
-    import numpy as np
-
-    def array(name: str) -> Any:
-        return np.array([np.nan if v is None else v for v in values[name]], dtype=float)
-
-    params = np.array(values["params"])
+    at most MAX_EPOCHS passes over the unique tokens (NaN: a field not given passes)."""
+    params, tokens = values["params"], values["tokens"]
     if "flops" in values:
-        ratio = array("flops") / (6.0 * params * np.array(values["tokens"]))
+        ratio = values["flops"] / (6.0 * params * tokens)
         if np.any(~np.isnan(ratio) & ~((ratio >= 0.05) & (ratio <= 20))):
             return False
-    if "unique_tokens" in values and np.any(
-            np.array(values["tokens"]) > MAX_EPOCHS * array("unique_tokens")):
+    if "unique_tokens" in values and np.any(tokens > MAX_EPOCHS * values["unique_tokens"]):
         return False
     return "non_embedding_params" not in values or not np.any(
-        array("non_embedding_params") > params)
+        values["non_embedding_params"] > params)
 
 
 # --------------------------------------------------------------------------- assembly
@@ -642,8 +529,9 @@ class _Records:
 
     def __init__(self, filters: list[Where], skip_invalid: bool) -> None:
         self.filters, self.skip_invalid = filters, skip_invalid
-        self.by_id: dict[str, Run] = {}
-        self.canonical: dict[str, str] = {}  # run id -> Run.canonical(), for the digest
+        self.by_id: dict[str, Run] = {}  # the runs validated record by record
+        self.tables: list[RunTable] = []  # the tables validated column by column
+        self.table_ids: set[str] = set()
         self.seen = 0
         self.seen_columns: set[str] = set()
         self.skipped: list[Skipped] = []
@@ -664,11 +552,15 @@ class _Records:
 
             self.skipped.append(Skipped(_record_id(record), source, str(exc)))
             return
-        previous = self.by_id.get(run.run_id)
+        previous = self._find(run.run_id)
         if previous is not None:
             raise InputError(_duplicate_message(previous, run))
         self.by_id[run.run_id] = run
-        self.canonical[run.run_id] = run.canonical()
+
+    def _find(self, run_id: str) -> Run | None:
+        if run_id in self.table_ids:
+            return next(t[t.ids.index(run_id)] for t in self.tables if run_id in t.ids)
+        return self.by_id.get(run_id)
 
     def add_table(self, source: Source, columns: Mapping[str, str]) -> bool:
         """Add every run of a run table validated column by column (:func:`_by_column`),
@@ -680,7 +572,7 @@ class _Records:
                                 aliases=_ALIASES)
             if table is None:
                 return False
-            positions = list(map("line {}".format, table.line_numbers))
+            positions: Sequence[str] = LinePositions(table.line_numbers)
             cells: dict[str, list[Any]] = {  # an empty cell is no value
                 f: [c or None for c in col] if "" in col else list[Any](col)
                 for f, col in table.cells.items()}
@@ -689,7 +581,7 @@ class _Records:
                 records = list(records_from_yaml(source))
             except InputError:
                 return False  # raised again, in order, record by record
-            positions = [position for position, _ in records]
+            positions = tuple(position for position, _ in records)
             found = _record_columns([record for _, record in records])
             if found is None:
                 return False
@@ -697,12 +589,12 @@ class _Records:
         if self.seen + len(positions) > LIMITS["max_runs"]:
             return False
         made = _by_column(source.name, positions, cells)
-        if made is None or any(run_id in self.by_id for run_id in made[0]):
+        if made is None or not self.table_ids.isdisjoint(made.ids) or (
+                self.by_id and not self.by_id.keys().isdisjoint(made.ids)):
             return False
-        ids, runs, canonical = made
-        self.seen += len(runs)
-        self.by_id.update(zip(ids, runs, strict=True))
-        self.canonical.update(zip(ids, canonical, strict=True))
+        self.seen += len(made)
+        self.tables.append(made)
+        self.table_ids.update(made.ids)
         return True
 
     def run_set(self, sources: tuple[str, ...], warnings: tuple[str, ...]) -> RunSet:
@@ -715,7 +607,7 @@ class _Records:
                 f"{', '.join(f.name for f in FIELDS)})"
             )
         skipped = tuple(sorted(self.skipped, key=lambda s: s.source))  # stable: file order
-        if not self.by_id:
+        if not self.by_id and not self.tables:
             left = f", {len(skipped)} skipped" if skipped else ""
             raise InputError(
                 f"no runs left after --where {' --where '.join(shown(str(f)) for f in filters)} "
@@ -723,25 +615,20 @@ class _Records:
                 else f"no runs left: all {len(skipped)} were skipped as invalid; the first: "
                 f"{skipped[0].reason}" if skipped else "no runs found in the inputs"
             )
-        ids = sorted(self.by_id)
-        ordered = tuple(map(self.by_id.__getitem__, ids))
-        flags = list(map(attrgetter("exclude"), ordered))
-        kept = tuple(compress(ordered, map(not_, flags))) if any(flags) else ordered
-        excluded = tuple(compress(ordered, flags))
-        digest = _sha256("\x1e".join(map(self.canonical.__getitem__, ids)))
+        parts = [*self.tables, RunTable.of(self.by_id.values())] if self.by_id else self.tables
+        every = RunTable.concat(parts).sorted_by_id()
+        if every.exclude.any():
+            kept = every.take(np.flatnonzero(~every.exclude))
+            excluded = every.take(np.flatnonzero(every.exclude))
+        else:
+            kept, excluded = every, RunTable.of(())
         if skipped:
             names = [shown(s.run_id) if s.run_id else s.source for s in skipped[:5]]
             more = f" and {len(skipped) - 5:,} more" if len(skipped) > 5 else ""
             warnings = (*warnings, f"{_runs(len(skipped))} left out by --skip-invalid: "
                                    f"{', '.join(names)}{more}")
-        return RunSet(runs=kept, excluded=excluded, sources=sources, sha256=digest,
+        return RunSet(runs=kept, excluded=excluded, sources=sources, sha256=digest(every),
                       warnings=warnings, skipped=skipped)
-
-
-def _sha256(text: str) -> str:
-    import hashlib  # ~7 ms of start-up for commands that read no runs
-
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _runs(n: int) -> str:
@@ -824,5 +711,5 @@ def runset_from_arrays(
                 and unique_tokens[i] == unique_tokens[i]:  # (NaN: not known)
             record["unique_tokens"] = float(unique_tokens[i])  # type: ignore[arg-type]
         runs.append(_make_run(name, f"row {i + 1}", record))
-    digest = _sha256("\x1e".join(r.canonical() for r in runs))
-    return RunSet(runs=tuple(runs), excluded=(), sources=(name,), sha256=digest)
+    table = RunTable.of(runs)
+    return RunSet(runs=table, excluded=(), sources=(name,), sha256=digest(table))

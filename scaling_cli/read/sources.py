@@ -143,6 +143,7 @@ def _expand(arg: str) -> list[tuple[str, bool]]:
 
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
 
 
 def decode_input(name: str, data: bytes) -> str:
@@ -168,6 +169,8 @@ def decode_input(name: str, data: bytes) -> str:
             f"{name}: line {line}: byte 0x{data[exc.start]:02x} is not UTF-8; "
             "re-save the file as UTF-8"
         ) from None
+    if len(data.translate(None, _CONTROL_BYTES)) == len(data):
+        return text  # (the control characters are ASCII: one byte each in UTF-8)
     bad = CONTROL_CHARACTERS.search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1

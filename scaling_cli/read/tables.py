@@ -286,7 +286,11 @@ def csv_columns(
     if not body or max(map(len, body)) > csv.field_size_limit():
         return None  # no rows, or a line the csv module may refuse: its message
     flat = ",".join(body).split(",")
-    cells = {f: list(map(str.strip, flat[index[col]::width])) for f, col in mapping.items()}
+    # ASCII without spaces or tabs: no cell has anything to strip (the other ASCII white
+    # space is refused control characters or line breaks)
+    plain = text.isascii() and " " not in text and "\t" not in text
+    cells = {f: flat[index[col]::width] if plain else list(map(str.strip, flat[index[col]::width]))
+             for f, col in mapping.items()}
     if "" in cells["id"]:  # rows of empty cells (commas only) are skipped like blank lines
         keep = [i for i, line in enumerate(body) if cells["id"][i] or not _blank(line)]
         if len(keep) < len(body):
