@@ -4,6 +4,7 @@ and synthetic ladders drawn from known laws."""
 from __future__ import annotations
 
 import csv
+import math
 import os
 from pathlib import Path
 
@@ -66,3 +67,18 @@ def synthetic_ladder(
     n, d = np.array(ns), np.array(ds)
     loss = (E + A / n**alpha + B / d**beta) * np.exp(rng.normal(0, noise, n.size))
     return n, d, loss
+
+
+def sweep_rows() -> list[str]:
+    """A learning-rate x batch sweep as CSV lines (header first): 3 sizes x 2 token counts,
+    5 learning rates around lr* = 2 N^-0.7 D^0.3 and 3 batch sizes around 5e5 each."""
+    rows = ["id,params,tokens,lr,batch,loss"]
+    for n in (1e8, 2e8, 4e8):
+        for d in (2e9, 8e9):
+            best = 2.0 * n**-0.7 * d**0.3
+            for i, f in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
+                for j, b in enumerate((2.5e5, 5e5, 1e6)):
+                    loss = 3.0 + 0.02 * math.log(f) ** 2 + 0.01 * math.log(b / 5e5) ** 2
+                    rows.append(f"r{n:.0e}-{d:.0e}-{i}{j},{n!r},{d!r},{best * f!r},{b!r},"
+                                f"{loss!r}")
+    return rows

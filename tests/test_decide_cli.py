@@ -7,12 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from pathlib import Path
 
 import pytest
 
-from .conftest import shared_csv, synthetic_ladder
+from .conftest import shared_csv, sweep_rows, synthetic_ladder
 from .test_cli import run
 
 FAST = ["--bootstrap", "100"]
@@ -254,15 +253,7 @@ def test_hparams_saved_fit_feeds_optimal(steplaw_fit: tuple[dict, str]) -> None:
 
 
 def test_hparams_sweep_csv_and_sensitivity(tmp_path: Path) -> None:
-    rows = ["id,params,tokens,lr,batch,loss"]
-    for n in (1e8, 2e8, 4e8):
-        for dd in (2e9, 8e9):
-            best = 2.0 * n**-0.7 * dd**0.3
-            for i, f in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
-                for j, b in enumerate((2.5e5, 5e5, 1e6)):
-                    loss = 3.0 + 0.02 * math.log(f) ** 2 + 0.01 * math.log(b / 5e5) ** 2
-                    rows.append(f"r{n:.0e}-{dd:.0e}-{i}{j},{n!r},{dd!r},{best * f!r},{b!r},"
-                                f"{loss!r}")
+    rows = sweep_rows()
     sweep = tmp_path / "sweep.csv"
     sweep.write_text("\n".join(rows) + "\n")
     d = doc("hparams", str(sweep), "--rule", "parabola", "--sensitivity", "--bootstrap", "200")

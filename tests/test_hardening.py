@@ -279,7 +279,7 @@ def test_every_command_that_writes_files_checks_its_target_first() -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("--field", "nope"),  # found out after the fit
+    ("--field", "nope"),  # refused before the fit (tests/test_field_early.py)
     ("--confidence", "2"),
     ("--budget", "1e24"),  # only with --compare
     ("--compare", "--budget", "1e24"),

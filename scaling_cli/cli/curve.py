@@ -35,6 +35,7 @@ from scaling_cli.cli.options import (
     parse_columns,
 )
 from scaling_cli.errors import UsageError
+from scaling_cli.render.fields import curve_columns
 from scaling_cli.units import shown
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ def curve(
     others = [ScheduleSpec.parse(text, setting="under") for text in under or []]
     replicates = _counts(bootstrap, seed, every, until, warmup_steps)
     target = _plot_target(output, [*(logs or []), *([params_file] if params_file else [])])
-    out = output_request(ctx)
+    out = output_request(ctx, curve_columns(curve_law.value, every=every is not None))
     curves = _read(logs or [], input_format, column, tokens_per_step, log_params, params_file,
                    restarts, skip_invalid)
     inputs = curve_inputs(curves.curves, run_id=run, schedule=plan, until_step=until,

@@ -41,6 +41,7 @@ from scaling_cli.cli.options import (
     render,
 )
 from scaling_cli.errors import UsageError
+from scaling_cli.render.fields import columns
 
 if TYPE_CHECKING:
     from scaling_cli.fit.hparams import HparamFit
@@ -96,7 +97,7 @@ def compare(
 
     given = [b.compute_flops for b in budgets(budget, steps, None)]
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("compare-recipes"))
     # Both ladders share every reading and fitting option; the request is built once from
     # the two paths, then split per ladder with its own filters.
     ctx.params["ladders"] = [baseline, variant]
@@ -176,7 +177,8 @@ def hparams(
     if len(params) != len(tokens):
         raise UsageError("give --params and --tokens in pairs, e.g. --params 1B --tokens 20B")
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns(
+        "hparams", rows="recommendations" if params else "cells" if sweeps else None))
     length = None if seq_len is None else number("seq_len", seq_len)
     target = None if output is None else output_target(output, inputs=sweeps or ())
     if law is not None:
@@ -282,7 +284,7 @@ def shape(
     arch = Architecture(vocab_size=vocab, tied_embeddings=tied_embeddings, mlp=mlp,
                         head_dim=head_dim, kv_heads=kv_heads, width_multiple=width_multiple)
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("shape", law=params is None))
     options = {"architecture": arch, "params_definition": params_definition,
                "aspect_ratio": band, "count": count, "confidence": conf}
     if params is not None:

@@ -21,6 +21,7 @@ from scaling_cli.cli.options import (
     LogParamsOpt,
     MethodOpt,
     OutputFormat,
+    OutputRequest,
     ParamsFileOpt,
     QuietOpt,
     ReduceOpt,
@@ -44,6 +45,7 @@ from scaling_cli.cli.options import (
     render,
 )
 from scaling_cli.errors import UsageError
+from scaling_cli.render.fields import columns
 from scaling_cli.units import shown
 
 __all__ = ["backtest", "fit", "predict"]
@@ -87,9 +89,9 @@ def fit(
 
     conf = confidence(level)
     request = law_request(ctx)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("compare" if compare else "fit"))
     if compare:
-        _compare(ctx, budget, conf)
+        _compare(ctx, budget, conf, out)
         return
     if budget is not None:
         raise UsageError("applies with --compare only", field="budget")
@@ -108,7 +110,7 @@ def fit(
         target.write(saved, then=lambda: emit(doc, out, text=text))
 
 
-def _compare(ctx: typer.Context, budget: str | None, conf: float) -> None:
+def _compare(ctx: typer.Context, budget: str | None, conf: float, out: OutputRequest) -> None:
     from scaling_cli.forecast.compare import compare_methods
     from scaling_cli.render.documents import compare_document
 
@@ -120,7 +122,6 @@ def _compare(ctx: typer.Context, budget: str | None, conf: float) -> None:
         raise UsageError("--compare fits run logs with every method: give RUNS, and no "
                          "--output, --method, --law or --fit")
     request = law_request(ctx)
-    out = output_request(ctx)
     flops = _flops(budget)
     comparison = compare_methods(request.runs(), flops, request.settings, confidence=conf)
     emit(compare_document(comparison), out)
@@ -182,7 +183,7 @@ def predict(
         raise UsageError(f"give one --unique-tokens for every pair, or one per pair ({len(ns)})"
                          f", not {len(us)}", field="unique_tokens")
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("predict"))
     model = law_request(ctx).model()
     emit(predict_document(predict_loss(model, ns, ds, confidence=conf, unique_tokens=(
         None if not us else us * len(ns) if len(us) == 1 else us))), out)
@@ -218,7 +219,7 @@ def backtest(
 
     conf = confidence(level)
     request = law_request(ctx)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("backtest"))
     if folds > MAX_FOLDS:  # each fold is a refit; a huge count would not even allocate
         raise UsageError(f"{shown(folds)}: give at most {MAX_FOLDS:,} folds", field="folds")
     loaded = request.runs()

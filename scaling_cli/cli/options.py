@@ -19,6 +19,7 @@ import typer
 
 from scaling_cli.cli.base import say
 from scaling_cli.errors import UsageError
+from scaling_cli.render.fields import check_fields
 from scaling_cli.units import QuantityError, parse_number, shown
 
 if TYPE_CHECKING:
@@ -514,11 +515,17 @@ class OutputRequest:
     read: RunsRead = field(default_factory=RunsRead, compare=False, repr=False)
 
 
-def output_request(ctx: typer.Context) -> OutputRequest:
+def output_request(ctx: typer.Context, known: Sequence[str] | None = None) -> OutputRequest:
+    """The output the options ask for. ``known``: the names the command's document will have
+    (``render.fields.columns``), so an unknown ``--field`` is refused now, before any run is
+    read or fitted, rather than when the document is rendered."""
     p = ctx.params
     # ctx.params holds what click parsed (a choice's text), not typer's converted enum.
-    return OutputRequest(OutputFormat(p.get("fmt") or "table"), tuple(p.get("field") or ()),
-                         bool(p.get("quiet")), _runs_read(ctx))
+    out = OutputRequest(OutputFormat(p.get("fmt") or "table"), tuple(p.get("field") or ()),
+                        bool(p.get("quiet")), _runs_read(ctx))
+    if known is not None:
+        check_fields(out.fields, known)
+    return out
 
 
 def _with_skipped(doc: dict[str, Any], read: RunsRead) -> dict[str, Any]:

@@ -54,6 +54,7 @@ from scaling_cli.cli.options import (
     output_request,
 )
 from scaling_cli.errors import EXIT_CHECK_FAILED, UsageError
+from scaling_cli.render.fields import columns
 
 __all__ = ["check", "optimal", "target"]
 
@@ -110,7 +111,7 @@ def optimal(
         "unique_tokens", number("unique_tokens", unique_tokens))
     size = None if params is None else check_plausible("params", number("params", params))
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("optimal" if size is None else "fixed-size"))
     model = law_request(ctx).model()
     if size is not None:
         doc = fixed_size_document(fixed_size(model, given, size, confidence=conf, hardware=hw))
@@ -171,7 +172,7 @@ def target(
         "inference_tokens", number("inference_tokens", inference_tokens, allow_zero=True))
     hw = hardware(ctx.params)
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("target"))
     model = law_request(ctx).model()
     emit(target_document(plan_target(model, losses, confidence=conf, inference_tokens=tokens,
                                      hardware=hw)), out)
@@ -293,7 +294,7 @@ def check(
         batch_tokens=None if batch_tokens is None
         else check_plausible("batch_tokens", number("batch_tokens", batch_tokens))))
     conf = confidence(level)
-    out = output_request(ctx)
+    out = output_request(ctx, columns("check"))
     request = law_request(ctx)
     model = request.model()
     recipes = None if not variant_runs else variant_fit(

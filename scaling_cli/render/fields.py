@@ -11,6 +11,11 @@ command never change with its options. The law's parameters (E, A, B, alpha, bet
 bounds) follow every row, and the last column, ``warnings``, holds the document's warnings
 (joined by `` | ``), so a saved CSV keeps them.
 
+The names a document's records will have are also known before it is made
+(:func:`columns`, :func:`curve_columns`), from the blank document of each kind below, so a
+command refuses an unknown ``--field`` (:func:`check_fields`) before it reads or fits
+anything; tests/test_field_early.py holds each list to real documents.
+
 Kept apart from the text tables so that ``scaling optimal ... -q --field params`` stays
 light.
 """
@@ -24,23 +29,40 @@ from typing import Any
 
 from scaling_cli.errors import UsageError
 
-__all__ = ["fields_of", "render_csv", "render_fields", "rows_csv", "rows_fields"]
+__all__ = [
+    "check_fields",
+    "columns",
+    "curve_columns",
+    "fields_of",
+    "render_csv",
+    "render_fields",
+    "rows_csv",
+    "rows_fields",
+]
 
 _EST = ("value", "low", "high")
-# The keys of sections that may be null, so their columns exist either way.
+# lr* and batch* at one (N, D) (documents._advice): a row of `hparams`, a section of `optimal`.
+_ADVICE = ("lr*", "batch_tokens*", "batch_sequences*", "seq_len", "lr_law_only*",
+           "lr_allocation_only*", "batch_tokens_law_only*", "batch_tokens_allocation_only*",
+           "samples")
+_REACH = ("compute_flops", "params", "tokens_per_param", "epochs", "beyond")
+# The keys of sections, so their columns exist even when the section is null ("name*": an
+# estimate, which has four more columns).
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "band": ("tolerance", "params_smallest*", "params_largest*", "tokens_at_smallest*",
              "tokens_at_largest*"),
     "data_constrained": ("unique_tokens", "data_limited", "epochs*", "effective_tokens*",
                          "loss_unlimited*", "loss_ignoring_limit*"),
     "cost": ("gpu_hours", "days", "usd"),
-    "reach": ("compute_flops", "params", "tokens_per_param", "epochs", "beyond"),
+    "reach": _REACH,
+    "reach_variant": _REACH,
+    "reach_baseline": _REACH,
+    "crossover": ("winner_at_scale", "direction", "compute_flops*", "agreeing_fraction",
+                  "crossing_fraction"),
     "inference_aware": ("inference_tokens", "params*", "tokens*", "training_flops*",
                         "inference_flops*", "total_flops*", "total_flops_chinchilla*"),
     "prediction_interval": ("low", "high"),
-    "hparams": ("source", "lr*", "batch_tokens*", "batch_sequences*", "seq_len", "lr_law_only*",
-                "lr_allocation_only*", "batch_tokens_law_only*",
-                "batch_tokens_allocation_only*", "samples"),
+    "hparams": ("source", *_ADVICE),
 }
 _SKIP = {"units", "budget_given", "warnings", "form"}
 _ROWS = {"optimal": "budgets", "fixed-size": "budgets", "target": "targets",
@@ -48,9 +70,54 @@ _ROWS = {"optimal": "budgets", "fixed-size": "budgets", "target": "targets",
          "compare-recipes": "budgets", "shape": "shapes"}
 # Documents whose rows are the first of these lists that is not empty.
 _ROWS_EITHER = {"hparams": ("recommendations", "cells")}
-# Document-level sections repeated on every row (after the row's own columns).
-_DOC_COLUMNS = {"compare-recipes": ("mode", "crossover", "speedup"),
+# Document-level sections repeated on every row (after the row's own columns and the law).
+_DOC_COLUMNS = {"compare-recipes": ("mode", "crossover", "speedup*"),
                 "shape": ("compute_flops", "target_params", "params_definition")}
+
+# Each kind's rows, key by key in the document's order (render.documents), written like
+# _SECTIONS: "name*" an estimate, a name of _SECTIONS that section, any other name one value
+# (keys in _SKIP and lists are left out: they have no columns). With the law and _DOC_COLUMNS
+# they make the blank document whose records name every column before any work is done.
+_LAW = ("E*", "A*", "B*", "alpha*", "beta*")
+_LAWS = {"fit": _LAW, "optimal": _LAW, "fixed-size": _LAW, "target": _LAW, "predict": _LAW,
+         "shape": _LAW, "hparams": ("lr_coef*", "lr_params_exponent*", "lr_tokens_exponent*",
+                                    "batch_tokens_coef*", "batch_params_exponent*",
+                                    "batch_tokens_exponent*")}
+_ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "optimal": ("compute_flops", "params*", "tokens*", "tokens_per_param*", "loss*",
+                "extrapolation", "reach", "params_spread", "params_spread_at_data", "band",
+                "data_constrained", "cost", "hparams"),
+    "fixed-size": ("compute_flops", "params", "tokens", "tokens_per_param", "loss*",
+                   "params_optimal*", "loss_optimal*", "loss_penalty*",
+                   "compute_equivalent_flops*", "compute_penalty*", "reach", "cost"),
+    "target": ("loss", "reachable", "unreachable_fraction", "compute_flops*", "params*",
+               "tokens*", "reach", "inference_aware", "cost"),
+    "predict": ("params", "tokens", "unique_tokens", "compute_flops", "loss*", "reach"),
+    "compare": ("method", "description", "params*", "tokens*", "compute_exponent*", "note"),
+    "check": ("limit_name", "quantity", "value", "low", "high", "limit", "verdict", "note"),
+    "compare-recipes": ("compute_flops", "multiplier*", "verdict", "variant_better_fraction",
+                        "loss_baseline*", "loss_variant*", "loss_difference*",
+                        "params_baseline*", "params_variant*", "reach_variant",
+                        "reach_baseline"),
+    "shape": ("n_layers", "d_model", "n_heads", "n_kv_heads", "head_dim", "ffn_size",
+              "aspect_ratio", "params", "params_ratio", "params_total", "params_non_embedding",
+              "params_embedding", "tokens", "loss_cost*"),
+    "backtest": ("id", "params", "tokens", "compute_flops", "extrapolation", "reach",
+                 "actual_loss", "predicted_loss*", "prediction_interval", "relative_error",
+                 "covered"),  # a held-out run
+    # hparams: a recommendation at given (N, D), or a sweep cell (fit.hparams.CellOptimum)
+    "recommendations": ("params", "tokens", *_ADVICE),
+    "cells": ("params", "tokens", "runs", "near_best_runs", "best_loss", "best_run_id", "lr",
+              "lr_low", "lr_high", "batch_tokens", "batch_tokens_low", "batch_tokens_high",
+              "lr_at_edge", "batch_at_edge", "note"),
+}
+# `scaling curve` (render.curve_documents.curve_records): a forecast, or a predicted curve's
+# step (--every); then the curve law's parameters (fit.curve_law: *Params.names).
+_CURVE_ROW_KEYS = {
+    "forecasts": ("question", "schedule", "step", "lr", "loss", "low", "high", "bootstrap_low",
+                  "bootstrap_high", "allowance", "observed_loss", "observed_until_step"),
+    "curve": ("schedule", "step", "lr", "loss", "low", "high", "observed_loss"),
+}
 
 
 def _is_estimate(obj: Any) -> bool:
@@ -87,8 +154,7 @@ def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     law: dict[str, Any] = {}
     if "law" in doc:
         _flatten("", doc["law"], law)
-    for key in _DOC_COLUMNS.get(kind, ()):
-        _flatten(key, doc[key], law)
+    _flatten("", {key: doc[key] for key in _keys(_DOC_COLUMNS.get(kind, ()))}, law)
     tail = {"warnings": " | ".join(doc.get("warnings", []))}
     rows: list[dict[str, Any]] = []
     if kind == "backtest":
@@ -111,6 +177,64 @@ def fields_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
         _flatten("", item, record)
         rows.append({**record, **law, **tail})
     return rows
+
+
+def _keys(spec: Sequence[str]) -> list[str]:
+    return [key.rstrip("*") for key in spec]
+
+
+def _blank(spec: Sequence[str]) -> dict[str, Any]:
+    """A part of a document with every key of ``spec`` (written as in _ROW_KEYS) and no
+    values: sections null, estimates empty."""
+    estimate = dict.fromkeys(("value", "low", "high", "total_low", "total_high", "units"))
+    return {key.rstrip("*"): dict(estimate) if key.endswith("*") else None for key in spec}
+
+
+def columns(kind: str, *, rows: str | None = None, law: bool = True) -> list[str]:
+    """The names of the records (CSV columns, ``--field`` names) of a ``kind`` document
+    (``optimal``, ``fixed-size``, ``fit``, ...), known before it is made. ``rows``: the
+    list an ``hparams`` document's rows come from (``recommendations``, ``cells``, or None:
+    no rows, so no names); ``law``: whether the document has a law (``shape --params`` has
+    none)."""
+    doc: dict[str, Any] = {"schema": f"scaling-cli/{kind}", "warnings": []}
+    if law and kind in _LAWS:
+        doc["law"] = _blank(_LAWS[kind])
+    doc.update(_blank(_DOC_COLUMNS.get(kind, ())))
+    if kind == "compare":  # the budget, first on every row
+        doc["compute_flops"] = None
+    if kind == "backtest":
+        doc["folds"] = [{"threshold_flops": None, "held_out": [_blank(_ROW_KEYS[kind])]}]
+    elif kind in _ROWS_EITHER:
+        for key in _ROWS_EITHER[kind]:
+            doc[key] = [_blank(_ROW_KEYS[key])] if key == rows else []
+    elif kind in _ROWS:
+        doc[_ROWS[kind]] = [_blank(_ROW_KEYS[kind])]
+    return _names(fields_of(doc))
+
+
+def curve_columns(law: str, *, every: bool = False) -> list[str]:
+    """The names of a ``scaling curve`` document's records, known before it is made: its
+    forecasts, or with ``every`` its predicted curves, each followed by the parameters of the
+    curve ``law`` (``tissue``, ``multi-power``) and the warnings."""
+    from scaling_cli.fit.curve_law import MultiPowerParams, TissueParams
+
+    params: dict[str, tuple[str, ...]] = {"tissue": TissueParams.names,
+                                           "multi-power": MultiPowerParams.names}
+    return [*_CURVE_ROW_KEYS["curve" if every else "forecasts"], *params[law], "warnings"]
+
+
+def check_fields(names: Sequence[str], known: Sequence[str]) -> None:
+    """Refuse the first of ``names`` that is not in ``known`` (:func:`columns`), as rendering
+    the document would: a UsageError on ``--field`` that lists the valid names."""
+    for name in names:
+        if name not in known:
+            raise UsageError(f"{name!r}: no such field; choose one of {', '.join(known)}",
+                             field="field")
+
+
+def _names(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every key any row has, in first-seen order."""
+    return list(dict.fromkeys(key for row in rows for key in row))
 
 
 def _text(value: Any) -> str:
@@ -139,11 +263,7 @@ def rows_fields(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
                 missing: Callable[[Mapping[str, Any], str], str]) -> str:
     """``names``' values of every row, tab-separated, a line per row; an unknown name or a
     row without a value (``missing`` says why) is a UsageError on ``--field``."""
-    known = list(dict.fromkeys(key for row in rows for key in row))
-    for name in names:
-        if name not in known:
-            raise UsageError(f"{name!r}: no such field; choose one of {', '.join(known)}",
-                             field="field")
+    check_fields(names, _names(rows))
     out = []
     for row in rows:
         values = []
@@ -157,7 +277,7 @@ def rows_fields(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
 
 def rows_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     """The rows as CSV, a column for every key any row has (in first-seen order)."""
-    names = list(dict.fromkeys(key for row in rows for key in row))
+    names = _names(rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=names, lineterminator="\n")
     writer.writeheader()
