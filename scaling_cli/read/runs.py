@@ -342,6 +342,9 @@ def _by_column(source: str, positions: Sequence[str], columns: _Columns) -> RunT
         return None
     nothing = np.full(n, np.nan)
     exclude = values.get("exclude")
+    # fresh copies of the ids, side by side: the read ones lie scattered among the table's
+    # other cells, and would keep every block of the allocator those filled alive
+    ids = tuple("\n".join(ids).split("\n"))
     return RunTable(
         ids=ids, params=values["params"], tokens=values["tokens"], loss=values["loss"],
         flops=values.get("flops", nothing), unique_tokens=values.get("unique_tokens", nothing),
