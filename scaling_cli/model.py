@@ -46,9 +46,17 @@ class RunData:
     # fresh tokens it is worth, unless the runs were read with repeated_data = "fresh"
     # (:meth:`scaling_cli.read.runs.RunSet.columns`).
     epochs: Array | None = None
+    # The tokens D each run saw, where ``tokens`` holds the D' repeated runs are worth
+    # (None: ``tokens`` are the tokens as read); what tables show a user of their runs.
+    tokens_seen: Array | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def tokens_read(self) -> Array:
+        """The tokens each run saw, as its log gave them."""
+        return self.tokens if self.tokens_seen is None else self.tokens_seen
 
     def subset(self, keep: npt.NDArray[np.bool_]) -> RunData:
         """The runs where ``keep`` is True, in the same order."""
@@ -56,7 +64,8 @@ class RunData:
         return RunData(tuple(self.ids[i] for i in index), self.params[index],
                        self.tokens[index], self.loss[index], self.compute_flops[index],
                        None if self.groups is None else tuple(self.groups[i] for i in index),
-                       None if self.epochs is None else self.epochs[index])
+                       None if self.epochs is None else self.epochs[index],
+                       None if self.tokens_seen is None else self.tokens_seen[index])
 
 
 @dataclass(frozen=True)

@@ -310,3 +310,32 @@ def test_a_unique_token_count_that_makes_absurd_epochs_is_refused(tmp_path: Path
     assert code == 2 and not out.exists()
     assert err.count("\n") == 1 and "(id 'r3'): field 'unique_tokens': 1 would make the" in err
     assert "epochs (more than 100,000); check its units" in err
+
+
+def test_backtests_and_fit_files_show_the_tokens_runs_saw(tmp_path: Path) -> None:
+    n, d, unique, loss = repeated_ladder(noise=0.01)
+    path = write_ladder(tmp_path / "ladder.csv", n, d, unique, loss)
+    code, out, err = run("backtest", str(path), "--holdout-largest", "6", "--bootstrap", "50",
+                         "-f", "json")
+    assert code == 0, err
+    seen = {f"r{i}": float(t) for i, t in enumerate(d)}
+    held = [h for fold in json.loads(out)["folds"] for h in fold["held_out"]]
+    assert held and all(h["tokens"] == seen[h["id"]] for h in held)  # D as read, not D'
+    assert any(unique[int(h["id"][1:])] < seen[h["id"]] for h in held)  # repeated ones too
+    saved = tmp_path / "fit.json"
+    code, _, err = run("fit", str(path), "--bootstrap", "50", "-o", str(saved))
+    assert code == 0, err
+    doc = json.loads(saved.read_text())
+    order = doc["runs"]["ids"]
+    assert doc["runs"]["tokens_seen"] == [seen[i] for i in order]
+    worth = effective_tokens(np.array([seen[i] for i in order]),
+                             np.array([unique[int(i[1:])] for i in order]))
+    assert np.allclose(doc["runs"]["tokens"], worth, rtol=1e-12)
+    model = read_fit_file(str(saved))
+    assert model.runs is not None and model.runs.tokens_seen is not None
+    assert model.runs.tokens_read.tolist() == [seen[i] for i in order]
+    del doc["runs"]["tokens_seen"]  # a fit file from before the field: tokens as they are
+    saved.write_text(json.dumps(doc))
+    older = read_fit_file(str(saved))
+    assert older.runs is not None and older.runs.tokens_seen is None
+    assert older.runs.tokens_read.tolist() == doc["runs"]["tokens"]

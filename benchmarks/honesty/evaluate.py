@@ -46,6 +46,7 @@ import numpy.typing as npt
 from benchmarks.honesty.ladders import Ladder
 from benchmarks.honesty.splits import Distances, Split, standard_splits
 from scaling_cli.errors import ScalingError
+from scaling_cli.read.runs import RunSet
 
 __all__ = [
     "METHODS",
@@ -192,7 +193,6 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
         from scaling_cli.fit.build import FitSettings, fit_runs
         from scaling_cli.forecast.answers import predict
         from scaling_cli.law import effective_tokens, predict_loss
-        from scaling_cli.read.runs import runset_from_arrays
     except ImportError as err:
         raise RuntimeError(
             f"current_predictor: the tool's API moved ({err}); update current_predictor in "
@@ -201,11 +201,8 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
             "seed=, workers=)) from scaling_cli.fit.build, predict(model, params, tokens, "
             "confidence=) from scaling_cli.forecast.answers (.rows[j].loss.value/.low/.high) "
             "and predict_loss(model.stacked_law, N, D) from scaling_cli.law") from err
-    groups = [str(g) for g in train.group] if train.grouped else None
-    runs = runset_from_arrays(train.params.tolist(), train.tokens.tolist(), train.loss.tolist(),
-                              groups=groups, name=train.name,
-                              unique_tokens=_known(train.unique_tokens))
-    model = fit_runs(runs, FitSettings(replicates=replicates, seed=seed, workers=workers))
+    model = fit_runs(ladder_runs(train),
+                     FitSettings(replicates=replicates, seed=seed, workers=workers))
     n, d = targets.params, targets.tokens
     rows = predict(model, n.tolist(), d.tolist(), confidence=confidence,
                    unique_tokens=_known(targets.unique_tokens)).rows
@@ -229,6 +226,17 @@ def current_predictor(train: Ladder, targets: Targets, *, replicates: int, seed:
     else:
         out["current+noise"] = (point, np.full_like(point, np.nan), np.full_like(point, np.nan))
     return out
+
+
+def ladder_runs(ladder: Ladder) -> RunSet:
+    """The ladder's rows as the tool reads runs (ids r000001..., its groups, its
+    unique-token counts where known)."""
+    from scaling_cli.read.runs import runset_from_arrays
+
+    groups = [str(g) for g in ladder.group] if ladder.grouped else None
+    return runset_from_arrays(ladder.params.tolist(), ladder.tokens.tolist(),
+                              ladder.loss.tolist(), groups=groups, name=ladder.name,
+                              unique_tokens=_known(ladder.unique_tokens))
 
 
 def _known(counts: Array | None) -> list[float | None] | None:

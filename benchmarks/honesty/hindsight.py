@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.honesty.evaluate import ladder_runs
 from benchmarks.honesty.ladders import Ladder, real_ladders, resolve_data_dir
 
 __all__ = ["hindsight_errors", "main"]
@@ -35,14 +36,8 @@ def hindsight_errors(ladder: Ladder) -> np.ndarray:
     every run (the tool's own fit: form chosen on evidence, repeated data at D')."""
     from scaling_cli.fit.build import FitSettings, fit_runs
     from scaling_cli.law import predict_loss
-    from scaling_cli.read.runs import runset_from_arrays
 
-    unique = None if ladder.unique_tokens is None else [
-        None if not np.isfinite(u) else float(u) for u in ladder.unique_tokens]
-    groups = [str(g) for g in ladder.group] if ladder.grouped else None
-    runs = runset_from_arrays(ladder.params.tolist(), ladder.tokens.tolist(),
-                              ladder.loss.tolist(), groups=groups, unique_tokens=unique)
-    model = fit_runs(runs, FitSettings(replicates=0))
+    model = fit_runs(ladder_runs(ladder), FitSettings(replicates=0))
     assert model.runs is not None
     fitted = predict_loss(model.law, model.runs.params, model.runs.tokens)
     errors = (fitted - model.runs.loss) / model.runs.loss

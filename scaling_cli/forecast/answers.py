@@ -497,9 +497,10 @@ def predict(
 
 def predict_runs(model: Model, runs: RunData, *, confidence: float = 0.95) -> PredictionForecast:
     """:func:`predict` at runs as a fit holds them (:class:`~scaling_cli.model.RunData`:
-    tokens already valued as D', their own compute and epochs): a backtest's held-out runs."""
+    tokens already valued as D', their own compute and epochs): a backtest's held-out runs.
+    Each row shows the tokens the run saw (``tokens_read``)."""
     epochs = np.ones(len(runs)) if runs.epochs is None else np.nan_to_num(runs.epochs, nan=1.0)
-    return _predictions(model, runs.params, runs.tokens, runs.tokens, epochs,
+    return _predictions(model, runs.params, runs.tokens_read, runs.tokens, epochs,
                         runs.compute_flops, [None] * len(runs), confidence)
 
 

@@ -121,7 +121,7 @@ def _score(model: Model, runs: RunData, test: Mask, confidence: float) -> tuple[
             run_id, row.params, row.tokens, float(held.compute_flops[j]), actual, est,
             est.total_low, est.total_high, float((est.value - actual) / actual),
             reach(FittedRange.of(model.inputs, model.runs), compute_flops=float(
-                held.compute_flops[j]), params=row.params, tokens=row.tokens,
+                held.compute_flops[j]), params=row.params, tokens=float(held.tokens[j]),
                 epochs=1.0 if held.epochs is None else float(held.epochs[j]),
                 what=f"held-out run {run_id}")))
     return tuple(out)

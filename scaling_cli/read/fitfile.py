@@ -471,7 +471,14 @@ def _runs(d: _Doc, value: Any) -> RunData | None:
         groups=None if groups is None
         else tuple(d.text(g, f"runs.groups[{j}]") for j, g in enumerate(groups)),
         epochs=_epochs(d, value, n),
+        tokens_seen=_tokens_seen(d, value, n),
     )
+
+
+def _tokens_seen(d: _Doc, value: Any, n: int) -> npt.NDArray[np.float64] | None:
+    """runs.tokens_seen: the D of runs fitted at D' (null, or absent from older files)."""
+    seen = value.get("tokens_seen") if isinstance(value, Mapping) else None
+    return None if seen is None else d.array(seen, "runs.tokens_seen", n, 1.0, 1e18)
 
 
 def _epochs(d: _Doc, value: Any, n: int) -> npt.NDArray[np.float64] | None:

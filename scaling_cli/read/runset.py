@@ -297,6 +297,7 @@ class RunSet:
             groups=None if all(g is None for g in labelled)
             else tuple(g if g is not None else "" for g in labelled),
             epochs=epochs,
+            tokens_seen=None if law_tokens is None else tokens,
         )
 
     def subset(self, keep: Iterable[bool]) -> RunSet:

@@ -391,6 +391,8 @@ def fit_document(model: Model, confidence: float) -> dict[str, Any]:
         "groups": None if model.runs.groups is None else list(model.runs.groups),
         "epochs": None if model.runs.epochs is None
         else [_clean(float(e)) for e in model.runs.epochs],
+        "tokens_seen": None if model.runs.tokens_seen is None
+        else model.runs.tokens_seen.tolist(),
     }
     doc["replicate_columns"] = list(REPLICATE_COLUMNS)
     doc["replicates"] = [] if model.samples is None else [
