@@ -80,8 +80,11 @@ REPLICATE_COST_RUNS = 1000
 MIN_WORK_PER_PROCESS = 2_500_000
 # Where that count says one process, the first chunk is timed: a replicate of a hard ladder
 # (the profile search on every replicate) costs 10-100x the model above, and workers start
-# when the rest of the chunks would give each at least this much work.
-MIN_SECONDS_PER_PROCESS = 1.0
+# when the rest of the chunks would give each at least this much work. Half a second pays
+# for a fork (paired runs as typed, default against 1 s: Porian et al.'s 16-run ladders'
+# `predict` 0.94x, 3,000 runs with 1,000 replicates 0.87x; Epoch's 240 runs, whose rest is
+# ~0.44 s, stay on one process).
+MIN_SECONDS_PER_PROCESS = 0.5
 
 
 @dataclass(frozen=True)
