@@ -349,6 +349,54 @@ def test_the_fast_path_property_was_exercised() -> None:
     assert len(_FAST_HITS) >= 200
 
 
+@st.composite
+def _run_lists(draw: st.DrawFn) -> str:
+    """`runs:` lists where every run writes the same keys in one order (the layout the
+    column reader takes), with the odd line that breaks the layout or the plain grammar."""
+    keys = draw(st.permutations(_KEY_POOL))[: draw(st.integers(1, 5))]
+    if draw(_RARELY):
+        keys.append(draw(_ODD_KEYS))
+    dash = draw(st.sampled_from(["", "  "]))
+    lines = ["runs:"]
+    for _ in range(draw(st.integers(1, 4))):
+        for i, key in enumerate(keys):
+            value = draw(_HAZARDS) if draw(_RARELY) else draw(_PLAIN_WORDS)
+            line = (f"{dash}- " if i == 0 else f"{dash}  ") + f"{key}: {value}"
+            if draw(_RARELY):
+                line = draw(st.sampled_from([line + " ", line + "  ", " " + line,
+                                             line.replace(": ", ":  "), line.replace(": ", ":"),
+                                             line.rstrip() + "\n", line + "\n  "]))
+            lines.append(line.rstrip() if draw(st.booleans()) else line)
+    return "\n".join(lines) + draw(st.sampled_from(["", "\n", "\r\n", "\n\n"]))
+
+
+@settings(max_examples=1000, deadline=None, derandomize=True)
+@given(text=_run_lists())
+def test_the_column_reader_reads_what_the_full_loader_reads(text: str) -> None:
+    from scaling_cli.read import yamlsafe
+
+    columns = yamlsafe.plain_run_columns(text)
+    if columns is None:
+        return  # another layout: record by record
+    full = _full_loader(text)
+    assert full != "error" and len(full) == 1 and set(full[0]) == {"runs"}
+    runs = full[0]["runs"]
+    assert all(list(run) == list(columns) for run in runs)  # the same keys, in order
+    assert {k: [run[k] for run in runs] for k in columns} == columns
+    assert yamlsafe._plain_documents(text) == full
+    _COLUMN_HITS.append(text)
+
+
+_COLUMN_HITS: list[str] = []
+
+
+def test_the_column_reader_property_was_exercised() -> None:
+    if not _COLUMN_HITS:
+        test_the_column_reader_reads_what_the_full_loader_reads()
+    assert len(_COLUMN_HITS) >= 200
+    assert any("[" in t for t in _COLUMN_HITS) and any(": yes" in t for t in _COLUMN_HITS)
+
+
 def test_plain_fast_path_takes_the_common_shapes() -> None:
     from scaling_cli.read import yamlsafe
 

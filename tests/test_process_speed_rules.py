@@ -323,13 +323,21 @@ YAML_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(YAML_CASES))
+@pytest.mark.parametrize("where", ["one run", "every run"])  # every run: the column reader
 def test_yaml_lists_by_column_or_by_record_agree(monkeypatch: pytest.MonkeyPatch,
-                                                 tmp_path: Path, case: str) -> None:
-    entries = [YAML_RUN.format(i=i, p=f"{10 + i}M", t=f"{2e9 * (1 + i % 5):.6g}",
-                               lo=f"{3 - i / 100:.3f}") for i in range(30)]
-    entries[11] += YAML_CASES[case].format()
+                                                 tmp_path: Path, case: str, where: str) -> None:
+    entries = [YAML_RUN.format(i=i, p=f"{10 + i}M" if where == "one run" else f"{1e7 + i!r}",
+                               t=f"{2e9 * (1 + i % 5):.6g}", lo=f"{3 - i / 100:.3f}")
+               for i in range(30)]
+    for i in [11] if where == "one run" else range(30):
+        entries[i] += YAML_CASES[case].format()
     path = tmp_path / "runs.yaml"
     path.write_text("runs:\n" + "".join(entries), encoding="utf-8")
+    if where == "every run" and case in {"plain", "group and exclude", "boolean number",
+                                         "list number", "suffix"}:
+        from scaling_cli.read.yamlsafe import plain_run_columns
+
+        assert plain_run_columns(path.read_text()) is not None  # the column reader's layout
     other = tmp_path / "more.csv"  # a second source: ids across sources must stay unique
     other.write_text("id,params,tokens,loss\nz1,1e8,2e9,3.1\n", encoding="utf-8")
     for skip_invalid in (False, True):

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scaling_cli.errors import InputError, UsageError
-from scaling_cli.read.runset import LinePositions, Run, RunSet, RunTable, digest
+from scaling_cli.read.runset import Positions, Run, RunSet, RunTable, digest
 from scaling_cli.read.sources import CONTROL_CHARACTERS, LIMITS, Source, decode_input, read_sources
 from scaling_cli.read.tables import (
     column_names,
@@ -313,9 +313,14 @@ def _record_columns(records: list[Any]) -> _Columns | None:
     if not all(type(r) is dict for r in records):
         return None
     keys = set().union(*records) if records else set()
-    if not keys <= _ALLOWED_KEYS or {"id", "run_id"} <= keys:
+    return _key_columns({k: [r.get(k) for r in records] for k in keys})
+
+
+def _key_columns(columns: Mapping[str, list[Any]]) -> _Columns | None:
+    """Columns by key -> by field (aliases resolved), or None for a key that is no field."""
+    if not set(columns) <= _ALLOWED_KEYS or {"id", "run_id"} <= set(columns):
         return None
-    return {_ALIASES.get(k, k): [r.get(k) for r in records] for k in keys}
+    return {_ALIASES.get(k, k): v for k, v in columns.items()}
 
 
 def _by_column(source: str, positions: Sequence[str], columns: _Columns) -> RunTable | None:
@@ -575,17 +580,25 @@ class _Records:
                                 aliases=_ALIASES)
             if table is None:
                 return False
-            positions: Sequence[str] = LinePositions(table.line_numbers)
+            positions: Sequence[str] = Positions("line", table.line_numbers)
             cells: dict[str, list[Any]] = {  # an empty cell is no value
                 f: [c or None for c in col] if "" in col else list[Any](col)
                 for f, col in table.cells.items()}
         else:
-            try:
-                records = list(records_from_yaml(source))
-            except InputError:
-                return False  # raised again, in order, record by record
-            positions = tuple(position for position, _ in records)
-            found = _record_columns([record for _, record in records])
+            from scaling_cli.read.yamlsafe import plain_run_columns
+
+            plain = plain_run_columns(source.text)  # a `runs:` list, one layout: no dicts
+            if plain is not None:
+                found = _key_columns(plain)
+                n = len(next(iter(plain.values())))
+                positions = Positions("run", range(1, n + 1))
+            else:
+                try:
+                    records = list(records_from_yaml(source))
+                except InputError:
+                    return False  # raised again, in order, record by record
+                positions = tuple(position for position, _ in records)
+                found = _record_columns([record for _, record in records])
             if found is None:
                 return False
             cells = found

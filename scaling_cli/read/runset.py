@@ -31,7 +31,7 @@ from scaling_cli.units import shown
 if TYPE_CHECKING:
     from scaling_cli.read.logs import Skipped
 
-__all__ = ["LinePositions", "Run", "RunSet", "RunTable", "digest"]
+__all__ = ["Positions", "Run", "RunSet", "RunTable", "digest"]
 
 Array = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
@@ -61,9 +61,11 @@ class Run:
 
 
 @dataclass(frozen=True, eq=False)
-class LinePositions(Sequence[str]):
-    """The positions ``line N`` of a CSV table's rows, made one by one when asked for."""
+class Positions(Sequence[str]):
+    """Positions ``WORD N`` (``line 17`` of a CSV table, ``run 3`` of a YAML list), each made
+    when asked for."""
 
+    word: str
     numbers: Sequence[int]
 
     def __len__(self) -> int:
@@ -77,8 +79,8 @@ class LinePositions(Sequence[str]):
 
     def __getitem__(self, i: int | slice) -> str | tuple[str, ...]:
         if isinstance(i, slice):
-            return tuple(map("line {}".format, self.numbers[i]))
-        return f"line {self.numbers[i]}"
+            return tuple(f"{self.word} {n}" for n in self.numbers[i])
+        return f"{self.word} {self.numbers[i]}"
 
 
 # The optional counts of a run: NaN in a RunTable's column where the run gave none.

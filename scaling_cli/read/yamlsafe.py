@@ -20,12 +20,18 @@ with these changes, documented in docs/input-errors.md:
 - *errors are one line:* every problem raises :class:`~scaling_cli.errors.InputError`
   naming the file, the line and column, and how to fix it; nothing else escapes, whatever
   the bytes (a property test feeds it arbitrary text).
+
+Plain block YAML, what most run logs are, skips the loader: :func:`_plain_documents` reads
+it line by line, and :func:`plain_run_columns` reads a `runs:` list whose runs share one
+layout by column (100,000 runs in ~0.1 s instead of ~25 s through libyaml); both accept only
+text the loader reads to the same values (property tests in tests/test_fuzz.py).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Hashable
+from itertools import repeat
 from typing import Any, ClassVar, NoReturn
 
 import yaml
@@ -281,6 +287,82 @@ def _plain_documents(text: str) -> list[Any] | None:
         return [_plain_document(doc) for doc in documents]
     except ValueError:
         return None
+
+
+# A `runs:` list whose runs all write the same keys in the same order, one `key: value`
+# line each (what programs write), is read by column: each key's lines checked at once and
+# its values kept as one list, without a dict per run. Only a text _plain_documents would
+# read is accepted, with the same values; anything else is None.
+_SPECIAL_WORDS = frozenset({*_BOOL, *_NULL, ""})
+_VALUES_RE = re.compile(rf"(?:(?: +{_VALUE})? *\n)*(?: +{_VALUE})? *")
+_WORD_CHARACTERS = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                 "0123456789_.+()/%-")
+
+
+def plain_run_columns(text: str) -> dict[str, list[Any]] | None:
+    """{key: each run's value} of a one-document `runs:` list in that layout (module
+    comment), in the keys' order; None for any other text (read it with
+    :func:`load_yaml_documents`, which gives the same values run by run)."""
+    if (len(text) > MAX_TEXT_CHARS or "\t" in text or "#" in text or "---" in text
+            or (any(c in text for c in "\x0b\x0c\x1c\x1d\x1e") if text.isascii()
+                else _ODD_BREAKS.search(text))):
+        return None
+    lines = text.splitlines()
+    if "" in lines:  # (a line of spaces alone fails the layout below: None)
+        lines = [line for line in lines if line]
+    first = _ITEM_RE.fullmatch(lines[1]) if len(lines) > 1 and lines[0] == "runs:" else None
+    if first is None:
+        return None
+    dash = " " * len(first.group(1)) + "- "
+    body = lines[1:]
+    width = next((i for i, line in enumerate(body[1:], start=1) if line.startswith(dash)),
+                 len(body))
+    if len(body) % width:
+        return None
+    prefixes = [f"{dash}{first.group(2)}:"]
+    for line in body[1:width]:
+        pair = _PAIR_RE.fullmatch(line)
+        if pair is None or pair.group(1) != " " * len(dash):
+            return None
+        prefixes.append(f"{pair.group(1)}{pair.group(2)}:")
+    keys = [p.strip(" -")[:-1] for p in prefixes]
+    if len(set(keys)) != len(keys) or not _SPECIAL_WORDS.isdisjoint(keys):
+        return None
+    columns: dict[str, list[Any]] = {}
+    for j, (key, prefix) in enumerate(zip(keys, prefixes, strict=True)):
+        column = body[j::width]
+        words = _one_word_each(column, prefix)
+        if words is None:  # any other value: the plain grammar, line by line
+            if not all(map(str.startswith, column, repeat(prefix))):
+                return None
+            rests = [line[len(prefix):] for line in column]
+            if not _VALUES_RE.fullmatch("\n".join(rests)):
+                return None
+            words = [rest.strip(" ") for rest in rests]
+        joined = "\n" + "\n".join(words) + "\n"
+        if _SPECIAL_WORDS.isdisjoint(words) and "\n[" not in joined and "\n-\n" not in joined \
+                and "\n- " not in joined:
+            columns[key] = words
+            continue
+        try:
+            columns[key] = [_plain_value(word or None) for word in words]
+        except ValueError:
+            return None
+    return columns
+
+
+def _one_word_each(lines: list[str], prefix: str) -> list[str] | None:
+    """The words of ``lines`` if each is ``prefix``, one space and one plain word (the usual
+    value), else None."""
+    marker = "\n" + prefix + " "
+    block = "\n" + "\n".join(lines)
+    if block.count(marker) != len(lines):
+        return None
+    words = block.replace(marker, "\n")
+    if (" " in words or "\n\n" in words + "\n" or "\n%" in words
+            or words.translate(_WORD_CHARACTERS).replace("\n", "")):
+        return None
+    return words[1:].split("\n")
 
 
 def load_yaml_documents(text: str, name: str) -> list[Any]:
