@@ -296,7 +296,7 @@ def _plain_documents(text: str) -> list[Any] | None:
 _SPECIAL_WORDS = frozenset({*_BOOL, *_NULL, ""})
 _VALUES_RE = re.compile(rf"(?:(?: +{_VALUE})? *\n)*(?: +{_VALUE})? *")
 _WORD_CHARACTERS = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                 "0123456789_.+()/%-")
+                                 "0123456789_.+()/%-\n")  # what is left is not a plain word
 
 
 def plain_run_columns(text: str) -> dict[str, list[Any]] | None:
@@ -363,8 +363,8 @@ def _one_word_each(lines: list[str], prefix: str) -> list[str] | None:
     if block.count(marker) != len(lines):
         return None
     words = block.replace(marker, "\n")
-    if (" " in words or "\n\n" in words + "\n" or "\n%" in words
-            or words.translate(_WORD_CHARACTERS).replace("\n", "")):
+    if "\n\n" in words or words.endswith("\n") or "\n%" in words \
+            or words.translate(_WORD_CHARACTERS):  # (an empty word is a null: not this path)
         return None
     return words[1:].split("\n")
 
