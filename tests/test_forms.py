@@ -170,6 +170,16 @@ def test_the_tied_form_wins_only_by_a_clear_margin() -> None:
         assert not scores["tied"] < 0.9 * scores["full"]
 
 
+def test_a_full_form_kept_by_the_margin_does_not_claim_the_lower_error() -> None:
+    from scaling_cli.fit import forms
+
+    choice = choose_form(ladder(TIED, noise=0.01, seed=3, sizes=4, ratios=(10.0, 20.0, 40.0)))
+    scores = {s.form: s.rmse_log for s in choice.scores}
+    assert choice.form == "full" and scores["tied"] < scores["full"]  # (between the rules)
+    assert choice.reason.startswith("kept: the tied form's out-of-sample error on")
+    assert "is not 10% lower" in choice.reason and forms.SWITCH_MARGIN == 0.10
+
+
 def test_a_forced_form_is_used_and_said_so() -> None:
     choice = choose_form(ladder(CHINCHILLA), form="tied")
     assert choice.form == "tied" and choice.reason == "the form asked for"

@@ -4,6 +4,14 @@
 (:mod:`scaling_cli.fit.search`), verifies the optimum, bootstraps it
 (:mod:`scaling_cli.fit.bootstrap`) and keeps the facts every output reports
 (``FitSummary``, ``BootstrapSummary``, ``InputSummary``) with the fit's warnings.
+
+Where the bootstrap would run on one process anyway (more than ``SMALL_LADDER`` runs, up to
+~1,500 at 1,000 replicates) and ``workers`` allow two, the full form's bootstrap starts in a
+second process as soon as that form is fitted, while this one scores the forms on held-out
+folds and calibrates their error; it is used when the full form is chosen (else the chosen
+form is bootstrapped here, as always). The results are the same bytes either way (the
+bootstrap does not depend on the process it runs in); a progress bar then jumps to its end.
+Measured on Epoch's 240 runs in-process: 0.69-0.73 s -> ~0.5 s.
 Its typed, validated configuration is :class:`~scaling_cli.fit.settings.FitSettings`.
 """
 
@@ -11,13 +19,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
 from scaling_cli.errors import FitError, InputError
-from scaling_cli.fit.bootstrap import bootstrap
-from scaling_cli.fit.evidence import HeldOut, calibrate, folds
-from scaling_cli.fit.forms import FormChoice, choose_form, form_error
+from scaling_cli.fit.bootstrap import BootstrapResult, bootstrap, worker_count
+from scaling_cli.fit.evidence import SMALL_LADDER, HeldOut, calibrate, folds
+from scaling_cli.fit.forms import (
+    FORM_CONSTRAINTS,
+    FormChoice,
+    candidate_forms,
+    choose_form,
+    form_error,
+)
 from scaling_cli.fit.health import (
     check_identifiable,
     fit_warnings,
@@ -26,7 +42,7 @@ from scaling_cli.fit.health import (
 )
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.processes import limit_blas_threads
+from scaling_cli.fit.processes import limit_blas_threads, map_batches
 from scaling_cli.fit.refit import REPLICATE_RTOL
 from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import (
@@ -83,10 +99,49 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     search = SearchSettings(delta=METHODS[settings.method][0])
     evidence = evidence_runs(columns)
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
+    full = _early_full_fit(settings, evidence, data, search)
+    if full is None:
+        measured = _fit_and_measure(runs, settings, columns, evidence, data, search, None)
+        return _with_bootstrap(measured, runs, settings, data, None, progress)
+
+    def part(which: int) -> Any:  # the form evidence here, the full form's bootstrap there
+        return (_fit_and_measure(runs, settings, columns, evidence, data, search, full)
+                if which == 0 else bootstrap(
+                    data, full, replicates=settings.replicates, seed=settings.seed,
+                    groups=_groups(runs, settings.resample_by), workers=1, settings=search))
+
+    measured, early = map_batches(part, [0, 1], 2)
+    return _with_bootstrap(measured, runs, settings, data,
+                           early if measured.law_fit is full else None, progress)
+
+
+def _early_full_fit(settings: FitSettings, evidence: RunData, data: Data,
+                    search: SearchSettings) -> FitResult | None:
+    """The full form fitted to every run, when its bootstrap is worth starting in a second
+    process while this one scores the forms (module doc); else None.
+
+    Only where the count rule gives the bootstrap one process anyway
+    (:func:`~scaling_cli.fit.bootstrap.worker_count`), the evidence is every run, the full
+    form is a candidate, and more than ``SMALL_LADDER`` runs (a small ladder's replicates
+    can be hard, and then want both cores: the bootstrap's own timing decides)."""
+    if (settings.replicates <= 0 or settings.workers < 2 or len(evidence) != len(data)
+            or len(data) <= SMALL_LADDER or settings.form not in {"auto", "full"}
+            or worker_count(settings.workers, runs=len(data),
+                            replicates=settings.replicates) != 1
+            or "full" not in candidate_forms(evidence, settings.form, settings.constraints)):
+        return None
+    with limit_blas_threads(1):  # small products (as in choose_form, which it stands in for)
+        return fit_law(data, settings=search, constraints=FORM_CONSTRAINTS["full"])
+
+
+def _fit_and_measure(runs: RunSet, settings: FitSettings, columns: RunData, evidence: RunData,
+                     data: Data, search: SearchSettings, full: FitResult | None) -> _Measured:
+    """Choose the form, fit and verify it, measure its error beyond the runs (all but the
+    bootstrap); ``full``: the full form's fit, already made."""
     with limit_blas_threads(1):  # small products, or split across processes already
         started = time.perf_counter()
         choice = choose_form(evidence, form=settings.form, given=settings.constraints,
-                             settings=search)
+                             settings=search, fits=None if full is None else {"full": full})
         hard = _hard_evidence(time.perf_counter() - started, len(evidence))
     warnings = repeated_data_warnings(columns, settings.repeated_data)
     warnings += check_identifiable(columns.params, columns.tokens, choice.constraints)
@@ -110,22 +165,42 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
             held_out = calibrate(evidence, choice.fits[choice.form], splits, chosen.thetas,
                                  replicates=CALIBRATION_REPLICATES, seed=settings.seed,
                                  workers=settings.workers if hard else 1)
-    error = form_error(held_out, noise)
-    boot: BootstrapSummary | None = None
-    samples = None
-    if settings.replicates > 0:
-        result = bootstrap(data, fit, replicates=settings.replicates, seed=settings.seed,
-                           groups=_groups(runs, settings.resample_by),
-                           workers=settings.workers, progress=progress, settings=search)
-        samples = result.good
-        boot = BootstrapSummary(result.replicates, result.failed, result.n_degenerate,
-                                settings.seed, result.resample_by, result.n_units)
-        warnings += _bootstrap_warnings(boot)
     inputs = InputSummary.of(columns, runs_excluded=len(runs.excluded), sha256=runs.sha256,
                              sources=runs.sources)
-    return Model(fit.law, samples, "runs", k, inputs, summary, boot,
-                 tuple(runs.warnings) + tuple(warnings), columns,
-                 _form_summary(choice, evidence, data, search), error)
+    model = Model(fit.law, None, "runs", settings.flops_per_param_token, inputs, summary, None,
+                  tuple(runs.warnings) + tuple(warnings), columns,
+                  _form_summary(choice, evidence, data, search), form_error(held_out, noise))
+    return _Measured(model, fit, search)
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """A model without its bootstrap yet, and the fit the bootstrap starts from."""
+
+    model: Model
+    law_fit: FitResult
+    search: SearchSettings
+
+
+def _with_bootstrap(measured: _Measured, runs: RunSet, settings: FitSettings, data: Data,
+                    done: BootstrapResult | None, progress: Progress | None) -> Model:
+    """The model with its bootstrap: ``done`` when a second process already ran it for this
+    fit, else run here."""
+    if settings.replicates <= 0:
+        return measured.model
+    if done is None:
+        result = bootstrap(data, measured.law_fit, replicates=settings.replicates,
+                           seed=settings.seed, groups=_groups(runs, settings.resample_by),
+                           workers=settings.workers, progress=progress,
+                           settings=measured.search)
+    else:
+        result = done
+        if progress is not None:
+            progress(settings.replicates, settings.replicates)
+    boot = BootstrapSummary(result.replicates, result.failed, result.n_degenerate,
+                            settings.seed, result.resample_by, result.n_units)
+    return replace(measured.model, samples=result.good, boot=boot,
+                   warnings=measured.model.warnings + tuple(_bootstrap_warnings(boot)))
 
 
 def _hard_evidence(seconds: float, runs: int) -> bool:

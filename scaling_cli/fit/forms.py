@@ -136,8 +136,11 @@ def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None 
             1.0 - SWITCH_MARGIN) * full.rmse_log:
         best = full
     other = [s for s in scored if s is not best]
-    why = (f"lower out-of-sample error on {best.folds} held-out folds ({best.points} runs): "
-           f"rms log error {best.rmse_log:.4f}"
+    lower = all(best.rmse_log <= s.rmse_log for s in other)
+    why = ((f"lower out-of-sample error on {best.folds} held-out folds ({best.points} runs)"
+            if lower else f"kept: the tied form's out-of-sample error on {best.folds} held-out "
+            f"folds ({best.points} runs) is not {SWITCH_MARGIN:.0%} lower")
+           + f": rms log error {best.rmse_log:.4f}"
            + "".join(f" vs {s.rmse_log:.4f} {s.form}" for s in other))
     return FormChoice(best.form, candidates[best.form], why, scores, fitted)
 

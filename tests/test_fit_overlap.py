@@ -1,0 +1,78 @@
+"""fit_runs bootstraps the full form in a second process while it scores the forms (where
+the bootstrap would run on one process anyway): the same model, byte for byte."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaling_cli.fit import build
+from scaling_cli.fit.build import FitSettings, fit_runs
+from scaling_cli.model import Model
+from scaling_cli.read.runs import RunSet, runset_from_arrays
+
+from .conftest import synthetic_ladder
+
+
+def _same(a: Model, b: Model) -> None:
+    assert a.samples is not None and b.samples is not None
+    assert a.samples.tobytes() == b.samples.tobytes()
+    assert (a.law, a.boot, a.fit, a.warnings, a.form, a.form_error) == (
+        b.law, b.boot, b.fit, b.warnings, b.form, b.form_error)
+
+
+def _ladder(alpha: float, beta: float, seed: int) -> RunSet:
+    n, d, loss = synthetic_ladder(alpha=alpha, beta=beta, sizes=30, noise=0.01, seed=seed)
+    return runset_from_arrays(n, d, loss)
+
+
+@pytest.mark.parametrize(("alpha", "beta", "form"), [(0.34, 0.28, "full"),
+                                                     (0.33, 0.33, "tied")])  # (bootstrapped
+# here after all: the other process's full-form bootstrap is dropped)
+def test_the_overlapped_bootstrap_gives_the_one_process_model(
+        monkeypatch: pytest.MonkeyPatch, alpha: float, beta: float, form: str | None) -> None:
+    runs = _ladder(alpha, beta, seed=5)
+    started: list[bool] = []
+    early = build._early_full_fit
+
+    def spy(*args: object, **kwargs: object) -> object:
+        got = early(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(got is not None)
+        return got
+
+    monkeypatch.setattr(build, "_early_full_fit", spy)
+    ticks: list[tuple[int, int]] = []
+    two = fit_runs(runs, FitSettings(replicates=200, workers=2),
+                   progress=lambda done, total: ticks.append((done, total)))
+    one = fit_runs(runs, FitSettings(replicates=200, workers=1))
+    assert started == [True, False]  # overlapped with two workers only
+    assert ticks[-1] == (200, 200)  # the progress bar ends full
+    assert two.form is not None and two.form.form == form
+    _same(two, one)
+
+
+def test_no_overlap_where_it_cannot_pay_or_apply() -> None:
+    runs = _ladder(0.34, 0.28, seed=1)
+    columns = runs.columns(6.0)
+    data = build.Data.from_arrays(columns.params, columns.tokens, columns.loss)
+    search = build.SearchSettings()
+    early = build._early_full_fit
+    assert early(FitSettings(replicates=200, workers=2), columns, data, search) is not None
+    for settings in (FitSettings(replicates=0, workers=2), FitSettings(workers=1),
+                     FitSettings(replicates=200, workers=2, form="tied"),
+                     FitSettings(replicates=10_000, workers=2)):  # the count rule: 2 processes
+        assert early(settings, columns, data, search) is None
+    small = runset_from_arrays(*[a[:: 2][:60] for a in synthetic_ladder(sizes=30)])
+    cols = small.columns(6.0)
+    assert early(FitSettings(replicates=200, workers=2), cols,
+                 build.Data.from_arrays(cols.params, cols.tokens, cols.loss), search) is None
+
+
+def test_a_fit_error_in_this_process_ends_the_other(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs = _ladder(0.34, 0.28, seed=2)
+
+    def fail(*args: object, **kwargs: object) -> object:
+        raise build.FitError("no optimum")
+
+    monkeypatch.setattr(build, "_main_fit", fail)
+    with pytest.raises(build.FitError, match="no optimum"):
+        fit_runs(runs, FitSettings(replicates=200, workers=2))
