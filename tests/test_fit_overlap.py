@@ -41,11 +41,11 @@ def test_the_overlapped_bootstrap_gives_the_one_process_model(
 
     monkeypatch.setattr(build, "_early_full_fit", spy)
     ticks: list[tuple[int, int]] = []
-    two = fit_runs(runs, FitSettings(replicates=200, workers=2),
+    two = fit_runs(runs, FitSettings(replicates=1000, workers=2),
                    progress=lambda done, total: ticks.append((done, total)))
-    one = fit_runs(runs, FitSettings(replicates=200, workers=1))
+    one = fit_runs(runs, FitSettings(replicates=1000, workers=1))
     assert started == [True, False]  # overlapped with two workers only
-    assert ticks[-1] == (200, 200)  # the progress bar ends full
+    assert ticks[-1] == (1000, 1000)  # the progress bar ends full
     assert two.form is not None and two.form.form == form
     _same(two, one)
 
@@ -56,19 +56,20 @@ def test_no_overlap_where_it_cannot_pay_or_apply() -> None:
     data = build.Data.from_arrays(columns.params, columns.tokens, columns.loss)
     search = build.SearchSettings()
     early = build._early_full_fit
-    assert early(runs, FitSettings(replicates=200, workers=2), columns, data, search) is not None
+    assert early(runs, FitSettings(replicates=1000, workers=2), columns, data, search) is not None
     for settings in (FitSettings(replicates=0, workers=2), FitSettings(workers=1),
-                     FitSettings(replicates=200, workers=2, form="tied"),
+                     FitSettings(replicates=1000, workers=2, form="tied"),
+                     FitSettings(replicates=200, workers=2),  # too little work to pay
                      FitSettings(replicates=10_000, workers=2)):  # the count rule: 2 processes
         assert early(runs, settings, columns, data, search) is None
     small = runset_from_arrays(*[a[:: 2][:60] for a in synthetic_ladder(sizes=30)])
     cols = small.columns(6.0)
-    assert early(small, FitSettings(replicates=200, workers=2), cols,
+    assert early(small, FitSettings(replicates=1000, workers=2), cols,
                  build.Data.from_arrays(cols.params, cols.tokens, cols.loss), search) is None
     n, d, loss = synthetic_ladder(alpha=0.34, beta=0.28, sizes=30, noise=0.01, seed=1)
     grouped = runset_from_arrays(n, d, loss, groups=[f"g{i % 16}" for i in range(n.size)])
-    assert early(grouped, FitSettings(replicates=200, workers=2), columns, data, search) is None
-    assert early(grouped, FitSettings(replicates=200, workers=2, resample_by="run"), columns,
+    assert early(grouped, FitSettings(replicates=1000, workers=2), columns, data, search) is None
+    assert early(grouped, FitSettings(replicates=1000, workers=2, resample_by="run"), columns,
                  data, search) is not None  # 120 runs resampled one by one
 
 
@@ -80,4 +81,4 @@ def test_a_fit_error_in_this_process_ends_the_other(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(build, "_main_fit", fail)
     with pytest.raises(build.FitError, match="no optimum"):
-        fit_runs(runs, FitSettings(replicates=200, workers=2))
+        fit_runs(runs, FitSettings(replicates=1000, workers=2))

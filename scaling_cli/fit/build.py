@@ -26,7 +26,12 @@ from typing import Any
 import numpy as np
 
 from scaling_cli.errors import FitError, InputError
-from scaling_cli.fit.bootstrap import BootstrapResult, bootstrap, worker_count
+from scaling_cli.fit.bootstrap import (
+    REPLICATE_COST_RUNS,
+    BootstrapResult,
+    bootstrap,
+    worker_count,
+)
 from scaling_cli.fit.evidence import SMALL_LADDER, HeldOut, calibrate, folds
 from scaling_cli.fit.forms import (
     FORM_CONSTRAINTS,
@@ -84,6 +89,10 @@ PLAUSIBLE_RMSE_RATIO = 1.5
 # where a fork cost what it won; 1,000 clean runs 0.55 s (0.55 ms per run), then 0.17 / 0.24 s.
 HARD_EVIDENCE_SECONDS = 0.3
 HARD_EVIDENCE_SECONDS_PER_RUN = 0.005
+# The least bootstrap work (replicates x (runs + REPLICATE_COST_RUNS), ~0.2-0.5 us a unit)
+# worth a second process beside the form evidence (fit_runs): Epoch's 240 runs x 1,000
+# replicates (1.24e6) 0.77x as typed; 1,000 runs x 200 replicates (4e5) 0.94-1.03x.
+MIN_OVERLAP_WORK = 1_000_000
 # Intervals built from more degenerate replicates (a vanished term) than this are flagged.
 DEGENERATE_SHARE = 0.10
 Progress = Callable[[int, int], None]
@@ -121,7 +130,8 @@ def _early_full_fit(runs: RunSet, settings: FitSettings, evidence: RunData, data
     """The full form fitted to every run, when its bootstrap is worth starting in a second
     process while this one scores the forms (module doc); else None.
 
-    Only where the count rule gives the bootstrap one process anyway
+    Only where the bootstrap has ``MIN_OVERLAP_WORK`` to do (less does not pay for the
+    second process), the count rule gives it one process anyway
     (:func:`~scaling_cli.fit.bootstrap.worker_count`), the evidence is every run, the full
     form is a candidate, and the bootstrap resamples more than ``SMALL_LADDER`` units (runs,
     or groups): resamples of a few units are often degenerate and slow to refit, and then
@@ -132,7 +142,8 @@ def _early_full_fit(runs: RunSet, settings: FitSettings, evidence: RunData, data
             or worker_count(settings.workers, runs=len(data),
                             replicates=settings.replicates) != 1
             or "full" not in candidate_forms(evidence, settings.form, settings.constraints)
-            or _units(runs, settings) <= SMALL_LADDER):
+            or _units(runs, settings) <= SMALL_LADDER
+            or settings.replicates * (len(data) + REPLICATE_COST_RUNS) < MIN_OVERLAP_WORK):
         return None
     with limit_blas_threads(1):  # small products (as in choose_form, which it stands in for)
         return fit_law(data, settings=search, constraints=FORM_CONSTRAINTS["full"])
