@@ -72,6 +72,7 @@ def test_backtest_cli_json_and_table() -> None:
     code, out, _ = run("backtest", SAMPLE, "--holdout-largest", "7", "--bootstrap", "60")
     assert code == 0 and "Backtest: fit below a compute threshold" in out
     assert "held-out predictions: median |error|" in out
+    assert "Largest errors (losses in nats/token;" in out  # every number's unit named
 
 
 def test_plot_marks_the_held_out_runs(tmp_path) -> None:

@@ -336,7 +336,8 @@ def _backtest_tables(doc: Doc, style: Style) -> list[TextTable | str]:
                       _pct(f["max_abs_relative_error"]), _pct(f["coverage"]))
     worst = sorted((h for f in doc["folds"] for h in f["held_out"]),
                    key=lambda h: -abs(h["relative_error"]))[:8]
-    runs = TextTable("Largest errors (PI: prediction interval for one run's loss)",
+    runs = TextTable("Largest errors (losses in nats/token; PI: prediction interval for one "
+                     "run's loss)",
                      ["run", "params", "tokens", "x largest\ntrain C", "actual", "predicted",
                       f"{ci} PI", "error", "covered"], frozenset({0}))
     for h in worst:
