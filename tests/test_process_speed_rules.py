@@ -4,7 +4,8 @@
   the parent runs its own refits on one thread and restores its setting afterwards;
 * the bootstrap job is handed to the workers once, by fork, never pickled per chunk;
 * the number of processes follows the work (``worker_count``), never more than asked for;
-* results are the same bytes whatever the worker count;
+* results are the same bytes whatever the worker count, and whichever process ran a batch
+  (work beside the bootstrap, joined on the batches left);
 * run tables validated column by column give exactly what the record-by-record path gives:
   the same runs, hash and warnings, and for bad input the same one-line message.
 """
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import multiprocessing.context
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,7 @@ import pytest
 from scaling_cli.errors import InputError
 from scaling_cli.fit import bootstrap as boot
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.processes import beside_batches
 from scaling_cli.fit.search import fit_law
 from scaling_cli.read import runs as runs_module
 from scaling_cli.read.runs import RunSet, load_runs
@@ -424,3 +427,66 @@ def test_same_bytes_when_timing_sends_the_rest_to_workers(
     two = boot.bootstrap(data, fit, replicates=200, seed=4, workers=2)
     assert pools == [1]
     assert one.theta.tobytes() == two.theta.tobytes()
+
+
+# --------------------------------------------------------------------------- work beside
+
+
+def _slow_pid(batch: int) -> tuple[int, int]:
+    time.sleep(0.02)
+    return batch, os.getpid()
+
+
+def test_this_process_joins_the_worker_on_the_batches_left(pools: list[int]) -> None:
+    def here() -> str:
+        time.sleep(0.15)  # the worker is well into the batches by now
+        return "measured"
+
+    result, done = beside_batches(here, _slow_pid, list(range(40)), join=lambda r: True)
+    assert result == "measured" and pools == [1]
+    assert done is not None and [b for b, _ in done] == list(range(40))  # in order
+    ran_here = [b for b, pid in done if pid == os.getpid()]
+    assert ran_here and ran_here == list(range(40 - len(ran_here), 40))  # from the last
+    assert any(pid != os.getpid() for _, pid in done)
+
+
+def test_a_result_not_kept_stops_the_worker(tmp_path: Path) -> None:
+    def job(batch: int) -> int:
+        (tmp_path / str(batch)).touch()
+        time.sleep(0.02)
+        return batch
+
+    result, done = beside_batches(lambda: 7, job, list(range(500)), join=lambda r: r > 10)
+    assert (result, done) == (7, None)
+    started = len(list(tmp_path.iterdir()))
+    time.sleep(0.1)
+    assert len(list(tmp_path.iterdir())) == started < 500  # nothing ran after the stop
+
+
+def test_an_error_here_ends_the_worker(tmp_path: Path) -> None:
+    def job(batch: int) -> int:
+        (tmp_path / str(batch)).touch()
+        time.sleep(0.02)
+        return batch
+
+    def here() -> int:
+        raise InputError("bad run")
+
+    with pytest.raises(InputError, match="bad run"):
+        beside_batches(here, job, list(range(500)), join=lambda r: True)
+    started = len(list(tmp_path.iterdir()))
+    time.sleep(0.1)
+    assert len(list(tmp_path.iterdir())) == started < 500
+
+
+def test_the_bootstrap_beside_other_work_is_the_bootstrap(ladder: tuple[Data, Any]) -> None:
+    data, fit = ladder
+    alone = boot.bootstrap(data, fit, replicates=300, seed=4, workers=1)
+    result, beside = boot.bootstrap_beside(lambda: 1, lambda r: r == 1, data, fit,
+                                           replicates=300, seed=4)
+    assert result == 1 and beside is not None
+    assert beside.theta.tobytes() == alone.theta.tobytes()
+    assert (beside.converged == alone.converged).all()
+    assert (beside.degenerate == alone.degenerate).all()
+    assert boot.bootstrap_beside(lambda: 0, lambda r: r == 1, data, fit,
+                                 replicates=300, seed=4) == (0, None)

@@ -29,15 +29,20 @@ restored afterwards).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.processes import blas_threads, limit_blas_threads, map_batches
+from scaling_cli.fit.processes import (
+    beside_batches,
+    blas_threads,
+    limit_blas_threads,
+    map_batches,
+)
 from scaling_cli.fit.refit import LARGE_DATA_RUNS, REPLICATE_RTOL, Refit
 from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
 
@@ -51,6 +56,7 @@ __all__ = [
     "batches",
     "blas_threads",
     "bootstrap",
+    "bootstrap_beside",
     "limit_blas_threads",
     "map_batches",
     "map_measured",
@@ -60,6 +66,7 @@ __all__ = [
 
 Array = npt.NDArray[np.float64]
 Progress = Callable[[int, int], None]
+T = TypeVar("T")
 
 CHUNK = 32  # replicates per draw; fixed so the draws never depend on batches or workers
 # A batch of replicates refitted at once holds about this many (replicate, run) cells, at
@@ -174,31 +181,65 @@ def bootstrap(
     settings: SearchSettings | None = None,
 ) -> BootstrapResult:
     """Refit ``replicates`` resamples of ``data`` (seeded); see the module doc."""
-    settings = replace(settings or SearchSettings(delta=fit.delta),
-                       converged_rtol=REPLICATE_RTOL)
-    refit = None if reference else Refit.around(fit, data, settings=settings, starts=starts,
-                                                escalate=escalate)
-    job = _Job(data, fit, settings, refit, Resampler.make(len(data), groups, seed))
-    theta = np.full((replicates, 5), np.nan)
-    converged = np.zeros(replicates, dtype=bool)
-    done = 0
+    job, plan = _job(data, fit, replicates=replicates, seed=seed, groups=groups,
+                     reference=reference, starts=starts, escalate=escalate, settings=settings)
     processes = worker_count(workers, runs=len(data), replicates=replicates,
                              reference=reference)
-    plan = batches(_chunks(replicates), len(data))
     with limit_blas_threads(1):
         if processes == 1 and workers > 1:
             results = map_measured(job, plan, workers)
         else:
             results = map_batches(job, plan, processes)
-        for t, ok in results:  # results arrive in order
-            theta[done:done + len(t)], converged[done:done + len(t)] = t, ok
-            done += len(t)
-            if progress is not None:
-                progress(done, replicates)
+        return _result(job, results, replicates, groups, reference, progress)
+
+
+def bootstrap_beside(here: Callable[[], T], keep: Callable[[T], bool], data: Data,
+                     fit: FitResult, *, replicates: int = 1000, seed: int = 0,
+                     groups: Sequence[str] | None = None,
+                     settings: SearchSettings | None = None) -> tuple[T, BootstrapResult | None]:
+    """``here()`` in this process while a forked worker bootstraps ``fit`` (as
+    :func:`bootstrap` with ``workers=1`` would: the same result); once ``here`` returns,
+    this process joins in on the batches left if ``keep(here's result)`` says the bootstrap
+    is wanted, else stops the worker and returns None for it."""
+    job, plan = _job(data, fit, replicates=replicates, seed=seed, groups=groups,
+                     settings=settings)
+    import numpy.random  # noqa: F401 - loaded once, before the fork, not in both processes
+
+    result, done = beside_batches(here, job, plan, join=keep)
+    if done is None:
+        return result, None
+    return result, _result(job, done, replicates, groups, False, None)
+
+
+def _job(data: Data, fit: FitResult, *, replicates: int, seed: int,
+         groups: Sequence[str] | None, reference: bool = False, starts: int = 3,
+         escalate: int = 6, settings: SearchSettings | None = None) -> tuple[_Job, list[Batch]]:
+    """The refit job every process runs, and its batches (:func:`batches`)."""
+    settings = replace(settings or SearchSettings(delta=fit.delta),
+                       converged_rtol=REPLICATE_RTOL)
+    refit = None if reference else Refit.around(fit, data, settings=settings, starts=starts,
+                                                escalate=escalate)
+    job = _Job(data, fit, settings, refit, Resampler.make(len(data), groups, seed))
+    return job, batches(_chunks(replicates), len(data))
+
+
+def _result(job: _Job, results: Iterable[tuple[Array, npt.NDArray[np.bool_]]],
+            replicates: int, groups: Sequence[str] | None, reference: bool,
+            progress: Progress | None) -> BootstrapResult:
+    """The replicates' optima from the batches' results (in order), failed ones as NaN
+    rows, degenerate ones marked."""
+    theta = np.full((replicates, 5), np.nan)
+    converged = np.zeros(replicates, dtype=bool)
+    done = 0
+    for t, ok in results:  # results arrive in order
+        theta[done:done + len(t)], converged[done:done + len(t)] = t, ok
+        done += len(t)
+        if progress is not None:
+            progress(done, replicates)
     theta[~converged] = np.nan
-    degenerate = np.asarray(degenerate_mask(theta, data, fit.constraints).any(axis=1))
-    n_units = len(set(groups)) if groups is not None else len(data)
-    return BootstrapResult(theta, converged, degenerate, seed,
+    degenerate = np.asarray(degenerate_mask(theta, job.data, job.fit.constraints).any(axis=1))
+    n_units = len(set(groups)) if groups is not None else len(job.data)
+    return BootstrapResult(theta, converged, degenerate, job.sampler.seed,
                            "group" if groups is not None else "run", n_units, reference)
 
 

@@ -5,7 +5,8 @@ processes that inherit the job from this process's memory (it is never pickled: 
 batches and the results cross). Results come back in the batches' order, so a caller that
 fixes its batches by the problem's size alone gets the same results for any worker count.
 The bootstrap's replicates, the held-out folds' replicates and the candidate forms of the
-law use it.
+law use it. :func:`beside_batches` runs other work here while one worker starts on the
+batches, then joins it on the batches left (from the last), for the same results.
 
 BLAS runs one thread per process inside workers and wherever :func:`limit_blas_threads`
 says: every product here is small or already split across processes, and OpenBLAS's
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["blas_threads", "limit_blas_threads", "map_batches"]
+__all__ = ["beside_batches", "blas_threads", "limit_blas_threads", "map_batches"]
+
+T = TypeVar("T")
 
 _INHERITED: list[Callable[[Any], Any]] = []  # a worker's job, set once by _worker_start
 
@@ -57,6 +60,49 @@ def map_batches(job: Callable[[Any], Any], batches: list[Any], workers: int) -> 
                 ready += 1
         for i in range(ready, len(batches)):
             yield ours.pop(i) if i in ours else theirs[i].get()
+
+
+def beside_batches(here: Callable[[], T], job: Callable[[Any], Any], batches: Sequence[Any],
+                   *, join: Callable[[T], bool]) -> tuple[T, list[Any] | None]:
+    """``here()`` in this process while one forked worker runs ``job`` on ``batches`` from
+    the first; then, if ``join(here's result)``, this process takes batches from the last
+    until the two meet, and returns ``job``'s results in the batches' order; else the
+    worker is stopped and None is returned. Both run ``job`` with one BLAS thread; which
+    process ran a batch never changes its result. An exception in ``here`` ends the worker
+    (the pool terminates on the way out)."""
+    from multiprocessing import get_context
+
+    context = get_context("fork")
+    lock = context.Lock()
+    bounds = context.RawArray("q", [0, len(batches)])  # [next from the front, end of the rest]
+
+    def claim(front: bool) -> int | None:
+        with lock:
+            if bounds[0] >= bounds[1]:
+                return None
+            if front:
+                bounds[0] += 1
+                return int(bounds[0] - 1)
+            bounds[1] -= 1
+            return int(bounds[1])
+
+    def theirs(_: object) -> dict[int, Any]:
+        done: dict[int, Any] = {}
+        while (i := claim(front=True)) is not None:
+            done[i] = job(batches[i])
+        return done
+
+    with context.Pool(1, initializer=_worker_start, initargs=(theirs,)) as pool:
+        pending = pool.apply_async(_run_inherited, (None,))
+        result = here()
+        if not join(result):
+            return result, None  # leaving the `with` terminates the worker
+        ours: dict[int, Any] = {}
+        with limit_blas_threads(1):
+            while (j := claim(front=False)) is not None:
+                ours[j] = job(batches[j])
+        ours.update(pending.get())
+    return result, [ours[i] for i in range(len(batches))]
 
 
 def _run_inherited(batch: Any) -> Any:

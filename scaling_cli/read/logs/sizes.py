@@ -46,7 +46,6 @@ from typing import Any
 from scaling_cli.errors import InputError
 from scaling_cli.read.sources import LIMITS, read_bounded_text
 from scaling_cli.read.tables import run_id_text
-from scaling_cli.read.yamlsafe import load_yaml_documents
 from scaling_cli.units import QuantityError, parse_number, shown
 
 __all__ = ["FAMILIES", "ModelSize", "read_params_file", "size_from_config"]
@@ -182,6 +181,8 @@ def read_params_file(path: str) -> dict[str, float]:
             clean = {k.strip(): (v or "").strip() for k, v in row.items() if k}
             rows.append((f"{path}: line {reader.line_num}", clean[id_col], clean["params"]))
     else:
+        from scaling_cli.read.yamlsafe import load_yaml_documents  # PyYAML: only for YAML
+
         docs = [d for d in load_yaml_documents(text, path) if d is not None]
         if len(docs) != 1 or not isinstance(docs[0], Mapping):
             raise InputError(f"{path}: a params file maps run ids to counts, e.g. "
