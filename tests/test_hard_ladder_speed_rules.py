@@ -138,3 +138,37 @@ def test_calibration_forks_only_after_slow_fold_fits_for_the_ladders_size() -> N
     assert not _hard_evidence(0.25, 240)  # Epoch's runs
     assert not _hard_evidence(0.55, 1000)  # 1,000 clean runs: slow by size alone
     assert not _hard_evidence(0.1, 16)  # fast, however small
+
+
+def test_calibration_leaves_out_replicates_only_the_complete_search_would_reach(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fold's bootstrap sd is a robust spread (1.4826 x MAD) of its converged replicates:
+    those the cheap search cannot settle are left out of it, not handed to the complete
+    global search (which cost 40% of a hard 16-run ladder's calibration). The bootstrap's
+    own replicates still get that search: its intervals count every replicate."""
+    import scaling_cli.fit.refit as refit_module
+    from scaling_cli.fit.evidence import calibrate, folds, score
+    from scaling_cli.model import RunData
+
+    data = _hard_ladder()
+    n, d, loss = np.exp(data.log_n), np.exp(data.log_d), np.exp(data.log_l)
+    runs = RunData(tuple(f"r{i:02d}" for i in range(n.size)), n, d, loss, 6 * n * d, None)
+    fit = fit_law(data)
+    splits = folds(runs, Constraints())
+    thetas = score("full", runs, fit, splits).thetas
+    complete = refit_module.fit_law_many
+    calls: list[int] = []
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return complete(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(refit_module, "fit_law_many", counting)
+    held = calibrate(runs, fit, splits, thetas, replicates=40, seed=0, workers=1)
+    assert held and not calls and all(h.stat_log_sd > 0 for h in held)
+    weights = resample_weights(len(data), None, 200, seed=1)
+    kept, ok = Refit.around(fit, data, last_resort=False).search(weights, fit.theta)
+    full, ok_full = Refit.around(fit, data).search(weights, fit.theta)
+    assert calls and (~ok).sum() > (~ok_full).sum()  # the hard ladder needs the last resort
+    same = ok  # where the cheap search converged, the last resort changes nothing
+    assert np.array_equal(kept[same], full[same])

@@ -14,7 +14,9 @@ per row:
    ``escalate`` screened candidates are polished too; a row crawling along a flat valley
    gets the search on the exponents' profile (:mod:`scaling_cli.fit.profile`); a row where
    still no start converged gets the complete global search of its own
-   (:func:`scaling_cli.fit.search.fit_law_many`: every such row at once).
+   (:func:`scaling_cli.fit.search.fit_law_many`: every such row at once), unless the caller
+   wants only a robust spread of the rows (``last_resort=False``: the calibration's
+   replicates), where such a row is returned unconverged.
 
 Rows are searched side by side and almost entirely independently; in rare flat-valley
 profile searches a row's last bits can still depend on the rows beside it, so callers fix
@@ -66,18 +68,20 @@ class Refit:
     starts: int = 3
     escalate: int = 6
     polish_iter: int = POLISH_MAX_ITER
+    last_resort: bool = True  # False: a row nothing converged for stays unconverged
 
     @classmethod
     def around(cls, fit: FitResult, data: Data, *, settings: SearchSettings | None = None,
                starts: int = 3, escalate: int = 6, rtol: float = REPLICATE_RTOL,
-               polish_iter: int = POLISH_MAX_ITER) -> Refit:
+               polish_iter: int = POLISH_MAX_ITER, last_resort: bool = True) -> Refit:
         """Screen ``data`` (any runs, e.g. a sample of the fitted ones) at ``fit``'s basins
         and best grid cells, under ``fit``'s constraints; optima accepted at ``rtol``, a
         start polished for at most ``polish_iter`` Newton steps before the profile search."""
         search = replace(settings or SearchSettings(delta=fit.delta), converged_rtol=rtol)
         cands = np.vstack([fit.basins, fit.candidates[:screen_count(len(data))]])
         return cls(data, fit.constraints, search, cands,
-                   screen_matrix(cands, data, search.delta), starts, escalate, polish_iter)
+                   screen_matrix(cands, data, search.delta), starts, escalate, polish_iter,
+                   last_resort)
 
     def search(self, weights: Array, first: Array) -> tuple[Array, Flags]:
         """Optimum (R, 5) of each weighting (R, n) and whether it converged. ``first``: each
@@ -129,7 +133,7 @@ class Refit:
                 t3[again], f3[again], ok3[again] = t4, f4, ok4
             best_t[stuck[ok3]], best_f[stuck[ok3]], ok[stuck[ok3]] = t3[ok3], f3[ok3], True
         lost = np.flatnonzero(~ok)
-        if lost.size:  # still nothing converged: the complete global search, all at once
+        if lost.size and self.last_resort:  # still nothing converged: the complete search
             t5, ok5 = fit_law_many(data, weights[lost], settings=settings,
                                    constraints=constraints)
             best_t[lost[ok5]], ok[lost[ok5]] = t5[ok5], True
