@@ -316,3 +316,24 @@ def test_the_laws_listing_reads_in_80_columns() -> None:
     assert max(len(line) for line in out.splitlines()) <= 80
     for name in ("epoch-2024", "hoffmann-2022", "hoffmann-2022-unrounded"):
         assert f"\n{name} " in out and f"\n{name}:\n" in out  # whole, in the table and notes
+
+
+def test_the_entry_point_builds_only_the_command_typed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main` hands Typer an app holding just the command named first (building all 14
+    commands' options cost ~30 ms of every run); anything else gets the whole app, and a
+    command behaves the same either way."""
+    from scaling_cli.cli.base import _app_for
+
+    for argv in ([], ["--help"], ["-V"], ["fitt", "runs/"], ["--version", "fit"]):
+        assert _app_for(argv) is app
+    one = _app_for(["optimal", "--law", "epoch-2024", "-b", "1e24"])
+    assert [c.callback.__name__ for c in one.registered_commands] == ["optimal"]
+    assert len(app.registered_commands) == 14  # the whole app is left as it was
+    for argv in (["optimal", "--law", "epoch-2024", "-b", "1e24"], ["fit", "-h"],
+                 ["laws", "--format", "json"], ["optimal", "--bogus"]):
+        alone = CliRunner().invoke(one if argv[0] == "optimal" else _app_for(argv), argv)
+        whole = CliRunner().invoke(app, argv)
+        assert (alone.exit_code, alone.stdout, alone.stderr) == (
+            whole.exit_code, whole.stdout, whole.stderr), argv
+    monkeypatch.setenv("_SCALING_COMPLETE", "complete_bash")  # shell completion: every command
+    assert _app_for(["fit"]) is app
