@@ -309,6 +309,8 @@ def plain_run_columns(text: str) -> dict[str, list[Any]] | None:
         return None
     # (no odd breaks, checked above: without \r, \n alone breaks lines, as splitlines would)
     lines = text.split("\n") if "\r" not in text else text.splitlines()
+    if lines and not lines[-1]:
+        lines.pop()  # the final line break (not a copy of 400,000 lines to drop it)
     if "" in lines:  # (a line of spaces alone fails the layout below: None)
         lines = [line for line in lines if line]
     first = _ITEM_RE.fullmatch(lines[1]) if len(lines) > 1 and lines[0] == "runs:" else None
