@@ -17,8 +17,10 @@ import numpy.typing as npt
 from scaling_cli.law import Law
 
 __all__ = [
+    "MAX_FOLD_FACTOR",
     "PRIOR_PER_DECADE",
     "PRIOR_PER_DECADE_EPOCHS",
+    "Z_975",
     "BootstrapSummary",
     "FitSummary",
     "FormError",
@@ -26,6 +28,7 @@ __all__ = [
     "InputSummary",
     "Model",
     "RunData",
+    "t_quantile_975",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -146,14 +149,30 @@ PRIOR_PER_DECADE = (0.02, 0.05, 0.02)
 # ... and per decade of epochs beyond the most any fitted run repeated its data (a run at
 # D' of repeated data): as tokens per parameter, the data axis it extends.
 PRIOR_PER_DECADE_EPOCHS = 0.05
+Z_975 = 1.959963984540054  # the standard normal's 97.5% quantile
+MAX_FOLD_FACTOR = 3.0  # a single fold (t_0.975(1) = 12.7) widens by this much, not 6.5x
+# Student t's 97.5% quantiles for 1-10 degrees of freedom (no scipy on the fit's path)
+_T975 = (12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836, 2.446911851,
+         2.364624252, 2.306004135, 2.262157163, 2.228138852)
+
+
+def t_quantile_975(df: int) -> float:
+    """Student t's 97.5% quantile with ``df`` >= 1 degrees of freedom: tabulated up to 10,
+    beyond by the Cornish-Fisher expansion z + (z^3 + z) / (4 df) + (5 z^5 + 16 z^3 + 3 z) /
+    (96 df^2) (within 0.1% from 11 on: 2.1990 against 2.2010)."""
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = Z_975
+    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
 
 
 @dataclass(frozen=True)
 class FormError:
     """How wrong the fitted form is beyond the runs, on the log-loss scale (see
-    :mod:`scaling_cli.fit.forms`): sigma_form(u)^2 = (a_c u_c)^2 + (a_r u_r)^2 + (a_n u_n)^2
-    + (a_e u_e)^2 for a forecast u_c decades of compute, u_r of tokens per parameter, u_n of
-    model size and u_e of epochs (repeated data) beyond the fitted runs."""
+    :mod:`scaling_cli.fit.forms`): sigma_form(u)^2 = m^2 [(a_c u_c)^2 + (a_r u_r)^2 +
+    (a_n u_n)^2 + (a_e u_e)^2] for a forecast u_c decades of compute, u_r of tokens per
+    parameter, u_n of model size and u_e of epochs (repeated data) beyond the fitted runs,
+    m = :attr:`fold_factor` for scales estimated from a few held-out folds."""
 
     per_decade_compute: float
     per_decade_ratio: float
@@ -166,6 +185,18 @@ class FormError:
     # hold the ladder's own held-out runs (heavy tails that the moment fit above misses)
     tail_factor: float = 1.0
     per_decade_epochs: float = PRIOR_PER_DECADE_EPOCHS
+    folds: int = 0  # held-out folds the scales above were estimated from (0: none, the prior)
+
+    @property
+    def fold_factor(self) -> float:
+        """How much wider the form's error is taken than its estimate, for an estimate
+        from ``folds`` held-out folds: t_0.975(folds) / z_0.975, at most ``MAX_FOLD_FACTOR``
+        (1 without folds). A fold's held-out runs share one fold fit, so the scales rest on
+        ``folds`` draws, not on as many runs; a forecast's error from a scale estimated on
+        k draws is Student-t distributed with k degrees of freedom (5 folds: x1.31)."""
+        if self.folds <= 0:
+            return 1.0
+        return min(MAX_FOLD_FACTOR, t_quantile_975(self.folds) / Z_975)
 
     @classmethod
     def prior(cls, noise_log_sd: float, source: str = "prior") -> FormError:
@@ -183,7 +214,8 @@ class FormError:
                  + (self.per_decade_params * params_decades) ** 2
                  + (self.per_decade_epochs * epochs_decades) ** 2)
         beyond = max(compute_decades, ratio_decades, params_decades, epochs_decades) > 0
-        return float(np.sqrt(grown + (self.held_out_log_sd ** 2 if beyond else 0.0)))
+        return self.fold_factor * float(
+            np.sqrt(grown + (self.held_out_log_sd ** 2 if beyond else 0.0)))
 
     def total_sd(self, compute_decades: float, ratio_decades: float,
                  params_decades: float = 0.0, epochs_decades: float = 0.0, *,

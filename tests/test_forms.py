@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 
@@ -298,3 +299,38 @@ def test_fold_fits_reach_the_complete_search_optimum(
             ahead = predict_loss(Law.from_theta(theta), runs.params[held], runs.tokens[held])
             assert np.allclose(ahead, predict_loss(full.law, runs.params[held],
                                                    runs.tokens[held]), rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- fold factor
+
+
+def test_student_t_quantiles_table_and_expansion() -> None:
+    from scipy.stats import t as student_t
+
+    from scaling_cli.model import Z_975, t_quantile_975
+
+    for df in (1, 2, 3, 5, 10, 11, 15, 30, 100, 1000):
+        assert t_quantile_975(df) == pytest.approx(student_t.ppf(0.975, df), rel=1e-3)
+    values = [t_quantile_975(df) for df in range(1, 200)]
+    assert all(a > b for a, b in itertools.pairwise(values))  # falls toward z
+    assert values[-1] > Z_975
+
+
+def test_the_form_error_is_widened_for_scales_from_few_folds() -> None:
+    """The tail factor is calibrated first; then the form error alone (not the scatter) is
+    multiplied by t_0.975(k) / z for scales estimated from k held-out folds."""
+    from scaling_cli.model import MAX_FOLD_FACTOR
+
+    rng = np.random.default_rng(5)
+    rows = tuple(held(float(rng.normal(0.0, math.hypot(0.02 * u, 0.005))), compute=float(u))
+                 for u in rng.uniform(0.2, 2.0, 60))
+    plain, five = form_error(rows, 0.005), form_error(rows, 0.005, 5)
+    assert (plain.folds, plain.fold_factor, five.folds) == (0, 1.0, 5)
+    assert five.fold_factor == pytest.approx(2.570582 / 1.959964, rel=1e-6)  # 1.3116
+    assert five.tail_factor == plain.tail_factor
+    assert five.sd(1.5, 0.0) == pytest.approx(five.fold_factor * plain.sd(1.5, 0.0))
+    noise_only = five.total_sd(0.0, 0.0)  # inside the runs: the scatter, not widened
+    assert noise_only == pytest.approx(plain.total_sd(0.0, 0.0))
+    assert five.total_sd(2.0, 0.0) > plain.total_sd(2.0, 0.0)
+    assert form_error(rows, 0.005, 1).fold_factor == MAX_FOLD_FACTOR  # t(1) = 12.7: capped
+    assert FormError.prior(0.005).fold_factor == 1.0  # no folds, the prior as it is

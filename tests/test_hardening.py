@@ -803,6 +803,10 @@ EDITS = [
      "field 'form.form_error.tail_factor' is 0.5, outside 1 to 10"),
     ("form.form_error.tail_factor", "2",
      "field 'form.form_error.tail_factor' is '2', not a number"),
+    ("form.form_error.folds", -1,
+     "field 'form.form_error.folds' is -1, not a whole number from 0 to 1000"),
+    ("form.form_error.folds", 2.5,
+     "field 'form.form_error.folds' is 2.5, not a whole number from 0 to 1000"),
 ]
 
 
@@ -1190,3 +1194,20 @@ def test_a_fit_file_from_before_the_tail_factor_reads_as_one(tmp_path: Path,
     after = CliRunner().invoke(app, ["optimal", "--fit", str(fit), "-b", "1e24", "-f", "json"])
     assert before.exit_code == after.exit_code == 0
     assert json.loads(after.stdout)["budgets"] == json.loads(before.stdout)["budgets"]
+
+
+def test_a_fit_file_from_before_the_fold_factor_reads_its_estimate_as_it_was(
+        tmp_path: Path, fit_doc: dict[str, Any]) -> None:
+    """Fit files written before the fold factor carry no `folds`: their form error is read
+    as the estimate it was (factor 1); a file with `folds` gets the factor back."""
+    from scaling_cli.read.fitfile import read_fit_file
+
+    fit = tmp_path / "fit.json"
+    fit.write_text(json.dumps(fit_doc))
+    error = read_fit_file(str(fit)).form_error
+    assert error is not None and error.folds == fit_doc["form"]["form_error"]["folds"] > 0
+    assert error.fold_factor == fit_doc["form"]["form_error"]["fold_factor"] > 1
+    fit.write_text(json.dumps(_edit(fit_doc, "form.form_error.folds", KeyError)))
+    old = read_fit_file(str(fit)).form_error
+    assert old is not None and (old.folds, old.fold_factor) == (0, 1.0)
+    assert old.sd(1.0, 0.0) == pytest.approx(error.sd(1.0, 0.0) / error.fold_factor)

@@ -248,7 +248,7 @@ def test_a_forecast_past_the_ladders_epochs_warns_and_widens() -> None:
     error = model.form_error
     assert error.total_sd(0, 0, 0, np.log10(8.0)) > error.total_sd(0, 0, 0, 0.0)
     assert error.sd(0, 0, 0, 1.0) == pytest.approx(
-        np.hypot(error.per_decade_epochs, error.held_out_log_sd))
+        error.fold_factor * np.hypot(error.per_decade_epochs, error.held_out_log_sd))
 
 
 def test_ladders_that_repeat_their_data_measure_the_epochs_error() -> None:

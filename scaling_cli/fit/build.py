@@ -191,9 +191,10 @@ def _fit_and_measure(runs: RunSet, settings: FitSettings, columns: RunData, evid
                                  workers=settings.workers if hard else 1)
     inputs = InputSummary.of(columns, runs_excluded=len(runs.excluded), sha256=runs.sha256,
                              sources=runs.sources)
+    error = form_error(held_out, noise, len(splits) if held_out else 0)
     model = Model(fit.law, None, "runs", settings.flops_per_param_token, inputs, summary, None,
                   tuple(runs.warnings) + tuple(warnings), columns,
-                  _form_summary(choice, evidence, data, search), form_error(held_out, noise))
+                  _form_summary(choice, evidence, data, search), error)
     return _Measured(model, fit, search)
 
 

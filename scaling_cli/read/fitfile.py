@@ -52,6 +52,7 @@ MAX_FIT_FILE_BYTES = 256 * 1024 * 1024
 MAX_REPLICATES = 100_000  # as many as `scaling fit` can write
 MIN_REPLICATES = 40  # as `--bootstrap`: fewer cannot make a 95% interval
 MAX_RUNS = 1_000_000
+MAX_FOLDS = 1_000  # held-out folds behind a form error (the tool makes at most 6)
 MAX_TEXT = 4096  # characters in any string (ids, paths, warnings)
 # The fitter's search box (scaling_cli.fit.newton.BOUNDS), in natural units.
 _LAW_RANGE = {"E": (math.exp(-25), math.exp(10)), "A": (math.exp(-25), math.exp(300)),
@@ -447,7 +448,10 @@ def _form(d: _Doc, value: Any, fit: FitSummary | None
                               e["tail_factor"], f"{q}.tail_factor", 1.0, 10.0),
                           # ... and before the epochs axis: the prior
                           PRIOR_PER_DECADE_EPOCHS if not isinstance(e, dict)
-                          or e.get("per_decade_epochs") is None else num("per_decade_epochs"))
+                          or e.get("per_decade_epochs") is None else num("per_decade_epochs"),
+                          # ... and before the fold factor: none (the estimate as it was)
+                          0 if not isinstance(e, dict) or e.get("folds") is None
+                          else d.integer(e["folds"], f"{q}.folds", 0, MAX_FOLDS))
     return summary, error
 
 

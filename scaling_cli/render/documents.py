@@ -128,6 +128,8 @@ def _form_section(model: Model) -> dict[str, Any] | None:
             "held_out_log_sd": error.held_out_log_sd,
             "noise_log_sd": error.noise_log_sd,
             "tail_factor": error.tail_factor,
+            "folds": error.folds,
+            "fold_factor": error.fold_factor,
             "source": error.source, "held_out_runs": error.points},
     }
 

@@ -206,8 +206,13 @@ def _interval_notes(doc: Mapping[str, Any]) -> tuple[Line, ...]:
     parts += [" (", *basis, "), by a run's scatter (", num("percent", error["noise_log_sd"]),
               ")"]
     if is_number(error.get("tail_factor")) and error["tail_factor"] > 1.005:
-        parts += [", both times ", f"{error['tail_factor']:.2f}", " so that the interval holds "
-                  "95% of the ladder's own held-out runs"]
+        parts += [", both times ", num("precise", error["tail_factor"]), " so that the "
+                  "interval holds 95% of the ladder's own held-out runs"]
+    if is_number(error.get("fold_factor")) and error["fold_factor"] > 1.005 \
+            and is_number(error.get("folds")):
+        parts += [", the form's error times ", num("precise", error["fold_factor"]),
+                  " for scales estimated from ", num("integer", error["folds"]),
+                  " held-out folds (Student t)"]
     if form.get("alternative_law"):
         parts += [f" and by the answer of the {form['alternative']} form"]
     notes.append((*parts, ". Plan with the total interval: the statistical one alone assumes "

@@ -403,6 +403,8 @@ def _health(doc: Doc, style: Style) -> str:
             f"({100 * e['noise_log_sd']:.1f}%)"
             + (f", both x{e['tail_factor']:.2f} to hold the ladder's own held-out runs"
                if e.get("tail_factor", 1.0) > 1.005 else "")
+            + (f", the form's error x{e['fold_factor']:.2f} for scales from {e['folds']} "
+               "folds (Student t)" if e.get("fold_factor", 1.0) > 1.005 else "")
             + (f" and the {form['alternative']} form's answer" if form.get("alternative_law")
                else ""), "dim"))
     return "".join(line + "\n" for line in lines)
