@@ -437,17 +437,30 @@ def _slow_pid(batch: int) -> tuple[int, int]:
     return batch, os.getpid()
 
 
-def test_this_process_joins_the_worker_on_the_batches_left(pools: list[int]) -> None:
+def test_this_process_joins_the_worker_on_the_batches_left() -> None:
     def here() -> str:
         time.sleep(0.15)  # the worker is well into the batches by now
         return "measured"
 
     result, done = beside_batches(here, _slow_pid, list(range(40)), join=lambda r: True)
-    assert result == "measured" and pools == [1]
+    assert result == "measured"
     assert done is not None and [b for b, _ in done] == list(range(40))  # in order
     ran_here = [b for b, pid in done if pid == os.getpid()]
     assert ran_here and ran_here == list(range(40 - len(ran_here), 40))  # from the last
     assert any(pid != os.getpid() for _, pid in done)
+    assert len({pid for _, pid in done}) == 2  # one worker
+
+
+def _fails_on_seven(batch: int) -> int:
+    if batch == 7:
+        raise InputError("batch 7 is bad")
+    return batch
+
+
+def test_an_error_in_the_worker_is_raised_here() -> None:
+    with pytest.raises(InputError, match="batch 7 is bad"):
+        beside_batches(lambda: time.sleep(0.3), _fails_on_seven, list(range(40)),
+                       join=lambda r: True)
 
 
 def test_a_result_not_kept_stops_the_worker(tmp_path: Path) -> None:
