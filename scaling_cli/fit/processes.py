@@ -4,11 +4,12 @@
 processes that inherit the job from this process's memory (it is never pickled: only the
 batches and the results cross). Results come back in the batches' order, so a caller that
 fixes its batches by the problem's size alone gets the same results for any worker count.
-The bootstrap's replicates, the held-out folds' replicates and the candidate forms of the
-law use it. :func:`beside_batches` runs other work here while one bare forked worker starts
-on the batches, then joins it on the batches left (from the last), for the same results
-(measured as typed on Epoch's 240 runs: 0.86-0.88x of the same split over a process pool,
-whose start, lock and shared array cost ~25 ms and whose threads share this process).
+The bootstrap's replicates and the held-out folds' replicates use it.
+
+:func:`beside_batches` runs other work here while one bare forked worker starts on the
+batches, then joins it on the batches left (from the last), for the same results (as typed
+on Epoch's 240 runs: 0.86-0.88x of the same split over a process pool, whose start, lock
+and shared array cost ~25 ms).
 
 BLAS runs one thread per process inside workers and wherever :func:`limit_blas_threads`
 says: every product here is small or already split across processes, and OpenBLAS's
