@@ -334,3 +334,28 @@ def test_the_form_error_is_widened_for_scales_from_few_folds() -> None:
     assert five.total_sd(2.0, 0.0) > plain.total_sd(2.0, 0.0)
     assert form_error(rows, 0.005, 1).fold_factor == MAX_FOLD_FACTOR  # t(1) = 12.7: capped
     assert FormError.prior(0.005).fold_factor == 1.0  # no folds, the prior as it is
+
+
+def test_the_two_forms_scored_in_two_processes_give_the_one_process_choice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from scaling_cli.fit import evidence
+
+    runs = ladder(CHINCHILLA, noise=0.02, seed=7, sizes=4)
+    where: dict[str, int] = {}
+    original = evidence.score
+
+    def spy(form: str, *args: object, **kwargs: object) -> object:
+        where[form] = os.getpid()
+        return original(form, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("scaling_cli.fit.forms.score", spy)
+    one = choose_form(runs)
+    two = choose_form(runs, workers=2)
+    assert where["full"] == os.getpid()  # (the tied form's pid was the fork's: not seen here)
+    assert (two.form, two.reason, two.scores) == (one.form, one.reason, one.scores)
+    for a, b in zip(one.scores, two.scores, strict=True):
+        assert a.thetas.tobytes() == b.thetas.tobytes()
+    for name in one.fits:
+        assert one.fits[name].theta.tobytes() == two.fits[name].theta.tobytes()

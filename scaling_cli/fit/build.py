@@ -20,7 +20,7 @@ Its typed, validated configuration is :class:`~scaling_cli.fit.settings.FitSetti
 
 from __future__ import annotations
 
-import time
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -86,7 +86,8 @@ EVIDENCE_MAX_RUNS = 1000
 PLAUSIBLE_RMSE_RATIO = 1.5
 # The folds' bootstrap replicates (calibration) are searched in two processes, when workers
 # allow, only after a form choice this slow for its size: their cost follows the fold fits'.
-# Measured (choose_form, then calibration on one process / two): a hard 16-run ladder 0.6 s
+# Measured in CPU seconds (choose_form, then calibration on one process / two; the form
+# choice's two forms may run in two processes): a hard 16-run ladder 0.6 s
 # (37 ms per run), then 1.2 / 0.65 s; Epoch's 240 runs 0.25 s (1 ms per run), then 0.1 s,
 # where a fork cost what it won; 1,000 clean runs 0.55 s (0.55 ms per run), then 0.17 / 0.24 s.
 HARD_EVIDENCE_SECONDS = 0.3
@@ -163,10 +164,12 @@ def _fit_and_measure(runs: RunSet, settings: FitSettings, columns: RunData, evid
     """Choose the form, fit and verify it, measure its error beyond the runs (all but the
     bootstrap); ``full``: the full form's fit, already made."""
     with limit_blas_threads(1):  # small products, or split across processes already
-        started = time.perf_counter()
+        started = _cpu_seconds()
+        # the two forms side by side, unless the full form's bootstrap has the other core
         choice = choose_form(evidence, form=settings.form, given=settings.constraints,
-                             settings=search, fits=None if full is None else {"full": full})
-        hard = _hard_evidence(time.perf_counter() - started, len(evidence))
+                             settings=search, fits=None if full is None else {"full": full},
+                             workers=settings.workers if full is None else 1)
+        hard = _hard_evidence(_cpu_seconds() - started, len(evidence))
     warnings = repeated_data_warnings(columns, settings.repeated_data)
     warnings += check_identifiable(columns.params, columns.tokens, choice.constraints)
     fit = _main_fit(choice, evidence, data, search)
@@ -226,6 +229,13 @@ def _with_bootstrap(measured: _Measured, runs: RunSet, settings: FitSettings, da
                             settings.seed, result.resample_by, result.n_units)
     return replace(measured.model, samples=result.good, boot=boot,
                    warnings=measured.model.warnings + tuple(_bootstrap_warnings(boot)))
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended: the form choice's
+    cost whether one process or two did it (its second form may run in a fork)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _hard_evidence(seconds: float, runs: int) -> bool:

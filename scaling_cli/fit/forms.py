@@ -49,6 +49,7 @@ from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.evidence import HeldOut, Score, folds, score
 from scaling_cli.fit.health import check_identifiable
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.processes import beside_batches
 from scaling_cli.fit.search import FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import FORMS
 from scaling_cli.model import PRIOR_PER_DECADE, PRIOR_PER_DECADE_EPOCHS, FormError, RunData
@@ -112,19 +113,31 @@ def candidate_forms(runs: RunData, form: str = "auto",
 
 def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None = None,
                 settings: SearchSettings | None = None,
-                fits: Mapping[str, FitResult] | None = None) -> FormChoice:
+                fits: Mapping[str, FitResult] | None = None, workers: int = 1) -> FormChoice:
     """Score the candidate forms on held-out folds and pick the better (module doc).
     ``fits``: candidate forms already fitted to all of ``runs`` (the rest are fitted here);
-    each form's fold fits start from its fit."""
+    each form's fold fits start from its fit. With ``workers`` >= 2 the second form is
+    fitted and scored in a forked process beside the first (the same results)."""
     settings = settings or SearchSettings()
     candidates = candidate_forms(runs, form, given)
     if not candidates:  # neither identifiable: the full form's error says what is missing
         check_identifiable(runs.params.tolist(), runs.tokens.tolist(), Constraints())
     data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
-    fitted = {name: (fits or {}).get(name) or fit_law(data, settings=settings, constraints=c)
-              for name, c in candidates.items()}
-    scores = tuple(score(name, runs, fitted[name], folds(runs, c))
-                   for name, c in candidates.items())
+
+    def fit_and_score(name: str) -> tuple[FitResult, Score]:
+        c = candidates[name]
+        fit = (fits or {}).get(name) or fit_law(data, settings=settings, constraints=c)
+        return fit, score(name, runs, fit, folds(runs, c))
+
+    names = list(candidates)
+    if workers >= 2 and len(names) == 2:
+        first, second = beside_batches(lambda: fit_and_score(names[0]), fit_and_score,
+                                       names[1:], join=lambda _: True)
+        done = dict(zip(names, [first, *(second or [])], strict=True))
+    else:
+        done = {name: fit_and_score(name) for name in names}
+    fitted = {name: done[name][0] for name in names}
+    scores = tuple(done[name][1] for name in names)
     if len(candidates) == 1:
         name = next(iter(candidates))
         why = ("the form asked for" if form != "auto" or name == "given" else
