@@ -7,9 +7,9 @@ fixes its batches by the problem's size alone gets the same results for any work
 The bootstrap's replicates and the held-out folds' replicates use it.
 
 :func:`beside_batches` runs other work here while one bare forked worker starts on the
-batches, then joins it on the batches left (from the last), for the same results (as typed
-on Epoch's 240 runs: 0.86-0.88x of the same split over a process pool, whose start, lock
-and shared array cost ~25 ms).
+batches, then joins it on the batches left (from the last), for the same results (a process
+pool, a lock and a shared array cost ~25 ms to start; as typed on Epoch's 240 runs the bare
+fork was 0.98x of the pool, 16 alternating pairs).
 
 BLAS runs one thread per process inside workers and wherever :func:`limit_blas_threads`
 says: every product here is small or already split across processes, and OpenBLAS's
@@ -77,8 +77,8 @@ def beside_batches(here: Callable[[], T], job: Callable[[Any], Any], batches: Se
     The two claim batches through two counters in shared memory, each written by one
     process only (the worker the next from the front, this process the next from the
     back): no lock, and at worst, when both look at once, both run the last batch (the
-    same result), never neither. The worker is a bare fork answering through a pipe: a
-    process pool, a lock and a shared array cost ~25 ms before either could start."""
+    same result), never neither. The worker is a bare fork answering through a pipe (a
+    process pool, a lock and a shared array cost ~25 ms to start)."""
     import mmap
     import os
     import pickle
