@@ -82,3 +82,22 @@ def test_a_fit_error_in_this_process_ends_the_other(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(build, "_main_fit", fail)
     with pytest.raises(build.FitError, match="no optimum"):
         fit_runs(runs, FitSettings(replicates=1000, workers=2))
+
+
+def test_the_forms_go_side_by_side_only_on_small_ladders_with_a_free_core(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[int] = []
+    choose = build.choose_form
+
+    def spy(*args: object, **kwargs: object) -> object:
+        asked.append(int(kwargs.get("workers", 1)))  # type: ignore[call-overload]
+        return choose(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "choose_form", spy)
+    small = _ladder(0.34, 0.28, seed=3)  # 120 runs
+    fit_runs(small, FitSettings(replicates=200, workers=2))  # no early bootstrap: side by side
+    fit_runs(small, FitSettings(replicates=1000, workers=2))  # the bootstrap has the core
+    fit_runs(small, FitSettings(replicates=200, workers=1))
+    monkeypatch.setattr(build, "FORMS_SIDE_BY_SIDE_RUNS", 100)  # a ladder above the limit
+    fit_runs(small, FitSettings(replicates=200, workers=2))
+    assert asked == [2, 1, 1, 1]
