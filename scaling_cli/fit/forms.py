@@ -186,9 +186,9 @@ def nnls_small(design: npt.NDArray[np.float64],
 
 
 def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
-               folds: int = 0) -> FormError:
+               fold_count: int = 0) -> FormError:
     """The per-decade form error and the out-of-sample noise from held-out errors of
-    ``folds`` held-out folds (their count sets :attr:`FormError.fold_factor`).
+    ``fold_count`` held-out folds (their count sets :attr:`FormError.fold_factor`).
 
     Non-negative least squares of what the fold fits' bootstraps do not explain,
 
@@ -231,7 +231,7 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
                       per_decade_epochs=estimate["epochs"])
     # the tail factor calibrates the shape the folds showed; the fold factor (set after it,
     # so not absorbed by it) the uncertainty of scales estimated from that few folds
-    return replace(error, tail_factor=tail_factor(error, e, s, axes), folds=folds)
+    return replace(error, tail_factor=tail_factor(error, e, s, axes), folds=fold_count)
 
 
 def tail_factor(error: FormError, log_errors: Array, stat_sd: Array,
