@@ -10,6 +10,8 @@ one-length-at-a-time computation, and no row may depend on the rows batched besi
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -114,10 +116,9 @@ def test_free_derivatives_without_constraints_are_the_multiplied_out_bits() -> N
 # --------------------------------------------------------------------------- calibration's fork
 
 
-def test_calibration_on_two_processes_gives_the_same_held_out_errors() -> None:
-    """The folds' replicates in two fixed halves, one per process, give the bits of both
-    halves searched here (results never depend on workers)."""
-    from scaling_cli.fit.evidence import calibrate, folds, score
+def _calibration_inputs() -> tuple[Any, Any, Any, np.ndarray]:
+    """The hard ladder as runs, its full fit, its folds and their fold fits."""
+    from scaling_cli.fit.evidence import folds, score
     from scaling_cli.model import RunData
 
     data = _hard_ladder()
@@ -126,6 +127,15 @@ def test_calibration_on_two_processes_gives_the_same_held_out_errors() -> None:
     fit = fit_law(data)
     splits = folds(runs, Constraints())
     thetas = score("full", runs, fit, splits).thetas
+    return runs, fit, splits, thetas
+
+
+def test_calibration_on_two_processes_gives_the_same_held_out_errors() -> None:
+    """The folds' replicates in two fixed halves, one per process, give the bits of both
+    halves searched here (results never depend on workers)."""
+    from scaling_cli.fit.evidence import calibrate
+
+    runs, fit, splits, thetas = _calibration_inputs()
     one = calibrate(runs, fit, splits, thetas, replicates=40, seed=0, workers=1)
     two = calibrate(runs, fit, splits, thetas, replicates=40, seed=0, workers=2)
     assert one == two and len(one) > 0
@@ -147,15 +157,10 @@ def test_calibration_leaves_out_replicates_only_the_complete_search_would_reach(
     global search (which cost 40% of a hard 16-run ladder's calibration). The bootstrap's
     own replicates still get that search: its intervals count every replicate."""
     import scaling_cli.fit.refit as refit_module
-    from scaling_cli.fit.evidence import calibrate, folds, score
-    from scaling_cli.model import RunData
+    from scaling_cli.fit.evidence import calibrate
 
+    runs, fit, splits, thetas = _calibration_inputs()
     data = _hard_ladder()
-    n, d, loss = np.exp(data.log_n), np.exp(data.log_d), np.exp(data.log_l)
-    runs = RunData(tuple(f"r{i:02d}" for i in range(n.size)), n, d, loss, 6 * n * d, None)
-    fit = fit_law(data)
-    splits = folds(runs, Constraints())
-    thetas = score("full", runs, fit, splits).thetas
     complete = refit_module.fit_law_many
     calls: list[int] = []
 

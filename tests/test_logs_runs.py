@@ -260,6 +260,19 @@ def test_yaml_tables_never_load_the_log_readers(tmp_path: Path) -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_a_csv_table_loads_neither_the_log_readers_nor_pyyaml(tmp_path: Path) -> None:
+    # a CSV may be a table or a W&B export: telling them apart needs the sniffer alone
+    (tmp_path / "a.csv").write_text("id,params,tokens,loss\na,70e6,1e9,3\nb,1.4e8,2e9,2.9\n")
+    code = ("import sys; from scaling_cli.read.runs import load_runs; "
+            f"load_runs([{str(tmp_path / 'a.csv')!r}]); "
+            "print(sorted(m for m in sys.modules if m == 'yaml' or m in ("
+            "'scaling_cli.read.logs.reader', 'scaling_cli.read.logs.hf_trainer', "
+            "'scaling_cli.read.logs.jsonl', 'scaling_cli.read.logs.sizes')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
+
+
 def test_the_trainers_own_tensorboard_events_are_not_a_second_run(tmp_path: Path) -> None:
     # transformers' TensorBoard callback writes OUTPUT_DIR/runs/DATE_HOST/events...: the same
     # run as OUTPUT_DIR/trainer_state.json, which is read; fitting both would count it twice

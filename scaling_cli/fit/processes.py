@@ -137,7 +137,7 @@ def _from_front(bounds: memoryview, job: Callable[[Any], Any],
 
 
 def _worker_run(answer_fd: int, work: Callable[[], Any]) -> NoReturn:
-    """In a bare forked worker: set it up as a pool worker is (:func:`_worker_start`), run
+    """In a bare forked worker: set it up as a pool worker is (:func:`_as_worker`), run
     ``work``, send back ("ok", result) or ("error", exception) pickled, and exit without
     the parent's exit handlers or buffered output."""
     import os
@@ -145,7 +145,7 @@ def _worker_run(answer_fd: int, work: Callable[[], Any]) -> NoReturn:
 
     code = 0
     try:
-        _worker_start(lambda _: None)
+        _as_worker()
         try:
             message: tuple[str, Any] = ("ok", work())
         except BaseException as exc:  # every failure is the parent's to raise
@@ -166,13 +166,18 @@ def _run_inherited(batch: Any) -> Any:
 
 
 def _worker_start(job: Callable[[Any], Any]) -> None:
-    """A worker keeps the job it inherited, runs BLAS on one thread, ignores Ctrl-C (the
-    parent answers it) and dies quietly on SIGTERM/SIGHUP (the parent's pool sends SIGTERM
-    when it stops: a handler inherited from the parent would turn that into an exception
-    and keep the worker alive)."""
+    """A pool worker keeps the job it inherited and is set up as every worker is
+    (:func:`_as_worker`)."""
+    _INHERITED[:] = [job]
+    _as_worker()
+
+
+def _as_worker() -> None:
+    """A worker runs BLAS on one thread, ignores Ctrl-C (the parent answers it) and dies
+    quietly on SIGTERM/SIGHUP (the parent sends SIGTERM when it stops: a handler inherited
+    from the parent would turn that into an exception and keep the worker alive)."""
     import signal
 
-    _INHERITED[:] = [job]
     controls = _blas_controls()
     _set_blas_threads(controls, [1] * len(controls))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
