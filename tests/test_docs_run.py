@@ -476,8 +476,21 @@ class Workspace:
 
 
 def _runnable(example: Example) -> bool:
-    return example.not_run is None and (SHARED.is_dir() or "../shared/data/" not in
-                                        example.command)
+    """Not marked "not run", and neither reading the public data when it is absent nor a
+    file that an earlier example of its document writes from it (`-o steplaw.json`)."""
+    if example.not_run is not None:
+        return False
+    if SHARED.is_dir():
+        return True
+    return "../shared/data/" not in example.command and not (
+        set(shlex.split(example.command, comments=True)) & _written_from_shared(example.doc))
+
+
+@cache
+def _written_from_shared(doc: str) -> frozenset[str]:
+    """The files that examples of ``doc`` reading the public data write."""
+    return frozenset(target for e in EXAMPLES if e.doc == doc and "../shared/data/" in
+                     e.command for target in written(e.command))
 
 
 @pytest.fixture(scope="session")
