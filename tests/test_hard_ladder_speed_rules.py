@@ -177,3 +177,45 @@ def test_calibration_leaves_out_replicates_only_the_complete_search_would_reach(
     assert calls and (~ok).sum() > (~ok_full).sum()  # the hard ladder needs the last resort
     same = ok  # where the cheap search converged, the last resort changes nothing
     assert np.array_equal(kept[same], full[same])
+
+
+def test_the_trust_region_lets_a_term_slide_along_its_valley_in_one_step() -> None:
+    """A step that keeps A N^-alpha fixed at the smallest run (log A rising by log N_min per
+    unit of alpha) is measured by its change in alpha alone: not shortened 16-fold, as a
+    cap on log A itself did (100-iteration crawls of degenerate replicates)."""
+    data = _hard_ladder()
+    space = newton.Space(Constraints())
+    sizes = space.step_sizes(data)
+    log_n_min = float(data.log_n.min())
+    valley = np.array([[0.0, 0.8 * log_n_min, 0.0, 0.8, 0.0]])  # (log E, log A, log B, a, b)
+    h = np.eye(5)[None]
+    full = newton.newton_step(-valley, h, sizes)  # the Newton step is the valley step itself
+    assert np.allclose(full, valley, rtol=1e-12)
+    capped = newton.newton_step(-valley, h)  # theta's own units: log A capped at 1
+    assert np.abs(capped).max() == pytest.approx(newton.MAX_STEP)
+    # a step that moves the term at N_min is still capped in the term's log
+    lift = np.array([[0.0, 3.0, 0.0, 0.0, 0.0]])
+    assert np.abs(newton.newton_step(-lift, h, sizes)).max() == pytest.approx(newton.MAX_STEP)
+
+
+def test_rows_stopped_at_the_e_kink_converge_on_the_face_to_the_complete_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The profile's descent stops where E reaches zero; searched again on the face E = 0,
+    more rows converge, and each such row's optimum is the complete global search's for its
+    weights (never a point on the face that E > 0 would improve)."""
+    data = _hard_ladder()
+    fit = fit_law(data)
+    weights = resample_weights(len(data), None, 200, seed=11)
+    starts = np.tile(fit.theta, (len(weights), 1))
+    kw = {"delta": DELTA, "constraints": Constraints(), "converged_rtol": REPLICATE_RTOL}
+    with np.errstate(all="ignore"):
+        with_face = profile.profile_polish(starts, data, weights, **kw)
+        monkeypatch.setattr(profile, "_on_e_face", lambda found, *a, **k: found)
+        without = profile.profile_polish(starts, data, weights, **kw)
+    gained = np.flatnonzero(with_face.converged & ~without.converged)
+    assert gained.size >= 3
+    assert (with_face.theta[gained, 0] == newton.BOUNDS[0, 0]).all()  # on the face
+    for row in gained[:6]:
+        complete = fit_law(data, weights=weights[row])
+        assert with_face.objective[row] <= complete.objective * (1 + 1e-6)

@@ -72,3 +72,24 @@ def test_huber_pieces() -> None:
     r = np.array([-1.0, -1e-3, 0.0, 5e-4, 2e-3])
     expected = [1e-3 * (1 - 5e-4), 0.5e-6, 0.0, 0.125e-6, 1e-3 * (2e-3 - 5e-4)]
     assert np.allclose(huber(r), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("rows", [1, 7, 40, 300])
+def test_small_batches_stacked_sums_give_the_per_entry_bits(rows: int, data: Data) -> None:
+    """A batch small enough for the stacked derivative sums (STACKED_CELLS) gets exactly the
+    bits of the per-entry row-wise sums the large batches use."""
+    import scaling_cli.fit.objective as objective
+
+    rng = np.random.default_rng(rows)
+    theta = np.vstack(THETAS)[rng.integers(0, 3, rows)] + rng.normal(0, 0.05, (rows, 5))
+    w = rng.poisson(1.0, (rows, len(data))).astype(float)
+    stacked = objective._evaluate_block(theta, data, w, 2, 1e-3)
+    saved = objective.STACKED_CELLS
+    try:
+        objective.STACKED_CELLS = 0  # every batch per entry
+        per_entry = objective._evaluate_block(theta, data, w, 2, 1e-3)
+    finally:
+        objective.STACKED_CELLS = saved
+    assert rows * len(data) <= saved or rows == 300  # the small ones take the stacked path
+    for a, b in zip(stacked, per_entry, strict=True):
+        assert a is not None and b is not None and np.array_equal(a, b)

@@ -415,6 +415,10 @@ def test_the_refit_plan_depends_on_the_problem_alone() -> None:
         assert all(sum(size for _, size in batch) <= boot.batch_size(runs)
                    for batch in plan[1:])
     assert boot.batch_size(16) == boot.MAX_BATCH and boot.batch_size(5000) == boot.CHUNK
+    # a short last chunk joins the batch before it where that batch has room
+    assert [sum(size for _, size in batch) for batch in boot.batches(chunks, 16)] == [
+        32, 480, 488]
+    assert boot.batches(chunks, 5000)[-1] == ((31, 8),)  # no room: its own batch
 
 
 def test_same_bytes_when_timing_sends_the_rest_to_workers(

@@ -271,6 +271,13 @@ def batches(chunks: Sequence[tuple[int, int]], runs: int) -> list[Batch]:
         rows += b - a
     if current:
         out.append(tuple(current))
+    if (len(out) > 2 and len(out[-1]) == 1 and out[-1][0][1] < CHUNK
+            and sum(size for _, size in out[-2] + out[-1]) <= batch_size(runs)):
+        # a short last chunk alone would be a batch of a few replicates, run after the
+        # others on one process (most of its cost is per-batch overhead): it joins the
+        # batch before it where that stays within the batch size (1,000 replicates of 16
+        # runs: 32 + 480 + 488, not 32 + 480 + 480 + 8)
+        out[-2:] = [out[-2] + out[-1]]
     return out
 
 
