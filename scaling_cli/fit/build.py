@@ -88,9 +88,11 @@ PLAUSIBLE_RMSE_RATIO = 1.5
 # allow, only after a form choice this slow for its size: their cost follows the fold fits'.
 # Measured in CPU seconds (choose_form, then calibration on one process / two; the form
 # choice's two forms may run in two processes): a hard 16-run ladder 0.6 s
-# (37 ms per run), then 1.2 / 0.65 s; Epoch's 240 runs 0.25 s (1 ms per run), then 0.1 s,
-# where a fork cost what it won; 1,000 clean runs 0.55 s (0.55 ms per run), then 0.17 / 0.24 s.
-HARD_EVIDENCE_SECONDS = 0.3
+# (37 ms per run), then 1.2 / 0.65 s, and since Newton looks at the face E = 0 (fold fits
+# no longer crawl there) 0.28-0.37 s, then 1.05 / 0.57 s; Epoch's 240 runs 0.25 s (1 ms per
+# run), then 0.1 s, where a fork cost what it won; 1,000 clean runs 0.55 s (0.55 ms per
+# run), then 0.17 / 0.24 s.
+HARD_EVIDENCE_SECONDS = 0.15
 HARD_EVIDENCE_SECONDS_PER_RUN = 0.005
 # The least bootstrap work (replicates x (runs + REPLICATE_COST_RUNS), ~0.2-0.5 us a unit)
 # worth a second process beside the form evidence (fit_runs): Epoch's 240 runs x 1,000

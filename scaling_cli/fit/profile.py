@@ -19,8 +19,8 @@ where Newton's capped steps crawl for hundreds of iterations and a coefficient h
 zero is infinitely far away in log space. In the profile the coefficients are solved
 exactly (a zero coefficient included), so only the exponents are searched: Newton on
 (alpha, beta) with the Schur-complement step of the full Hessian, a backtracking line
-search on P, then a short full Newton polish that verifies the optimum; a row that stopped
-at the kink where E reaches zero is searched again on the face E = 0 (:func:`_on_e_face`).
+search on P, then a short full Newton polish that verifies the optimum (where the descent
+stopped at the kink E reaches zero, the polish finds the face E = 0: :mod:`.newton`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit.constraints import Constraints
-from scaling_cli.fit.newton import BOUNDS, TRY_VANISH_LOG, Polished, Space, polish
-from scaling_cli.fit.objective import Data, evaluate, huber, row_dots
+from scaling_cli.fit.newton import BOUNDS, Polished, Space, polish
+from scaling_cli.fit.objective import Data, huber, row_dots
 
 __all__ = ["IRLS_ITERATIONS", "profile_coefficients", "profile_polish"]
 
@@ -243,49 +243,8 @@ def profile_polish(
                                       iterations=PROFILE_IRLS_ITERATIONS)
     theta = coefficients_to_theta(coef, alpha, beta, data, float(np.exp(BOUNDS[0, 0])))
     theta = constraints.project(np.clip(theta, BOUNDS[0], BOUNDS[1]))
-    found = polish(theta, data, w, delta=delta, constraints=constraints,
-                   converged_rtol=converged_rtol, max_iter=polish_iter)
-    return _on_e_face(found, data, w, delta=delta, constraints=constraints,
-                      converged_rtol=converged_rtol, max_iter=polish_iter)
-
-
-def _on_e_face(found: Polished, data: Data, w: Array, *, delta: float,
-               constraints: Constraints, converged_rtol: float, max_iter: int) -> Polished:
-    """Rows that did not converge with a small E, searched again on the face E = 0.
-
-    The profile's coefficients are exact for given exponents, but its descent stops where
-    E reaches zero: past that point the profile has a kink (E >= 0 becomes active) that
-    no Newton or gradient step on (alpha, beta) crosses, while the optimum lies further
-    along the face (a degenerate replicate: the law without E). Such a row's end point has
-    E below ``TRY_VANISH_LOG`` of the smallest loss and crawls in the full polish. From that
-    point with E at its bound, the polish holds E there and solves the other four
-    parameters; the face's optimum is kept where it converged and E = 0 is optimal there
-    (Karush-Kuhn-Tucker: df/dE >= 0, to within what the decrement test accepts: raising E
-    by as much as the smallest loss would gain at most ``converged_rtol`` of f).
-    Measured on a hard 16-run ladder's bootstrap: 27 of 47 such rows converged this way,
-    the complete global search ran on 1 batch instead of 2 (CPU 3.2 -> 3.0 s)."""
-    if 0 in constraints.fixed_theta():
-        return found
-    floor = float(data.log_l.min())
-    rows = np.flatnonzero(~found.converged & (found.theta[:, 0] < floor + TRY_VANISH_LOG)
-                          & (found.theta[:, 0] > BOUNDS[0, 0] + 1e-9))
-    if rows.size == 0:
-        return found
-    start = found.theta[rows].copy()
-    start[:, 0] = BOUNDS[0, 0]
-    face = polish(start, data, w[rows], delta=delta, constraints=constraints,
-                  converged_rtol=converged_rtol, max_iter=max_iter)
-    _, g, _ = evaluate(face.theta, data, w[rows], order=1, delta=delta)
-    assert g is not None
-    slope_e = g[:, 0] / np.exp(face.theta[:, 0])  # df/dE: g is df/dlog E = E df/dE
-    optimal = slope_e * np.exp(floor) >= -converged_rtol * face.objective
-    take = face.converged & optimal
-    if not take.any():
-        return found
-    fields = {name: getattr(found, name).copy() for name in Polished.__dataclass_fields__}
-    for name, values in fields.items():
-        values[rows[take]] = getattr(face, name)[take]
-    return Polished(**fields)
+    return polish(theta, data, w, delta=delta, constraints=constraints,
+                  converged_rtol=converged_rtol, max_iter=polish_iter)
 
 
 def _profile(alpha: Array, beta: Array, data: Data, w: Array, delta: float,
