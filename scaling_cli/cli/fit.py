@@ -171,7 +171,7 @@ def predict(
     Example: scaling predict sample_runs/ --params 70B --tokens 1.4T
     """
     from scaling_cli.forecast.answers import predict as predict_loss
-    from scaling_cli.read.planfile import check_plausible
+    from scaling_cli.read.plausible import check_plausible
     from scaling_cli.render.documents import predict_document
 
     if not params or len(params) != len(tokens):

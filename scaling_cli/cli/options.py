@@ -388,7 +388,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
 def law_request(ctx: typer.Context, *, runs_key: str = "runs") -> LawRequest:
     """The law request the command's options describe, validated (see :class:`LawRequest`)."""
     from scaling_cli.fit.settings import FitSettings
-    from scaling_cli.read.planfile import check_plausible
+    from scaling_cli.read.plausible import check_plausible
 
     p = ctx.params
     paths = tuple(p.get(runs_key) or ())

@@ -96,7 +96,7 @@ def optimal(
     """
     from scaling_cli.forecast.answers import fixed_size
     from scaling_cli.forecast.answers import optimal as plan_optimal
-    from scaling_cli.read.planfile import check_plausible
+    from scaling_cli.read.plausible import check_plausible
     from scaling_cli.render.documents import fixed_size_document, optimal_document
 
     if params is not None and unique_tokens is not None:
@@ -162,7 +162,7 @@ def target(
     Example: scaling target sample_runs/ --loss 2.1 --inference-tokens 2T --gpu h100
     """
     from scaling_cli.forecast.answers import target as plan_target
-    from scaling_cli.read.planfile import check_plausible
+    from scaling_cli.read.plausible import check_plausible
     from scaling_cli.render.documents import target_document
 
     if not loss:
@@ -269,7 +269,8 @@ def check(
     """
     from scaling_cli.forecast.checks import check_plan
     from scaling_cli.read.hardware import HardwareSpec
-    from scaling_cli.read.planfile import Plan, check_plausible, read_plan_file
+    from scaling_cli.read.planfile import Plan, read_plan_file
+    from scaling_cli.read.plausible import check_plausible
     from scaling_cli.render.documents import check_document
 
     plan = Plan() if plan_file is None else read_plan_file(plan_file)

@@ -145,7 +145,7 @@ def report(
     """
     from scaling_cli.cli.output import output_target
     from scaling_cli.forecast.answers import optimal
-    from scaling_cli.read.planfile import check_plausible
+    from scaling_cli.read.plausible import check_plausible
 
     kind = page_format_for(output, page_format)
     hw = hardware(ctx.params)

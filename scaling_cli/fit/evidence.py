@@ -55,7 +55,8 @@ MIN_RATIO_SPAN = 2.0  # tokens per parameter must span this factor for ratio fol
 # 12 starts); above, 12 x 12 with 4 starts and 2 of the full fit's cells. Measured on 696
 # folds of 3 x 3 to 5 x 5 grid ladders with 1-5% noise: with 3 full-data cells alone, 9
 # folds ended 0.1-7% above the complete search's optimum; 3 with the 12 x 12 screen; 1 (by
-# 1.4%) with the full one (benchmarks/fold_search.py).
+# 1.4%) with the full one, and none since Newton looks at the face E = 0
+# (benchmarks/fold_search.py).
 FOLD_STARTS = 7
 SMALL_LADDER = 100
 FOLD_POLISH_ITER = 200  # as a complete fit's polish

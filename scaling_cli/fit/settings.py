@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from scaling_cli.errors import UsageError
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.law import DEFAULT_FLOPS_PER_PARAM_TOKEN
-from scaling_cli.read.planfile import PLAUSIBLE
+from scaling_cli.read.plausible import PLAUSIBLE
 
 __all__ = ["FORMS", "MAX_REPLICATES", "METHOD_NAMES", "MIN_REPLICATES", "REPEATED_DATA",
            "RESAMPLE_BY", "FitSettings"]

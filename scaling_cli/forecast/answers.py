@@ -31,9 +31,8 @@ import numpy.typing as npt
 from scaling_cli.errors import UsageError
 from scaling_cli.forecast.costs import Cost, cost_of
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
-from scaling_cli.forecast.intervals import Estimate, Paired, percentile_interval
+from scaling_cli.forecast.intervals import Estimate, Paired, law_estimates
 from scaling_cli.law import (
-    PARAMETER_NAMES,
     Law,
     effective_tokens,
     optimal_allocation,
@@ -215,19 +214,6 @@ class PredictionForecast:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def law_estimates(model: Model, confidence: float) -> dict[str, Estimate]:
-    """E, A, B, alpha, beta with intervals, by name."""
-    samples = model.sample_law
-    out = {}
-    for name, value in zip(PARAMETER_NAMES, model.law.as_tuple(), strict=True):
-        if samples is None:
-            out[name] = Estimate(value)
-        else:
-            out[name] = Estimate(value, *percentile_interval(getattr(samples, name),
-                                                             confidence))
-    return out
 
 
 def _as_budgets(budgets: Sequence[float | Budget]) -> list[Budget]:

@@ -20,16 +20,20 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from scaling_cli.law import Law
+from scaling_cli.law import PARAMETER_NAMES, Law
+
+if TYPE_CHECKING:
+    from scaling_cli.model import Model
 
 __all__ = [
     "Estimate",
     "Paired",
+    "law_estimates",
     "percentile_interval",
 ]
 
@@ -168,3 +172,16 @@ class Paired:
 
     def ratio(self, numerator: str, denominator: str, j: int) -> Estimate:
         return self.estimate(self.column(numerator, j) / self.column(denominator, j))
+
+
+def law_estimates(model: Model, confidence: float) -> dict[str, Estimate]:
+    """E, A, B, alpha, beta with intervals, by name."""
+    samples = model.sample_law
+    out = {}
+    for name, value in zip(PARAMETER_NAMES, model.law.as_tuple(), strict=True):
+        if samples is None:
+            out[name] = Estimate(value)
+        else:
+            out[name] = Estimate(value, *percentile_interval(getattr(samples, name),
+                                                             confidence))
+    return out

@@ -39,7 +39,7 @@ from scaling_cli.model import (
     Model,
     RunData,
 )
-from scaling_cli.read.planfile import PLAUSIBLE
+from scaling_cli.read.plausible import PLAUSIBLE
 from scaling_cli.units import shown
 from scaling_cli.version import __version__
 

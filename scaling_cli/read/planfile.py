@@ -23,10 +23,10 @@ from dataclasses import dataclass, field, replace
 
 from scaling_cli.errors import InputError, ScalingError, UsageError
 from scaling_cli.read.hardware import HardwareSpec
+from scaling_cli.read.plausible import PLAUSIBLE, check_plausible
 from scaling_cli.units import QuantityError, parse_number, shown
 
-__all__ = ["LIMITS", "MIN_LIMITS", "PLAUSIBLE", "Plan", "check_plausible", "load_plan",
-           "read_plan_file"]
+__all__ = ["LIMITS", "MIN_LIMITS", "Plan", "load_plan", "read_plan_file"]
 
 LIMITS = {
     "max_flops": ("FLOPs", "training compute C = k N D"),
@@ -42,17 +42,6 @@ LIMITS = {
 }
 # Limits a plan must stay above (the others are upper limits).
 MIN_LIMITS = ("min_compute_multiplier",)
-# What a run log accepts for the same quantities: a plan outside it is a unit slip.
-PLAUSIBLE = {"params": (1e3, 1e15), "tokens": (1e3, 1e18), "gpus": (1, 1e9),
-             "lr": (1e-8, 10.0), "batch_tokens": (1.0, 1e10)}
-# Flags with no run-log field, held to ranges outside of which an answer is a slip too:
-# unique data like tokens; lifetime inference tokens (0: none); a target loss like a run's;
-# k in C = k N D (6 for training, 2 for a forward pass; 1e300 overflows every answer).
-PLAUSIBLE.update({"unique_tokens": (1e3, 1e18), "inference_tokens": (0.0, 1e18),
-                  "loss": (0.0, 20.0), "flops_per_param_token": (1.0, 100.0)})
-_HINTS = {"loss": "a loss is in nats/token; if it is a perplexity, give its natural log",
-          "flops_per_param_token": "k in C = k*N*D is about 6 for training (2 for a forward "
-                                   "pass only)"}
 MAX_PLAN_BYTES = 1024 * 1024
 _PLAN_KEYS = ("name", "params", "tokens", "budget", "lr", "batch_tokens", "hardware", "limits")
 _HARDWARE_KEYS = ("gpu", "gpus", "mfu", "peak_tflops", "usd_per_gpu_hour")
@@ -85,18 +74,6 @@ class Plan:
             batch_tokens=self.batch_tokens if flags.batch_tokens is None else flags.batch_tokens,
             hardware=self.hardware.merged(flags.hardware),
             limits={**self.limits, **flags.limits})
-
-
-def check_plausible(name: str, value: float, *, field: str | None = None) -> float:
-    """``value`` if it lies in the range ``PLAUSIBLE[name]`` (for params, tokens and loss:
-    what a run log accepts); the error names ``field`` (default: ``name``)."""
-    low, high = PLAUSIBLE[name]
-    if not low <= value <= high:
-        size = "small" if value < low else "large"
-        hint = _HINTS.get(name, "check the units")
-        raise InputError(f"{value:g} is implausibly {size} (from {low:g} to {high:g}); {hint}",
-                         field=field or name)
-    return value
 
 
 def _unknown(where: str, key: str, allowed: tuple[str, ...]) -> InputError:

@@ -20,29 +20,29 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from scaling_cli.forecast.answers import (
-    FixedSizeForecast,
-    OptimalForecast,
-    PredictionForecast,
-    TargetForecast,
-    law_estimates,
-)
-from scaling_cli.forecast.costs import Cost
 from scaling_cli.forecast.extrapolation import Reach
-from scaling_cli.forecast.intervals import Estimate
+from scaling_cli.forecast.intervals import Estimate, law_estimates
 from scaling_cli.model import FitSummary, Model
 from scaling_cli.read.fitfile import REPLICATE_COLUMNS, SCHEMA_VERSION
-from scaling_cli.read.hardware import Budget, Hardware
 from scaling_cli.version import __version__
 
-if TYPE_CHECKING:  # the decision answers (compare-recipes, hparams, shape): loaded on use
+if TYPE_CHECKING:  # the answers' types (a fit document needs none of their modules) and
+    # the decision answers (compare-recipes, hparams, shape): loaded on use
     from scaling_cli.fit.hparams import HparamFit, RuleVariant
+    from scaling_cli.forecast.answers import (
+        FixedSizeForecast,
+        OptimalForecast,
+        PredictionForecast,
+        TargetForecast,
+    )
     from scaling_cli.forecast.backtest import Backtest, Fold
     from scaling_cli.forecast.checks import CheckReport
     from scaling_cli.forecast.compare import Comparison
+    from scaling_cli.forecast.costs import Cost
     from scaling_cli.forecast.hparams import HparamAdvice, HparamLawReport, HparamPreset
     from scaling_cli.forecast.recipes import RecipeComparison
     from scaling_cli.forecast.shapes import ShapePlan
+    from scaling_cli.read.hardware import Budget, Hardware
 
 __all__ = [
     "UNITS",
