@@ -70,10 +70,15 @@ TRY_VANISH_LOG = float(np.log(1e-2))  # a shrinking term below 1% of the loss ma
 DECREMENT_RTOL = 1e-14
 # A start still stepping after this many iterations while E shrinks is probed on the face
 # E = 0 (``_onto_e_face``), whose optimum a further FACE_MAX_ITER iterations look for.
-# Measured on a hard 16-run ladder's `scaling fit` (CPU, one process): after 20 / 30 / 40
-# iterations 2.83 / 2.77 / 3.02 s, 3.00 s without.
+# Measured on a hard 16-run ladder's `scaling fit` (CPU, one process, every polish looking):
+# after 20 / 30 / 40 iterations 2.83 / 2.77 / 3.02 s, 3.00 s without.
 FACE_PROBE_AT = 30
 FACE_MAX_ITER = 40
+# Only a polish of at least this many iterations looks (a complete fit's, a held-out fold's):
+# in the replicate refits' 60 (and the profile search's 40) a look costs about what it can
+# save, and where the face is not the optimum it is all cost (Porian et al.'s 16-run ladders:
+# `predict` 1.75 -> 2.04 s with no start moved; the hard ladder above 1.85 vs 1.87 s).
+FACE_PROBE_MIN_ITER = 100
 _ARMIJO = 1e-4
 MAX_STEP = 1.0
 _MAX_HALVINGS = 45
@@ -115,12 +120,14 @@ def polish(
     """Minimise from each row of ``theta0`` (S, 5). ``weights``: (n,) or (S, n).
 
     Newton's iterations (:func:`_newton`), with one look at the face E = 0 after
-    ``FACE_PROBE_AT`` of them for the starts still crawling there (:func:`_onto_e_face`;
-    the iteration is memoryless, so a start not moved there ends exactly where the
-    uninterrupted iteration would)."""
+    ``FACE_PROBE_AT`` of them for the starts still crawling there (:func:`_onto_e_face`)
+    when ``max_iter`` is at least ``FACE_PROBE_MIN_ITER``. The iteration is memoryless, so
+    a start not moved there ends exactly where the uninterrupted iteration would."""
     space = Space(constraints or Constraints())
     w = np.broadcast_to(np.asarray(weights, dtype=float),
                         (np.atleast_2d(np.asarray(theta0)).shape[0], len(data)))
+    if max_iter < FACE_PROBE_MIN_ITER:
+        return _newton(space, theta0, data, w, max_iter, delta, converged_rtol)
     first = _newton(space, theta0, data, w, min(max_iter, FACE_PROBE_AT), delta,
                     converged_rtol)
     if max_iter <= FACE_PROBE_AT:
@@ -153,8 +160,9 @@ def _onto_e_face(space: Space, found: Polished, data: Data, w: Array, delta: flo
     below the start's objective, and E = 0 is optimal there (Karush-Kuhn-Tucker: df/dE >= 0,
     to within what the decrement test accepts: raising E by as much as the smallest loss
     would gain at most ``converged_rtol`` of f). Measured on that ladder's `scaling fit`
-    with 1,000 replicates: 1,138 of 1,783 crawling starts moved, the CPU 3.0 -> 2.8 s, and
-    the full form's fold fits (the form choice's longest part) 0.38 -> 0.15 s."""
+    with 1,000 replicates: in the full form's fold fits 96 of 133 crawling starts moved
+    (the form choice's longest part 0.38 -> 0.15 s), in the complete search of the
+    replicates nothing else settled 26 of 36."""
     theta = found.theta.copy()
     moved = np.zeros(len(theta), dtype=bool)
     column = space.column_of.get(0)
