@@ -337,3 +337,32 @@ def test_the_entry_point_builds_only_the_command_typed(monkeypatch: pytest.Monke
             whole.exit_code, whole.stdout, whole.stderr), argv
     monkeypatch.setenv("_SCALING_COMPLETE", "complete_bash")  # shell completion: every command
     assert _app_for(["fit"]) is app
+
+
+def test_fitting_a_run_table_loads_no_log_readers_nor_plan_and_answer_modules(
+        tmp_path: Path) -> None:
+    """`scaling fit TABLE.csv` as typed imports neither the training-log readers (no log
+    option given) nor the plan, hardware and answer modules (a fit document needs none)."""
+    import subprocess
+    import sys
+
+    rows = ["id,params,tokens,loss"]
+    for i, n in enumerate([2e7, 5e7, 1.2e8, 3e8]):
+        for j, ratio in enumerate([5, 20, 80]):
+            d = n * ratio
+            rows.append(f"r{i}{j},{n:g},{d:g},{1.8 + 400 / n**0.33 + 1800 / d**0.36:.6f}")
+    table = tmp_path / "runs.csv"
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    heavy = ("yaml", "scaling_cli.read.logs.reader", "scaling_cli.read.logs.hf_trainer",
+             "scaling_cli.read.logs.jsonl", "scaling_cli.read.logs.sizes",
+             "scaling_cli.read.hardware", "scaling_cli.read.presets",
+             "scaling_cli.read.planfile", "scaling_cli.forecast.answers",
+             "scaling_cli.forecast.costs")
+    code = ("import sys\n"
+            f"sys.argv = ['scaling', 'fit', {str(table)!r}, '--bootstrap', '0', '-q']\n"
+            "from scaling_cli.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True, timeout=120)
+    assert "E" in done.stdout and done.stdout.strip().splitlines()[-1] == "[]", done.stderr
