@@ -32,14 +32,14 @@ def test_the_overlapped_bootstrap_gives_the_one_process_model(
         monkeypatch: pytest.MonkeyPatch, alpha: float, beta: float, form: str | None) -> None:
     runs = _ladder(alpha, beta, seed=5)
     started: list[bool] = []
-    early = build._early_full_fit
+    pays = build._bootstrap_beside_pays
 
-    def spy(*args: object, **kwargs: object) -> object:
-        got = early(*args, **kwargs)  # type: ignore[arg-type]
-        started.append(got is not None)
+    def spy(*args: object, **kwargs: object) -> bool:
+        got = pays(*args, **kwargs)  # type: ignore[arg-type]
+        started.append(got)
         return got
 
-    monkeypatch.setattr(build, "_early_full_fit", spy)
+    monkeypatch.setattr(build, "_bootstrap_beside_pays", spy)
     ticks: list[tuple[int, int]] = []
     two = fit_runs(runs, FitSettings(replicates=1000, workers=2),
                    progress=lambda done, total: ticks.append((done, total)))
@@ -54,23 +54,22 @@ def test_no_overlap_where_it_cannot_pay_or_apply() -> None:
     runs = _ladder(0.34, 0.28, seed=1)
     columns = runs.columns(6.0)
     data = build.Data.from_arrays(columns.params, columns.tokens, columns.loss)
-    search = build.SearchSettings()
-    early = build._early_full_fit
-    assert early(runs, FitSettings(replicates=1000, workers=2), columns, data, search) is not None
+    pays = build._bootstrap_beside_pays
+    assert pays(runs, FitSettings(replicates=1000, workers=2), columns, data)
     for settings in (FitSettings(replicates=0, workers=2), FitSettings(workers=1),
                      FitSettings(replicates=1000, workers=2, form="tied"),
                      FitSettings(replicates=200, workers=2),  # too little work to pay
                      FitSettings(replicates=10_000, workers=2)):  # the count rule: 2 processes
-        assert early(runs, settings, columns, data, search) is None
+        assert not pays(runs, settings, columns, data)
     small = runset_from_arrays(*[a[:: 2][:60] for a in synthetic_ladder(sizes=30)])
     cols = small.columns(6.0)
-    assert early(small, FitSettings(replicates=1000, workers=2), cols,
-                 build.Data.from_arrays(cols.params, cols.tokens, cols.loss), search) is None
+    assert not pays(small, FitSettings(replicates=1000, workers=2), cols,
+                    build.Data.from_arrays(cols.params, cols.tokens, cols.loss))
     n, d, loss = synthetic_ladder(alpha=0.34, beta=0.28, sizes=30, noise=0.01, seed=1)
     grouped = runset_from_arrays(n, d, loss, groups=[f"g{i % 16}" for i in range(n.size)])
-    assert early(grouped, FitSettings(replicates=1000, workers=2), columns, data, search) is None
-    assert early(grouped, FitSettings(replicates=1000, workers=2, resample_by="run"), columns,
-                 data, search) is not None  # 120 runs resampled one by one
+    assert not pays(grouped, FitSettings(replicates=1000, workers=2), columns, data)
+    assert pays(grouped, FitSettings(replicates=1000, workers=2, resample_by="run"), columns,
+                data)  # 120 runs resampled one by one
 
 
 def test_a_fit_error_in_this_process_ends_the_other(monkeypatch: pytest.MonkeyPatch) -> None:

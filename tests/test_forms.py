@@ -359,3 +359,34 @@ def test_the_two_forms_scored_in_two_processes_give_the_one_process_choice(
         assert a.thetas.tobytes() == b.thetas.tobytes()
     for name in one.fits:
         assert one.fits[name].theta.tobytes() == two.fits[name].theta.tobytes()
+
+
+def test_a_form_fitted_elsewhere_is_scored_last_and_changes_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """choose_form(fits={"full": get}) asks for the full fit (made in another process)
+    only after scoring the tied form, and chooses exactly as without it."""
+    from scaling_cli.fit import evidence
+    from scaling_cli.fit.objective import Data
+    from scaling_cli.fit.search import fit_law
+
+    runs = ladder(CHINCHILLA, noise=0.01, seed=4)
+    plain = choose_form(runs)
+    scored: list[str] = []
+    original = evidence.score
+
+    def spy(form: str, *args: object, **kwargs: object) -> object:
+        scored.append(form)
+        return original(form, *args, **kwargs)  # type: ignore[arg-type]
+
+    def get() -> object:
+        asked.append(list(scored))
+        return fit_law(Data.from_arrays(runs.params, runs.tokens, runs.loss))
+
+    asked: list[list[str]] = []
+    monkeypatch.setattr("scaling_cli.fit.forms.score", spy)
+    given = choose_form(runs, fits={"full": get})  # type: ignore[dict-item]
+    assert asked == [["tied"]] and scored == ["tied", "full"]
+    assert [s.form for s in given.scores] == ["full", "tied"]  # reported in the usual order
+    assert (given.form, given.reason, given.scores) == (plain.form, plain.reason, plain.scores)
+    for a, b in zip(plain.scores, given.scores, strict=True):
+        assert a.thetas.tobytes() == b.thetas.tobytes()

@@ -25,7 +25,7 @@ import pytest
 from scaling_cli.errors import InputError
 from scaling_cli.fit import bootstrap as boot
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.processes import beside_batches
+from scaling_cli.fit.processes import beside_batches, beside_prepared
 from scaling_cli.fit.search import fit_law
 from scaling_cli.read import runs as runs_module
 from scaling_cli.read.runs import RunSet, load_runs
@@ -499,11 +499,60 @@ def test_an_error_here_ends_the_worker(tmp_path: Path) -> None:
 def test_the_bootstrap_beside_other_work_is_the_bootstrap(ladder: tuple[Data, Any]) -> None:
     data, fit = ladder
     alone = boot.bootstrap(data, fit, replicates=300, seed=4, workers=1)
-    result, beside = boot.bootstrap_beside(lambda: 1, lambda r: r == 1, data, fit,
-                                           replicates=300, seed=4)
+    seen: list[Any] = []
+
+    def here(fitted: Callable[[], Any]) -> int:
+        seen.append(fitted())  # the worker's fit, sent here
+        return 1
+
+    result, beside = boot.bootstrap_beside(here, lambda r, f: r == 1 and f is seen[0], data,
+                                           lambda: fit, replicates=300, seed=4)
     assert result == 1 and beside is not None
+    assert seen[0] is not fit and seen[0].theta.tobytes() == fit.theta.tobytes()
     assert beside.theta.tobytes() == alone.theta.tobytes()
     assert (beside.converged == alone.converged).all()
     assert (beside.degenerate == alone.degenerate).all()
-    assert boot.bootstrap_beside(lambda: 0, lambda r: r == 1, data, fit,
+    assert boot.bootstrap_beside(lambda fitted: 0, lambda r, f: r == 1, data, lambda: fit,
                                  replicates=300, seed=4) == (0, None)
+
+
+def _prepared_twice(value: int) -> Callable[[int], int]:
+    return lambda batch: batch * value
+
+
+def test_the_worker_prepares_the_value_this_process_waits_for() -> None:
+    """beside_prepared: the worker computes the value once, this process works on before
+    asking for it, then joins in with the job made from the same value."""
+    def prepare() -> int:
+        time.sleep(0.1)
+        return os.getpid()  # the worker's pid: proves where it was made
+
+    def here(value: Callable[[], int]) -> tuple[float, int]:
+        started = time.perf_counter()
+        got = value()
+        return time.perf_counter() - started, got
+
+    (waited, prepared_in), done = beside_prepared(
+        here, prepare, lambda v: (lambda b: (b, os.getpid())), list(range(30)),
+        join=lambda result, value: value() == result[1])
+    assert prepared_in != os.getpid() and waited > 0.05  # made there; waited for here
+    assert done is not None and [b for b, _ in done] == list(range(30))
+    _, done = beside_prepared(lambda value: (0.0, 0), prepare, lambda v: (lambda b: (b, v)),
+                              list(range(30)), join=lambda result, value: True)
+    # joined without asking before (the value is read at the join); the batches run here
+    # (from the last) and there used a job made from the one value the worker prepared
+    assert done is not None and [b for b, _ in done] == list(range(30))
+    assert len({v for _, v in done}) == 1 and done[0][1] != os.getpid()
+
+
+def _bad_prepare() -> int:
+    raise InputError("cannot prepare")
+
+
+def test_an_error_while_preparing_is_raised_where_the_value_is_asked_for() -> None:
+    with pytest.raises(InputError, match="cannot prepare"):
+        beside_prepared(lambda value: value(), _bad_prepare, _prepared_twice, list(range(5)),
+                        join=lambda result, value: True)
+    # never asked for, not joined: nothing raised
+    assert beside_prepared(lambda value: 3, _bad_prepare, _prepared_twice, list(range(5)),
+                           join=lambda result, value: False) == (3, None)

@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.processes import (
-    beside_batches,
+    beside_prepared,
     blas_threads,
     limit_blas_threads,
     map_batches,
@@ -193,22 +193,32 @@ def bootstrap(
         return _result(job, results, replicates, groups, reference, progress)
 
 
-def bootstrap_beside(here: Callable[[], T], keep: Callable[[T], bool], data: Data,
-                     fit: FitResult, *, replicates: int = 1000, seed: int = 0,
+def bootstrap_beside(here: Callable[[Callable[[], FitResult]], T],
+                     keep: Callable[[T, FitResult], bool], data: Data,
+                     fit: Callable[[], FitResult], *, replicates: int = 1000, seed: int = 0,
                      groups: Sequence[str] | None = None,
                      settings: SearchSettings | None = None) -> tuple[T, BootstrapResult | None]:
-    """``here()`` in this process while a forked worker bootstraps ``fit`` (as
-    :func:`bootstrap` with ``workers=1`` would: the same result); once ``here`` returns,
-    this process joins in on the batches left if ``keep(here's result)`` says the bootstrap
-    is wanted, else stops the worker and returns None for it."""
-    job, plan = _job(data, fit, replicates=replicates, seed=seed, groups=groups,
-                     settings=settings)
+    """``here(fitted)`` in this process while a forked worker makes the fit (``fit()``)
+    and bootstraps it (as :func:`bootstrap` with ``workers=1`` would: the same result);
+    ``fitted()`` returns the worker's fit, waiting for it if it must. Once ``here``
+    returns, this process joins in on the batches left if ``keep(here's result, the fit)``
+    says the bootstrap is wanted, else stops the worker and returns None for it."""
+    plan = batches(_chunks(replicates), len(data))
+    made: list[_Job] = []  # this process's job, made when it joins in
+
+    def job_of(fitted: FitResult) -> _Job:
+        if not made:
+            made.append(_job(data, fitted, replicates=replicates, seed=seed, groups=groups,
+                             settings=settings)[0])
+        return made[0]
+
     import numpy.random  # noqa: F401 - loaded once, before the fork, not in both processes
 
-    result, done = beside_batches(here, job, plan, join=keep)
+    result, done = beside_prepared(here, fit, job_of, plan,
+                                   join=lambda result, fitted: keep(result, fitted()))
     if done is None:
         return result, None
-    return result, _result(job, done, replicates, groups, False, None)
+    return result, _result(made[0], done, replicates, groups, False, None)
 
 
 def _job(data: Data, fit: FitResult, *, replicates: int, seed: int,

@@ -7,14 +7,16 @@
 
 Where the bootstrap would run on one process anyway (up to ~1,500 runs at 1,000 replicates;
 more than ``SMALL_LADDER`` resampled runs or groups, whose replicates are rarely hard) and
-``workers`` allow two, the full form's bootstrap starts in a
-second process as soon as that form is fitted, while this one scores the forms on held-out
-folds and calibrates their error; when the full form is chosen this process then joins in
-on the replicate batches left (from the last: :func:`~scaling_cli.fit.bootstrap.
-bootstrap_beside`), else it stops that process and bootstraps the chosen form here, as
-always. The results are the same bytes either way (a batch's replicates do not depend on
-the process they run in); a progress bar then jumps to its end. Measured on Epoch's 240
-runs in-process (8 alternating pairs): 0.82 s -> 0.70 s (medians) without the join.
+``workers`` allow two, a second process fits the full form and bootstraps it, while this
+one scores the forms on held-out folds (the tied form first: it does not need that fit,
+which then comes from the second process) and calibrates their error; when the full form
+is chosen this process then joins in on the replicate batches left (from the last:
+:func:`~scaling_cli.fit.bootstrap.bootstrap_beside`), else it stops that process and
+bootstraps the chosen form here, as always. The results are the same bytes either way (a
+batch's replicates do not depend on the process they run in); a progress bar then jumps to
+its end. Measured on Epoch's 240 runs in-process (8 alternating pairs): 0.82 s -> 0.70 s
+(medians) without the join; as typed (12 pairs), fitting the full form in the second
+process instead of before the fork: 0.69 -> 0.64 s.
 Its typed, validated configuration is :class:`~scaling_cli.fit.settings.FitSettings`.
 """
 
@@ -120,23 +122,25 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     search = SearchSettings(delta=METHODS[settings.method][0])
     evidence = evidence_runs(columns)
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
-    full = _early_full_fit(runs, settings, evidence, data, search)
-    if full is None:
+    if not _bootstrap_beside_pays(runs, settings, evidence, data):
         measured = _fit_and_measure(runs, settings, columns, evidence, data, search, None)
         return _with_bootstrap(measured, runs, settings, data, None, progress)
 
+    def fit_full() -> FitResult:  # (in the second process, which then bootstraps it)
+        return fit_law(data, settings=search, constraints=FORM_CONSTRAINTS["full"])
+
     measured, early = bootstrap_beside(
-        lambda: _fit_and_measure(runs, settings, columns, evidence, data, search, full),
-        lambda measured: measured.law_fit is full, data, full,
+        lambda full: _fit_and_measure(runs, settings, columns, evidence, data, search, full),
+        lambda measured, full: measured.law_fit is full, data, fit_full,
         replicates=settings.replicates, seed=settings.seed,
         groups=_groups(runs, settings.resample_by), settings=search)
     return _with_bootstrap(measured, runs, settings, data, early, progress)
 
 
-def _early_full_fit(runs: RunSet, settings: FitSettings, evidence: RunData, data: Data,
-                    search: SearchSettings) -> FitResult | None:
-    """The full form fitted to every run, when its bootstrap is worth starting in a second
-    process while this one scores the forms (module doc); else None.
+def _bootstrap_beside_pays(runs: RunSet, settings: FitSettings, evidence: RunData,
+                           data: Data) -> bool:
+    """Whether the full form is fitted to every run, and bootstrapped, in a second process
+    while this one scores the forms (the tied form first: it does not wait for that fit).
 
     Only where the bootstrap has ``MIN_OVERLAP_WORK`` to do (less does not pay for the
     second process), the count rule gives it one process anyway
@@ -145,16 +149,14 @@ def _early_full_fit(runs: RunSet, settings: FitSettings, evidence: RunData, data
     or groups): resamples of a few units are often degenerate and slow to refit, and then
     want both cores (the bootstrap's own timing decides; Porian et al.'s 131-point ladders
     of 16 training runs took 3.7 s instead of 1.7 s in one process beside the evidence)."""
-    if (settings.replicates <= 0 or settings.workers < 2 or len(evidence) != len(data)
-            or len(data) <= SMALL_LADDER or settings.form not in {"auto", "full"}
-            or worker_count(settings.workers, runs=len(data),
-                            replicates=settings.replicates) != 1
-            or "full" not in candidate_forms(evidence, settings.form, settings.constraints)
-            or _units(runs, settings) <= SMALL_LADDER
-            or settings.replicates * (len(data) + REPLICATE_COST_RUNS) < MIN_OVERLAP_WORK):
-        return None
-    with limit_blas_threads(1):  # small products (as in choose_form, which it stands in for)
-        return fit_law(data, settings=search, constraints=FORM_CONSTRAINTS["full"])
+    return not (settings.replicates <= 0 or settings.workers < 2
+                or len(evidence) != len(data) or len(data) <= SMALL_LADDER
+                or settings.form not in {"auto", "full"}
+                or worker_count(settings.workers, runs=len(data),
+                                replicates=settings.replicates) != 1
+                or "full" not in candidate_forms(evidence, settings.form, settings.constraints)
+                or _units(runs, settings) <= SMALL_LADDER
+                or settings.replicates * (len(data) + REPLICATE_COST_RUNS) < MIN_OVERLAP_WORK)
 
 
 def _units(runs: RunSet, settings: FitSettings) -> int:
@@ -168,9 +170,10 @@ def _units(runs: RunSet, settings: FitSettings) -> int:
 
 
 def _fit_and_measure(runs: RunSet, settings: FitSettings, columns: RunData, evidence: RunData,
-                     data: Data, search: SearchSettings, full: FitResult | None) -> _Measured:
+                     data: Data, search: SearchSettings,
+                     full: Callable[[], FitResult] | None) -> _Measured:
     """Choose the form, fit and verify it, measure its error beyond the runs (all but the
-    bootstrap); ``full``: the full form's fit, already made."""
+    bootstrap); ``full``: the full form's fit, made elsewhere (waits for it when called)."""
     with limit_blas_threads(1):  # small products, or split across processes already
         started = _cpu_seconds()
         # the two forms side by side on small ladders (unless the full form's bootstrap

@@ -38,7 +38,7 @@ fitted form the total interval stays within 1.44x the bootstrap-plus-scatter wid
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -113,11 +113,14 @@ def candidate_forms(runs: RunData, form: str = "auto",
 
 def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None = None,
                 settings: SearchSettings | None = None,
-                fits: Mapping[str, FitResult] | None = None, workers: int = 1) -> FormChoice:
+                fits: Mapping[str, Callable[[], FitResult]] | None = None,
+                workers: int = 1) -> FormChoice:
     """Score the candidate forms on held-out folds and pick the better (module doc).
-    ``fits``: candidate forms already fitted to all of ``runs`` (the rest are fitted here);
-    each form's fold fits start from its fit. With ``workers`` >= 2 the second form is
-    fitted and scored in a forked process beside the first (the same results)."""
+    ``fits``: how to get candidate forms' fits to all of ``runs`` made elsewhere (e.g. in
+    another process: those forms are scored last, so the others' work hides the wait);
+    the rest are fitted here. Each form's fold fits start from its fit. With ``workers``
+    >= 2 the second form is fitted and scored in a forked process beside the first (the
+    same results)."""
     settings = settings or SearchSettings()
     candidates = candidate_forms(runs, form, given)
     if not candidates:  # neither identifiable: the full form's error says what is missing
@@ -126,7 +129,8 @@ def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None 
 
     def fit_and_score(name: str) -> tuple[FitResult, Score]:
         c = candidates[name]
-        fit = (fits or {}).get(name) or fit_law(data, settings=settings, constraints=c)
+        made = (fits or {}).get(name)
+        fit = made() if made is not None else fit_law(data, settings=settings, constraints=c)
         return fit, score(name, runs, fit, folds(runs, c))
 
     names = list(candidates)
@@ -134,8 +138,9 @@ def choose_form(runs: RunData, *, form: str = "auto", given: Constraints | None 
         first, second = beside_batches(lambda: fit_and_score(names[0]), fit_and_score,
                                        names[1:], join=lambda _: True)
         done = dict(zip(names, [first, *(second or [])], strict=True))
-    else:
-        done = {name: fit_and_score(name) for name in names}
+    else:  # forms fitted elsewhere last (a stable sort: the same order otherwise)
+        done = {name: fit_and_score(name)
+                for name in sorted(names, key=lambda name: name in (fits or {}))}
     fitted = {name: done[name][0] for name in names}
     scores = tuple(done[name][1] for name in names)
     if len(candidates) == 1:

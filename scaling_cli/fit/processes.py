@@ -9,7 +9,9 @@ The bootstrap's replicates and the held-out folds' replicates use it.
 :func:`beside_batches` runs other work here while one bare forked worker starts on the
 batches, then joins it on the batches left (from the last), for the same results (a process
 pool, a lock and a shared array cost ~25 ms to start; as typed on Epoch's 240 runs the bare
-fork was 0.98x of the pool, 16 alternating pairs).
+fork was 0.98x of the pool, 16 alternating pairs). :func:`beside_prepared` is the same
+where the worker first computes what the job needs (a fit) and sends it here: this process
+starts on work that does not need it, and waits for it only when it must.
 
 BLAS runs one thread per process inside workers and wherever :func:`limit_blas_threads`
 says: every product here is small or already split across processes, and OpenBLAS's
@@ -23,8 +25,10 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
-__all__ = ["beside_batches", "blas_threads", "limit_blas_threads", "map_batches"]
+__all__ = ["beside_batches", "beside_prepared", "blas_threads", "limit_blas_threads",
+           "map_batches"]
 
+S = TypeVar("S")
 T = TypeVar("T")
 
 _INHERITED: list[Callable[[Any], Any]] = []  # a worker's job, set once by _worker_start
@@ -70,33 +74,65 @@ def beside_batches(here: Callable[[], T], job: Callable[[Any], Any], batches: Se
     """``here()`` in this process while one forked worker runs ``job`` on ``batches`` from
     the first; then, if ``join(here's result)``, this process takes batches from the last
     until the two meet, and returns ``job``'s results in the batches' order; else the
-    worker is stopped and None is returned. Both run ``job`` with one BLAS thread; which
-    process ran a batch never changes its result. An exception in ``here`` ends the worker;
-    one in the worker is raised here.
+    worker is stopped and None is returned (:func:`beside_prepared`, with nothing to
+    prepare)."""
+    return beside_prepared(lambda _value: here(), lambda: None, lambda _value: job, batches,
+                           join=lambda result, _value: join(result))
+
+
+def beside_prepared(here: Callable[[Callable[[], S]], T], prepare: Callable[[], S],
+                    job_of: Callable[[S], Callable[[Any], Any]], batches: Sequence[Any], *,
+                    join: Callable[[T, Callable[[], S]], bool]) -> tuple[T, list[Any] | None]:
+    """``here(value)`` in this process while one forked worker computes ``prepare()``,
+    sends it here and runs ``job_of(it)`` on ``batches`` from the first. ``value()``
+    returns what ``prepare`` computed (waiting for the worker if it must): ``here`` starts
+    on work that does not need it, so the worker's ``prepare`` costs no wall time twice.
+    Then, if ``join(here's result, value)``, this process runs ``job_of(value())`` on the
+    batches from the last until the two meet, and returns the job's results in the
+    batches' order; else the worker is stopped and None is returned. Both run with one
+    BLAS thread; which process ran a batch never changes its result. An exception in
+    ``here`` ends the worker; one in the worker (in ``prepare`` or a batch) is raised
+    here, at ``value()`` or at the join.
 
     The two claim batches through two counters in shared memory, each written by one
     process only (the worker the next from the front, this process the next from the
     back): no lock, and at worst, when both look at once, both run the last batch (the
     same result), never neither. The worker is a bare fork answering through a pipe (a
-    process pool, a lock and a shared array cost ~25 ms to start)."""
+    process pool, a lock and a shared array cost ~25 ms to start), first with the
+    prepared value, last with its batches' results."""
     import mmap
     import os
-    import pickle
     import signal
 
     shared = mmap.mmap(-1, 16)  # anonymous and shared with the fork: [front, back]
     bounds = memoryview(shared).cast("q")
     bounds[0], bounds[1] = 0, len(batches)
     read_end, write_end = os.pipe()
+    _widen_pipe(write_end)
     pid = os.fork()
     if pid == 0:  # the worker: never returns
         os.close(read_end)
-        _worker_run(write_end, lambda: _from_front(bounds, job, batches))
+
+        def work(send: Callable[[Any], None]) -> dict[int, Any]:
+            prepared = prepare()
+            send(prepared)  # this process may be waiting for it
+            return _from_front(bounds, job_of(prepared), batches)
+
+        _worker_run(write_end, work)
     os.close(write_end)
+    answer = os.fdopen(read_end, "rb")
     try:
-        result = here()
-        if not join(result):
+        received: list[S] = []
+
+        def value() -> S:
+            if not received:
+                received.append(_receive(answer))
+            return received[0]
+
+        result = here(value)
+        if not join(result, value):
             return result, None  # (the worker is stopped on the way out)
+        job = job_of(value())
         ours: dict[int, Any] = {}
         with limit_blas_threads(1):
             while True:
@@ -105,22 +141,36 @@ def beside_batches(here: Callable[[], T], job: Callable[[Any], Any], batches: Se
                     break
                 bounds[1] = j
                 ours[j] = job(batches[j])
-        with os.fdopen(read_end, "rb") as answer:
-            read_end = -1
-            kind, value = pickle.load(answer)
-        if kind == "error":
-            raise value
-        theirs: dict[int, Any] = value
+        theirs: dict[int, Any] = _receive(answer)
         return result, [ours[i] if i in ours else theirs[i] for i in range(len(batches))]
     finally:
-        if read_end >= 0:
-            os.close(read_end)
+        answer.close()
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)  # (already gone after its answer: nothing happens)
         with contextlib.suppress(OSError):
             os.waitpid(pid, 0)
         bounds.release()
         shared.close()
+
+
+def _receive(answer: Any) -> Any:
+    """The worker's next message: its value, or its exception raised here."""
+    import pickle
+
+    kind, value = pickle.load(answer)
+    if kind == "error":
+        raise value
+    return value
+
+
+def _widen_pipe(fd: int) -> None:
+    """Let a pipe hold 1 MiB (Linux; elsewhere, or where refused, it stays as it is): the
+    worker's first message (a fit, ~55 KB for 240 runs) must not wait for this process to
+    read it before the worker goes on."""
+    with contextlib.suppress(ImportError, AttributeError, OSError):
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
 
 def _from_front(bounds: memoryview, job: Callable[[Any], Any],
@@ -136,27 +186,35 @@ def _from_front(bounds: memoryview, job: Callable[[Any], Any],
         done[i] = job(batches[i])
 
 
-def _worker_run(answer_fd: int, work: Callable[[], Any]) -> NoReturn:
+def _worker_run(answer_fd: int,
+                work: Callable[[Callable[[Any], None]], Any]) -> NoReturn:
     """In a bare forked worker: set it up as a pool worker is (:func:`_as_worker`), run
-    ``work``, send back ("ok", result) or ("error", exception) pickled, and exit without
-    the parent's exit handlers or buffered output."""
+    ``work(send)``, where ``send(value)`` sends ("value", value) at once, then send
+    ("ok", its result) or ("error", exception), pickled, and exit without the parent's exit
+    handlers or buffered output."""
     import os
     import pickle
 
     code = 0
     try:
         _as_worker()
-        try:
-            message: tuple[str, Any] = ("ok", work())
-        except BaseException as exc:  # every failure is the parent's to raise
-            message = ("error", exc)
-            code = 1
-        try:
-            data = pickle.dumps(message)
-        except Exception:  # an exception that does not pickle: its text
-            data = pickle.dumps(("error", RuntimeError(repr(message[1]))))
         with os.fdopen(answer_fd, "wb") as out:
-            out.write(data)
+
+            def send(kind: str, value: Any) -> None:
+                try:
+                    data = pickle.dumps((kind, value))
+                except Exception:  # an exception that does not pickle: its text
+                    data = pickle.dumps(("error", RuntimeError(repr(value))))
+                out.write(data)
+                out.flush()
+
+            try:
+                done = work(lambda value: send("value", value))
+            except BaseException as exc:  # every failure is the parent's to raise
+                send("error", exc)
+                code = 1
+            else:
+                send("ok", done)
     finally:
         os._exit(code)
 
