@@ -354,6 +354,8 @@ def test_fitting_a_run_table_loads_no_log_readers_nor_plan_and_answer_modules(
     table = tmp_path / "runs.csv"
     table.write_text("\n".join(rows) + "\n", encoding="utf-8")
     heavy = ("yaml", "scaling_cli.read.logs.reader", "scaling_cli.read.logs.hf_trainer",
+             "scaling_cli.read.logs.series", "scaling_cli.read.logs.curves",
+             "scaling_cli.read.logs.wandb",
              "scaling_cli.read.logs.jsonl", "scaling_cli.read.logs.sizes",
              "scaling_cli.read.hardware", "scaling_cli.read.presets",
              "scaling_cli.read.planfile", "scaling_cli.forecast.answers",

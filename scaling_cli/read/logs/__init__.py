@@ -24,7 +24,8 @@ _API = {
                     "scaling_cli.read.logs.discover"),
     **dict.fromkeys(("LogSettings", "read_curves", "read_logs"),
                     "scaling_cli.read.logs.reader"),
-    **dict.fromkeys(("LOG_FIELDS", "RESTARTS"), "scaling_cli.read.logs.series"),
+    "LOG_FIELDS": "scaling_cli.read.logs.names",
+    "RESTARTS": "scaling_cli.read.logs.series",
     "read_params_file": "scaling_cli.read.logs.sizes",
 }
 
@@ -46,8 +47,9 @@ if TYPE_CHECKING:
         to_records,
     )
     from scaling_cli.read.logs.discover import LOG_FORMATS, group_logs, split_inputs
+    from scaling_cli.read.logs.names import LOG_FIELDS
     from scaling_cli.read.logs.reader import LogSettings, read_curves, read_logs
-    from scaling_cli.read.logs.series import LOG_FIELDS, RESTARTS
+    from scaling_cli.read.logs.series import RESTARTS
     from scaling_cli.read.logs.sizes import read_params_file
 
 

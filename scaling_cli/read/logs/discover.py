@@ -8,7 +8,7 @@ decided by name (or by ``--input-format``, which then holds for every input). He
 ``--input-format auto``, the content decides where the name cannot:
 
 1. A ``*.csv`` file (or CSV on standard input) whose header is a W&B export's
-   (:func:`scaling_cli.read.logs.wandb.layout`): ``Name`` + ``State`` + one of ``Notes``,
+   (:func:`scaling_cli.read.logs.names.wandb_layout`): ``Name`` + ``State`` + one of ``Notes``,
    ``User``, ``Tags``, ``Created``, ``Runtime``, ``Sweep`` -> ``wandb-summary``; a
    ``_step`` column, or ``RUN - METRIC`` columns -> ``wandb-history``; else a run table.
 2. Text not named ``*.yaml``/``*.yml`` (``.json``, ``.log``, standard input) that starts
@@ -39,8 +39,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scaling_cli.errors import InputError
-from scaling_cli.read.logs.series import LOG_ALIASES
-from scaling_cli.read.logs.wandb import layout
+from scaling_cli.read.logs.names import LOG_ALIASES
+from scaling_cli.read.logs.names import wandb_layout as layout
 from scaling_cli.read.sources import Source
 
 __all__ = ["LOG_FORMATS", "TABLE_FORMATS", "LogFile", "group_logs", "sniff", "split_inputs"]

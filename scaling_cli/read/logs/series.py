@@ -31,6 +31,7 @@ import numpy as np
 
 from scaling_cli.errors import InputError
 from scaling_cli.read.logs.curves import Curve, Skipped
+from scaling_cli.read.logs.names import LOG_ALIASES, LOG_FIELDS
 from scaling_cli.units import QuantityError, format_count, parse_number, shown
 
 __all__ = [
@@ -47,21 +48,6 @@ __all__ = [
     "text_number",
     "whole_step",
 ]
-
-LOG_FIELDS = ("id", "step", "tokens", "loss", "lr", "params")
-
-# Tried in this order; the first one a log has is used. `train_loss` is NOT an alias in a
-# Hugging Face trainer_state.json, where it is the mean loss over the whole run.
-LOG_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "id": ("run_id", "run", "run_name"),
-    "step": ("step", "global_step", "_step", "trainer/global_step", "train/global_step",
-             "iteration", "iter", "Step"),
-    "tokens": ("tokens", "num_tokens", "tokens_seen", "consumed_tokens",
-               "num_input_tokens_seen", "train/num_input_tokens_seen", "train/tokens"),
-    "loss": ("loss", "train/loss", "train_loss", "lm_loss", "train/lm_loss"),
-    "lr": ("lr", "learning_rate", "train/learning_rate", "train/lr"),
-    "params": ("params", "n_params", "num_params", "num_parameters", "model/num_parameters"),
-}
 
 RESTARTS = ("refuse", "keep-last")
 

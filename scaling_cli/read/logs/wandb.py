@@ -33,12 +33,13 @@ Panel exports and ``run.history()`` are SAMPLED (about 500-1,500 points); use
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 
 from scaling_cli.errors import InputError
 from scaling_cli.read.logs.curves import Curve
+from scaling_cli.read.logs.names import LOG_ALIASES, WANDB_SEP
+from scaling_cli.read.logs.names import wandb_layout as layout
 from scaling_cli.read.logs.series import (
-    LOG_ALIASES,
     LogOptions,
     Problems,
     Series,
@@ -52,23 +53,7 @@ from scaling_cli.units import QuantityError, shown
 __all__ = ["SUMMARY_ALIASES", "layout", "read_wandb_history", "read_wandb_summary"]
 
 SUMMARY_ALIASES: Mapping[str, tuple[str, ...]] = {**LOG_ALIASES, "id": ("Name",)}
-_SUMMARY_MARKS = ("Notes", "User", "Tags", "Created", "Runtime", "Sweep")
-_SEP = " - "
-
-
-def layout(header: Sequence[str]) -> str | None:
-    """Which W&B export ``header`` (stripped cells) belongs to, or None."""
-    names = set(header)
-    if {"Name", "State"} <= names and names & set(_SUMMARY_MARKS):
-        return "summary"
-    if "_step" in names:
-        return "history-long"
-    metrics = [h for h in header if _SEP in h]
-    if metrics and any(h.endswith(("__MIN", "__MAX")) for h in metrics):
-        return "history-wide"
-    if metrics and "Step" in names:
-        return "history-wide"
-    return None
+_SEP = WANDB_SEP
 
 
 def _stripped(header: list[str], rows: Iterator[tuple[int, list[str]]],
