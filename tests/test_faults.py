@@ -134,11 +134,15 @@ from pathlib import Path
 signal.signal(signal.SIGINT, signal.default_int_handler)
 import scaling_cli.fit.bootstrap as resample
 marker = Path(sys.argv.pop(1))
-original = resample.bootstrap
-def bootstrap(*args, **kwargs):
-    marker.touch()
-    return original(*args, **kwargs)
-resample.bootstrap = bootstrap
+for name in ("bootstrap", "bootstrap_work"):  # alone, or queued with the calibration
+    def hooked(*args, _original=getattr(resample, name), **kwargs):
+        marker.touch()
+        return _original(*args, **kwargs)
+    setattr(resample, name, hooked)
+if sys.argv[1] == "--hard":  # the calibration and the bootstrap in one queue (claim_all)
+    sys.argv.pop(1)
+    import scaling_cli.fit.build as build
+    build._hard_evidence = lambda seconds, runs: True
 from scaling_cli.cli import main
 main()
 """
@@ -146,11 +150,13 @@ main()
 
 
 
-def start(tmp_path: Path, workers: str) -> subprocess.Popen[bytes]:
-    """`scaling fit sample_runs -o fit.json --bootstrap 100000`, once its bootstrap runs."""
+def start(tmp_path: Path, workers: str, *, hard: bool = False) -> subprocess.Popen[bytes]:
+    """`scaling fit sample_runs -o fit.json --bootstrap 100000`, once its bootstrap runs
+    (``hard``: as after hard evidence, queued with the calibration)."""
     marker = tmp_path / "started"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(marker), "fit", SAMPLE, "-o",
+        [sys.executable, "-c", CHILD, str(marker), *(["--hard"] if hard else []), "fit",
+         SAMPLE, "-o",
          str(tmp_path / "fit.json"), "--bootstrap", "100000", "--workers", workers],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, cwd=tmp_path)
     deadline = time.monotonic() + 120
@@ -180,9 +186,11 @@ def test_ctrl_c_during_the_bootstrap(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["started"]  # no fit.json, no .tmp
 
 
+@pytest.mark.parametrize("hard", [False, True], ids=["bootstrap", "queued"])
 @pytest.mark.parametrize("group", [True, False], ids=["terminal", "kill-INT"])
-def test_ctrl_c_during_a_bootstrap_with_workers(tmp_path: Path, group: bool) -> None:
-    child = start(tmp_path, "2")
+def test_ctrl_c_during_a_bootstrap_with_workers(tmp_path: Path, group: bool,
+                                                hard: bool) -> None:
+    child = start(tmp_path, "2", hard=hard)
     assert interrupt(child, group=group) == (130, b"", b"Interrupted: nothing was written.\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["started"]
 

@@ -100,3 +100,31 @@ def test_the_forms_go_side_by_side_only_on_small_ladders_with_a_free_core(
     monkeypatch.setattr(build, "FORMS_SIDE_BY_SIDE_RUNS", 100)  # a ladder above the limit
     fit_runs(small, FitSettings(replicates=200, workers=2))
     assert asked == [2, 1, 1, 1]
+
+
+def test_after_hard_evidence_calibration_and_bootstrap_share_one_queue(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hard ladder (slow fold fits) with two workers: the folds' replicates and the
+    bootstrap's go to one queue of two processes; the model is the one-process model."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = np.repeat([2e7, 3e7, 4.5e7, 7e7], 4)
+    d = np.tile([4e8, 7e8, 1.2e9, 2e9], 4)
+    loss = (1.8 + 400 / n**0.33 + 1800 / d**0.36) * np.exp(rng.normal(0, 0.03, n.size))
+    runs = runset_from_arrays(n, d, loss)
+    monkeypatch.setattr(build, "_hard_evidence", lambda seconds, runs: True)  # (timing aside)
+    queued: list[int] = []
+    together = build.map_together
+
+    def spy(works: object, workers: int) -> object:
+        queued.append(workers)
+        return together(works, workers)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build, "map_together", spy)
+    ticks: list[tuple[int, int]] = []
+    two = fit_runs(runs, FitSettings(replicates=300, workers=2),
+                   progress=lambda done, total: ticks.append((done, total)))
+    one = fit_runs(runs, FitSettings(replicates=300, workers=1))
+    assert queued == [2] and ticks[-1] == (300, 300)
+    _same(two, one)

@@ -251,3 +251,20 @@ def test_a_start_not_moved_to_the_face_ends_where_uninterrupted_newton_would(
     for name in ("objective", "decrement", "iterations", "converged"):
         assert np.array_equal(getattr(split, name)[same], getattr(whole, name)[same])
     assert (split.objective[~same] <= whole.objective[~same] * (1 + 1e-9)).all()  # no higher
+
+
+def test_the_calibration_and_the_bootstrap_in_one_queue_give_what_each_gives_alone() -> None:
+    """map_together: the folds' replicates and the bootstrap's, one queue for two processes,
+    give the bits each gives on its own in one process."""
+    from scaling_cli.fit.bootstrap import bootstrap, bootstrap_work
+    from scaling_cli.fit.evidence import calibrate, calibration
+    from scaling_cli.fit.processes import map_together
+
+    runs, fit, splits, thetas = _calibration_inputs()
+    data = _hard_ladder()
+    held, boot = map_together([calibration(runs, fit, splits, thetas, replicates=40, seed=0),
+                               bootstrap_work(data, fit, replicates=200, seed=1)], 2)
+    assert held == calibrate(runs, fit, splits, thetas, replicates=40, seed=0, workers=1)
+    alone = bootstrap(data, fit, replicates=200, seed=1, workers=1)
+    assert boot.theta.tobytes() == alone.theta.tobytes()
+    assert (boot.converged == alone.converged).all() and boot.failed == alone.failed

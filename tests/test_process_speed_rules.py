@@ -25,7 +25,7 @@ import pytest
 from scaling_cli.errors import InputError
 from scaling_cli.fit import bootstrap as boot
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.processes import beside_batches, beside_prepared
+from scaling_cli.fit.processes import beside_batches, beside_prepared, claim_all
 from scaling_cli.fit.search import fit_law
 from scaling_cli.read import runs as runs_module
 from scaling_cli.read.runs import RunSet, load_runs
@@ -556,3 +556,35 @@ def test_an_error_while_preparing_is_raised_where_the_value_is_asked_for() -> No
     # never asked for, not joined: nothing raised
     assert beside_prepared(lambda value: 3, _bad_prepare, _prepared_twice, list(range(5)),
                            join=lambda result, value: False) == (3, None)
+
+
+# --------------------------------------------------------------------------- one queue
+
+
+def _task(i: int) -> tuple[int, int]:
+    time.sleep(1.0 if i == 0 else 0.01)
+    return i * i, os.getpid()
+
+
+def test_every_task_runs_once_and_a_free_process_takes_the_next() -> None:
+    """claim_all: the task numbers wait in a pipe; whoever is free reads the next. Task 0
+    is slow, so the other process runs every other task meanwhile (a fixed share would
+    have left half of them waiting behind it)."""
+    done = claim_all(_task, 20, workers=2)
+    assert [r for r, _ in done] == [i * i for i in range(20)]  # each once, in order
+    slow = done[0][1]
+    assert {pid for _, pid in done[1:]} == {next(p for _, p in done[1:])} != {slow}
+    assert os.getpid() in {pid for _, pid in done}  # this process took its share
+    assert [r for r, _ in claim_all(_task, 3, workers=1)] == [0, 1, 4]  # here, in order
+
+
+def _fails_on_three(i: int) -> int:
+    if i == 3:
+        raise InputError("task 3 is bad")
+    time.sleep(0.01)
+    return i
+
+
+def test_an_error_in_a_claimed_task_is_raised_here_wherever_it_ran() -> None:
+    with pytest.raises(InputError, match="task 3 is bad"):
+        claim_all(_fails_on_three, 12, workers=3)

@@ -18,7 +18,9 @@ never depend on the worker count or on timings.
 
 *Processes.* ``workers`` is an upper bound: :func:`worker_count` starts only as many
 processes as the work pays for (a small bootstrap runs in this process; where the work's
-size says so but its first chunk, timed, shows hard replicates, the rest go to workers).
+size says so but its first chunk, timed, shows hard replicates, the rest go to workers;
+where the form evidence was already slow, :func:`bootstrap_work`'s batches share one queue
+with the calibration's instead: :func:`scaling_cli.fit.processes.map_together`).
 Workers are forked (:mod:`scaling_cli.fit.processes`): each inherits the job (data, fit,
 screen matrix) from the parent's memory, so only chunk numbers go to them and only each
 chunk's optima come back. BLAS runs one thread per process for the whole bootstrap, set
@@ -38,6 +40,7 @@ import numpy.typing as npt
 
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.processes import (
+    Work,
     beside_prepared,
     blas_threads,
     limit_blas_threads,
@@ -57,6 +60,7 @@ __all__ = [
     "blas_threads",
     "bootstrap",
     "bootstrap_beside",
+    "bootstrap_work",
     "limit_blas_threads",
     "map_batches",
     "map_measured",
@@ -191,6 +195,19 @@ def bootstrap(
         else:
             results = map_batches(job, plan, processes)
         return _result(job, results, replicates, groups, reference, progress)
+
+
+def bootstrap_work(data: Data, fit: FitResult, *, replicates: int = 1000, seed: int = 0,
+                   groups: Sequence[str] | None = None,
+                   settings: SearchSettings | None = None) -> Work[BootstrapResult]:
+    """:func:`bootstrap`'s batches as a :class:`~scaling_cli.fit.processes.Work`, to share
+    one queue of processes with other work (:func:`~scaling_cli.fit.processes.
+    map_together`): where other work already showed the replicates will be hard, so no
+    first batch is timed to decide the processes. The same result as :func:`bootstrap`."""
+    job, plan = _job(data, fit, replicates=replicates, seed=seed, groups=groups,
+                     settings=settings)
+    return Work(job, plan,
+                lambda results: _result(job, results, replicates, groups, False, None))
 
 
 def bootstrap_beside(here: Callable[[Callable[[], FitResult]], T],

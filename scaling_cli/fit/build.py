@@ -34,9 +34,10 @@ from scaling_cli.fit.bootstrap import (
     BootstrapResult,
     bootstrap,
     bootstrap_beside,
+    bootstrap_work,
     worker_count,
 )
-from scaling_cli.fit.evidence import SMALL_LADDER, HeldOut, calibrate, folds
+from scaling_cli.fit.evidence import SMALL_LADDER, HeldOut, calibration, folds
 from scaling_cli.fit.forms import (
     FORM_CONSTRAINTS,
     FormChoice,
@@ -52,7 +53,7 @@ from scaling_cli.fit.health import (
 )
 from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import Data
-from scaling_cli.fit.processes import limit_blas_threads
+from scaling_cli.fit.processes import Work, limit_blas_threads, map_together
 from scaling_cli.fit.refit import REPLICATE_RTOL
 from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import (
@@ -63,7 +64,14 @@ from scaling_cli.fit.settings import (
     FitSettings,
 )
 from scaling_cli.law import Law
-from scaling_cli.model import BootstrapSummary, FormSummary, InputSummary, Model, RunData
+from scaling_cli.model import (
+    BootstrapSummary,
+    FormError,
+    FormSummary,
+    InputSummary,
+    Model,
+    RunData,
+)
 from scaling_cli.read.runs import RunSet
 
 __all__ = [
@@ -123,7 +131,18 @@ def fit_runs(runs: RunSet, settings: FitSettings | None = None, *,
     evidence = evidence_runs(columns)
     data = Data.from_arrays(columns.params, columns.tokens, columns.loss)
     if not _bootstrap_beside_pays(runs, settings, evidence, data):
-        measured = _fit_and_measure(runs, settings, columns, evidence, data, search, None)
+        chosen = _choose_and_fit(runs, settings, columns, evidence, data, search, None)
+        if chosen.hard and settings.workers >= 2 and settings.replicates > 0:
+            # hard evidence, hard replicates: the calibration's batches and the bootstrap's
+            # in one queue of processes (neither waits on the other's slowest batch)
+            boot = bootstrap_work(data, chosen.fit, replicates=settings.replicates,
+                                  seed=settings.seed, groups=_groups(runs, settings.resample_by),
+                                  settings=search)
+            with limit_blas_threads(1):
+                held_out, done = map_together([chosen.calibration, boot], settings.workers)
+            return _with_bootstrap(_measured(chosen, held_out), runs, settings, data, done,
+                                   progress)
+        measured = _measured(chosen, _calibrated(chosen, settings.workers))
         return _with_bootstrap(measured, runs, settings, data, None, progress)
 
     def fit_full() -> FitResult:  # (in the second process, which then bootstraps it)
@@ -174,6 +193,28 @@ def _fit_and_measure(runs: RunSet, settings: FitSettings, columns: RunData, evid
                      full: Callable[[], FitResult] | None) -> _Measured:
     """Choose the form, fit and verify it, measure its error beyond the runs (all but the
     bootstrap); ``full``: the full form's fit, made elsewhere (waits for it when called)."""
+    chosen = _choose_and_fit(runs, settings, columns, evidence, data, search, full)
+    return _measured(chosen, _calibrated(chosen, settings.workers))
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """The chosen form fitted and verified: the model but for its form error, and the work
+    that measures that error (the folds' bootstraps)."""
+
+    model: Model  # its form error still the prior's
+    fit: FitResult
+    search: SearchSettings
+    noise: float  # the fit's robust log scatter
+    folds: int
+    calibration: Work[tuple[HeldOut, ...]]
+    hard: bool  # the form choice was slow for its size: so will the replicates be
+
+
+def _choose_and_fit(runs: RunSet, settings: FitSettings, columns: RunData, evidence: RunData,
+                    data: Data, search: SearchSettings,
+                    full: Callable[[], FitResult] | None) -> _Chosen:
+    """Choose the form, fit and verify it; the calibration still to run."""
     with limit_blas_threads(1):  # small products, or split across processes already
         started = _cpu_seconds()
         # the two forms side by side on small ladders (unless the full form's bootstrap
@@ -198,20 +239,29 @@ def _fit_and_measure(runs: RunSet, settings: FitSettings, columns: RunData, evid
     noise = 1.4826 * float(np.median(np.abs(fit.residuals)))
     chosen = choice.score_of(choice.form)
     splits = folds(evidence, choice.constraints)
-    held_out: tuple[HeldOut, ...] = ()
+    # split each held-out error: the fold's bootstrap vs the form's own error
+    measure: Work[tuple[HeldOut, ...]] = Work.done(())
     if chosen is not None and splits and settings.replicates > 0:
-        # split each held-out error: the fold's bootstrap vs the form's own error
-        with limit_blas_threads(1):
-            held_out = calibrate(evidence, choice.fits[choice.form], splits, chosen.thetas,
-                                 replicates=CALIBRATION_REPLICATES, seed=settings.seed,
-                                 workers=settings.workers if hard else 1)
+        measure = calibration(evidence, choice.fits[choice.form], splits, chosen.thetas,
+                              replicates=CALIBRATION_REPLICATES, seed=settings.seed)
     inputs = InputSummary.of(columns, runs_excluded=len(runs.excluded), sha256=runs.sha256,
                              sources=runs.sources)
-    error = form_error(held_out, noise, len(splits) if held_out else 0)
     model = Model(fit.law, None, "runs", settings.flops_per_param_token, inputs, summary, None,
                   tuple(runs.warnings) + tuple(warnings), columns,
-                  _form_summary(choice, evidence, data, search), error)
-    return _Measured(model, fit, search)
+                  _form_summary(choice, evidence, data, search), FormError.prior(noise))
+    return _Chosen(model, fit, search, noise, len(splits), measure, hard)
+
+
+def _calibrated(chosen: _Chosen, workers: int) -> tuple[HeldOut, ...]:
+    """The calibration run on its own: in two processes only after hard evidence."""
+    with limit_blas_threads(1):
+        return chosen.calibration.run(workers if chosen.hard else 1)
+
+
+def _measured(chosen: _Chosen, held_out: tuple[HeldOut, ...]) -> _Measured:
+    """The model with the form error its held-out errors give."""
+    error = form_error(held_out, chosen.noise, chosen.folds if held_out else 0)
+    return _Measured(replace(chosen.model, form_error=error), chosen.fit, chosen.search)
 
 
 @dataclass(frozen=True)

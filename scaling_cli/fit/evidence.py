@@ -36,12 +36,13 @@ from scaling_cli.errors import FitError
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.health import check_identifiable
 from scaling_cli.fit.objective import Data
+from scaling_cli.fit.processes import Work
 from scaling_cli.fit.refit import REPLICATE_RTOL, Refit
 from scaling_cli.fit.search import FitResult, SearchSettings, screen_starts
 from scaling_cli.law import Law, predict_loss
 from scaling_cli.model import RunData
 
-__all__ = ["HeldOut", "Score", "calibrate", "folds", "reach_decades", "score"]
+__all__ = ["HeldOut", "Score", "calibrate", "calibration", "folds", "reach_decades", "score"]
 
 Array = npt.NDArray[np.float64]
 Mask = npt.NDArray[np.bool_]
@@ -189,14 +190,22 @@ def _epochs(runs: RunData) -> Array:
 def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
               thetas: Array, *, replicates: int, seed: int,
               workers: int = 1) -> tuple[HeldOut, ...]:
-    """The held-out errors of ``fit``'s form with each fold fit's own bootstrap sd of log L
-    at the held-out runs: the part of an error that is statistical (already in the
-    forecast's bootstrap interval) rather than the form's.
+    """:func:`calibration`'s held-out errors, its batches shared with ``workers - 1``
+    forked processes (the same results)."""
+    return calibration(runs, fit, splits, thetas, replicates=replicates, seed=seed).run(workers)
+
+
+def calibration(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
+                thetas: Array, *, replicates: int, seed: int) -> Work[tuple[HeldOut, ...]]:
+    """The work (:class:`~scaling_cli.fit.processes.Work`) that gives the held-out errors
+    of ``fit``'s form with each fold fit's own bootstrap sd of log L at the held-out runs:
+    the part of an error that is statistical (already in the forecast's bootstrap
+    interval) rather than the form's.
 
     Fold j's fit is ``thetas[j]`` (from :func:`score`); its ``replicates`` resamples of the
     fold's training runs are the draws a bootstrap of those runs alone would make with seed
     ``seed + 1 + j``, refitted from the fold's fit, a fold's replicates in one batched
-    search, the folds shared with ``workers - 1`` forked processes (the same results).
+    search, in two batches (each half of every fold's replicates).
     sd = 1.4826 * median |log L_r - median log L| over the converged replicates (robust: a
     few degenerate replicates do not set it). A replicate the refit's own searches cannot
     settle is left out of it rather than given the complete global search (``Refit``'s
@@ -205,10 +214,9 @@ def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
     1.09% -> 1.35%, its total log sd at a run's own reach 3.3% -> 3.7%; Epoch's and Porian
     et al.'s clean configurations unchanged)."""
     from scaling_cli.fit.bootstrap import resample_weights
-    from scaling_cli.fit.processes import map_batches
 
     if not splits:
-        return ()
+        return Work(lambda part: None, (), lambda results: ())
     data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
     weights = np.zeros((len(splits), replicates, len(runs)))
     for j, (_, held) in enumerate(splits):
@@ -222,14 +230,21 @@ def calibrate(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]],
     # 5 folds split 3 + 2 kept one process waiting a third of the calibration, 0.2 s on a
     # hard 16-run ladder, and contiguous halves of the rows still 0.2 s)
     parts = [p for p in (np.arange(i, rows.shape[0], 2) for i in range(2)) if p.size]
-    searched = list(map_batches(lambda part: refit.search(rows[part], starts[part]), parts,
-                                workers))
-    found = np.empty((rows.shape[0], 5))
-    converged = np.zeros(rows.shape[0], dtype=bool)
-    for part, (t, o) in zip(parts, searched, strict=True):
-        found[part], converged[part] = t, o
-    theta = found.reshape(len(splits), replicates, 5)
-    ok = converged.reshape(len(splits), replicates)
+
+    def finish(searched: list[tuple[Array, npt.NDArray[np.bool_]]]) -> tuple[HeldOut, ...]:
+        found = np.empty((rows.shape[0], 5))
+        converged = np.zeros(rows.shape[0], dtype=bool)
+        for part, (t, o) in zip(parts, searched, strict=True):
+            found[part], converged[part] = t, o
+        return _with_spread(runs, splits, thetas, found.reshape(len(splits), replicates, 5),
+                            converged.reshape(len(splits), replicates))
+
+    return Work(lambda part: refit.search(rows[part], starts[part]), parts, finish)
+
+
+def _with_spread(runs: RunData, splits: Sequence[tuple[str, Mask]], thetas: Array,
+                 theta: Array, ok: npt.NDArray[np.bool_]) -> tuple[HeldOut, ...]:
+    """Each fold's held-out errors with the robust sd of its replicates' log L there."""
     out: list[HeldOut] = []
     for j, (name, held) in enumerate(splits):
         reps = Law.from_theta(theta[j][ok[j]]).as_column()

@@ -6,6 +6,11 @@ batches and the results cross). Results come back in the batches' order, so a ca
 fixes its batches by the problem's size alone gets the same results for any worker count.
 The bootstrap's replicates and the held-out folds' replicates use it.
 
+:func:`map_together` runs several :class:`Work` (a job, its batches, what their results
+make) from ONE queue (:func:`claim_all`: the batch numbers wait in a pipe and a process
+that comes free reads the next): a hard ladder's calibration and bootstrap no longer wait
+on each other's slowest batch (as typed, paired: a hard 16-run ladder 1.91 -> 1.80 s).
+
 :func:`beside_batches` runs other work here while one bare forked worker starts on the
 batches, then joins it on the batches left (from the last), for the same results (a process
 pool, a lock and a shared array cost ~25 ms to start; as typed on Epoch's 240 runs the bare
@@ -23,11 +28,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NoReturn, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, NoReturn, TypeVar
 
-__all__ = ["beside_batches", "beside_prepared", "blas_threads", "limit_blas_threads",
-           "map_batches"]
+__all__ = ["Work", "beside_batches", "beside_prepared", "blas_threads", "claim_all",
+           "limit_blas_threads", "map_batches", "map_together"]
 
+R = TypeVar("R")
 S = TypeVar("S")
 T = TypeVar("T")
 
@@ -67,6 +74,109 @@ def map_batches(job: Callable[[Any], Any], batches: list[Any], workers: int) -> 
                 ready += 1
         for i in range(ready, len(batches)):
             yield ours.pop(i) if i in ours else theirs[i].get()
+
+
+@dataclass(frozen=True)
+class Work(Generic[R]):
+    """Batches of one job, and what their results (in the batches' order) make."""
+
+    job: Callable[[Any], Any]
+    batches: Sequence[Any]
+    finish: Callable[[list[Any]], R]
+
+    @classmethod
+    def done(cls, value: R) -> Work[R]:
+        """Nothing to run: finishes with ``value``."""
+        return cls(_nothing, (), lambda results: value)
+
+    def run(self, workers: int = 1) -> R:
+        """The finished results, the batches shared with ``workers - 1`` processes."""
+        return self.finish(list(map_batches(self.job, list(self.batches), workers)))
+
+
+def map_together(works: Sequence[Work[Any]], workers: int) -> list[Any]:
+    """Each work's finished results, all their batches in ONE queue (the works' batches in
+    order) that this process and ``workers - 1`` bare forked ones take from as each comes
+    free: no process waits on a fixed share while another still has work queued (a
+    calibration's two batches of unequal cost, then a bootstrap's). The results are the
+    same whoever ran a batch."""
+    tasks = [(w, b) for w, work in enumerate(works) for b in range(len(work.batches))]
+
+    def run(i: int) -> Any:
+        w, b = tasks[i]
+        return works[w].job(works[w].batches[b])
+
+    results = claim_all(run, len(tasks), workers)
+    out: list[Any] = []
+    start = 0
+    for work in works:
+        out.append(work.finish(results[start:start + len(work.batches)]))
+        start += len(work.batches)
+    return out
+
+
+def claim_all(run: Callable[[int], Any], count: int, workers: int) -> list[Any]:
+    """``[run(i) for i in range(count)]``, shared by this process and up to ``workers - 1``
+    bare forked workers (which inherit ``run``: only results are pickled). The task numbers
+    wait in a pipe, 4 bytes each, written before the forks: a process claims the next by
+    reading 4 bytes (the kernel hands each read's bytes to one reader), so every task runs
+    exactly once, in order of claiming, and a process that finishes early takes the next."""
+    import os
+    import signal
+
+    processes = min(workers, count)
+    if processes <= 1:
+        return [run(i) for i in range(count)]
+    if count * _TOKEN > _QUEUE_BYTES:  # (never for our batch counts) a fixed share each
+        return list(map_batches(run, list(range(count)), workers))
+    queue, fill = os.pipe()
+    os.write(fill, b"".join(i.to_bytes(_TOKEN, "little") for i in range(count)))
+    os.close(fill)
+    children: list[tuple[int, Any]] = []
+    try:
+        for _ in range(processes - 1):
+            read_end, write_end = os.pipe()
+            _widen_pipe(write_end)
+            pid = os.fork()
+            if pid == 0:  # a worker: never returns
+                os.close(read_end)
+                _worker_run(write_end, lambda send: _claimed(queue, run))
+            os.close(write_end)
+            children.append((pid, os.fdopen(read_end, "rb")))
+        with limit_blas_threads(1):
+            results = _claimed(queue, run)
+        for _, answer in children:
+            results.update(_receive(answer))
+        return [results[i] for i in range(count)]
+    finally:
+        os.close(queue)
+        for pid, answer in children:
+            answer.close()
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGTERM)  # (gone after its answer: nothing happens)
+            with contextlib.suppress(OSError):
+                os.waitpid(pid, 0)
+
+
+def _nothing(batch: Any) -> None:
+    return None
+
+
+_TOKEN = 4  # bytes per task number in claim_all's queue
+_QUEUE_BYTES = 65536  # a pipe's default capacity: the queue is written before anyone reads
+
+
+def _claimed(queue: int, run: Callable[[int], Any]) -> dict[int, Any]:
+    """Run tasks claimed from ``queue`` until it is empty: {task: result}."""
+    import os
+
+    done: dict[int, Any] = {}
+    while True:
+        token = os.read(queue, _TOKEN)
+        if not token:
+            return done
+        i = int.from_bytes(token, "little")
+        done[i] = run(i)
 
 
 def beside_batches(here: Callable[[], T], job: Callable[[Any], Any], batches: Sequence[Any],
