@@ -34,7 +34,9 @@ Sections:
 * *real ladders*: issue 11's commands on three of Porian et al.'s 16-run configurations
   (``porian_isoflop.csv`` beside the Epoch file): ``predict`` with the default 1,000
   replicates (target 2 s), a default ``backtest`` and ``fit --compare -b 1e21`` (10 s each),
-  default settings, median of 3.
+  default settings, median of 3; and ``scaling fit LADDER.csv --bootstrap 1000`` on every
+  real ladder of ``benchmarks/honesty`` up to 1,000 runs (written to a temporary CSV with its
+  groups and unique tokens; issue 11's 2 s for 1,000 replicates on any such ladder).
 
 Memory is the peak over time of the SUM over the process and all its descendants (bootstrap
 workers) of each one's proportional set size (PSS, /proc/PID/smaps_rollup: a page shared by
@@ -540,6 +542,7 @@ def run(args: argparse.Namespace, report: Report | None = None) -> Report:
         growth(report, label, points)
     real_section(report, env, args.data.parent / "porian_isoflop.csv", 1 if quick else 3,
                  args.interval)
+    real_fits_section(report, env, args.data.parent, 1 if quick else 3, args.interval)
     report.say(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return report
 
@@ -574,6 +577,57 @@ def real_section(report: Report, env: dict[str, str], porian: Path, repeat: int,
             report.target(f"{name}: porian {config}", f"{wall:.2f} s", f"<= {target:.0f} s",
                           wall <= target)
     report.table(("configuration", "command", "median s", "min-max", "target"), rows)
+
+
+def real_fits_section(report: Report, env: dict[str, str], data_dir: Path, repeat: int,
+                      interval: float) -> None:
+    """``scaling fit LADDER.csv --bootstrap 1000`` as typed on every real ladder of up to
+    1,000 runs (:func:`benchmarks.honesty.ladders.real_ladders`), median of ``repeat``."""
+    report.section("Real ladders as typed (issue 11): `fit --bootstrap 1000` on each")
+    from benchmarks.honesty.ladders import real_ladders
+
+    if not (data_dir / "chinchilla_epoch_svg.csv").is_file():
+        report.say(f"{data_dir}: the public ladders are not there: this section is skipped")
+        return
+    scaling = scaling_command()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ladder in real_ladders(data_dir):
+            if len(ladder) > 1000:
+                continue
+            path = Path(tmp) / "ladder.csv"
+            _write_ladder(path, ladder)
+            args = ("fit", str(path), "--bootstrap", "1000", "-q")
+            samples = [measure_command([*scaling, *args], env=env, cwd=ROOT, interval=interval)
+                       for _ in range(repeat)]
+            if any(s.returncode != 0 for s in samples):
+                raise RuntimeError(f"{ladder.name}: scaling fit failed: "
+                                   f"{samples[0].stderr[-400:]}")
+            wall = median([s.wall_s for s in samples])
+            target = TARGETS["real_predict_s"]
+            cpu = median([s.cpu_s for s in samples])
+            rows.append((ladder.name, str(len(ladder)), f"{wall:.2f}",
+                         f"{min(s.wall_s for s in samples):.2f}-"
+                         f"{max(s.wall_s for s in samples):.2f}", f"{cpu:.2f}",
+                         verdict(wall <= target)))
+            report.target(f"fit --bootstrap 1000: {ladder.name} ({len(ladder)} runs)",
+                          f"{wall:.2f} s", f"<= {target:.0f} s", wall <= target)
+    report.table(("ladder", "runs", "median s", "min-max", "CPU s", "<= 2 s"), rows)
+
+
+def _write_ladder(path: Path, ladder: Any) -> None:
+    """A run table of a honesty ladder: its groups and unique tokens where it has them."""
+    head = ["id", "params", "tokens", "loss"]
+    head += ["group"] * ladder.grouped + ["unique_tokens"] * (ladder.unique_tokens is not None)
+    lines = [",".join(head)]
+    for i in range(len(ladder)):
+        cells = [f"r{i}", f"{ladder.params[i]:.17g}", f"{ladder.tokens[i]:.17g}",
+                 f"{ladder.loss[i]:.17g}"]
+        cells += [str(ladder.group[i])] * ladder.grouped
+        if ladder.unique_tokens is not None:
+            cells.append(f"{ladder.unique_tokens[i]:.17g}")
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 def _typed_targets(report: Report, results: Sequence[Result]) -> None:
