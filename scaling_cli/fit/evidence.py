@@ -225,7 +225,7 @@ def calibration(runs: RunData, fit: FitResult, splits: Sequence[tuple[str, Mask]
     from scaling_cli.fit.bootstrap import resample_weights
 
     if not splits:
-        return Work(lambda part: None, (), lambda results: ())
+        return Work.done(())
     data = Data.from_arrays(runs.params, runs.tokens, runs.loss)
     weights = np.zeros((len(splits), replicates, len(runs)))
     for j, (_, held) in enumerate(splits):
