@@ -297,3 +297,33 @@ def test_no_replicate_stops_on_the_face_e_zero_beside_a_lower_minimum() -> None:
     complete = np.array([fit_law(data, weights=w, settings=settings).objective
                          for w in weights])
     assert (f / complete - 1.0 > 1e-7).sum() <= 1
+
+
+def test_replicates_still_crawling_after_their_polish_look_at_the_face_once() -> None:
+    """A replicate's polish (60 steps) is too short to look at the face E = 0 on its way;
+    the starts still crawling when it ends look once (polish_crawled): those whose E
+    shrinks towards a face optimum converge there (on the face, Karush-Kuhn-Tucker, below
+    where they had got to, nearly all at the complete search's optimum), the others come
+    back where they were, unconverged, for the profile search."""
+    data = _hard_ladder()
+    fit = fit_law(data)
+    weights = resample_weights(len(data), None, 200, seed=11)
+    starts = fit.candidates[np.arange(len(weights)) % 40]
+    kw = {"delta": DELTA, "constraints": Constraints(), "converged_rtol": REPLICATE_RTOL}
+    with np.errstate(all="ignore"):
+        short = newton.polish(starts, data, weights, max_iter=60, **kw)
+        crawling = np.flatnonzero(~short.converged)
+        looked = newton.polish_crawled(short.theta[crawling], data, weights[crawling],
+                                       max_iter=60, **kw)
+    on = looked.converged
+    assert on.sum() >= 5 and (~on).sum() >= 1  # both kinds exercised
+    assert (looked.theta[on, 0] == newton.BOUNDS[0, 0]).all()
+    assert (looked.objective[on] < short.objective[crawling[on]]).all()
+    _, g, _ = evaluate(looked.theta[on], data, weights[crawling[on]], order=1, delta=DELTA)
+    assert g is not None
+    slope_e = g[:, 0] / np.exp(newton.BOUNDS[0, 0]) * np.exp(data.log_l.min())
+    assert (slope_e >= -REPLICATE_RTOL * looked.objective[on]).all()
+    assert np.array_equal(looked.theta[~on], short.theta[crawling[~on]])
+    above = [looked.objective[i] > fit_law(data, weights=weights[row]).objective * (1 + 1e-6)
+             for i, row in enumerate(crawling) if on[i]]
+    assert sum(above) <= 0.1 * on.sum()

@@ -46,7 +46,7 @@ from scaling_cli.fit.processes import (
     limit_blas_threads,
     map_batches,
 )
-from scaling_cli.fit.refit import LARGE_DATA_RUNS, REPLICATE_RTOL, Refit
+from scaling_cli.fit.refit import LARGE_DATA_RUNS, REPLICATE_RTOL, REPLICATE_STARTS, Refit
 from scaling_cli.fit.search import FitResult, SearchSettings, degenerate_mask, fit_law
 
 __all__ = [
@@ -179,7 +179,7 @@ def bootstrap(
     groups: Sequence[str] | None = None,
     workers: int = 1,
     reference: bool = False,
-    starts: int = 3,
+    starts: int = REPLICATE_STARTS,
     escalate: int = 6,
     progress: Progress | None = None,
     settings: SearchSettings | None = None,
@@ -239,7 +239,7 @@ def bootstrap_beside(here: Callable[[Callable[[], FitResult]], T],
 
 
 def _job(data: Data, fit: FitResult, *, replicates: int, seed: int,
-         groups: Sequence[str] | None, reference: bool = False, starts: int = 3,
+         groups: Sequence[str] | None, reference: bool = False, starts: int = REPLICATE_STARTS,
          escalate: int = 6, settings: SearchSettings | None = None) -> tuple[_Job, list[Batch]]:
     """The refit job every process runs, and its batches (:func:`batches`)."""
     settings = replace(settings or SearchSettings(delta=fit.delta),

@@ -40,7 +40,7 @@ whole problem below it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +56,7 @@ __all__ = [
     "free_hessian",
     "newton_step",
     "polish",
+    "polish_crawled",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -132,7 +133,8 @@ def polish(
                     converged_rtol)
     if max_iter <= FACE_PROBE_AT:
         return first
-    theta, moved = _onto_e_face(space, first, data, w, delta, converged_rtol)
+    crawling = (first.iterations == FACE_PROBE_AT) & ~first.converged
+    theta, moved = _onto_e_face(space, first, crawling, data, w, delta, converged_rtol)
     going = np.flatnonzero((first.iterations == FACE_PROBE_AT) | moved)
     if going.size == 0:
         return first
@@ -145,10 +147,46 @@ def polish(
     return Polished(**fields)
 
 
-def _onto_e_face(space: Space, found: Polished, data: Data, w: Array, delta: float,
-                 converged_rtol: float) -> tuple[Array, npt.NDArray[np.bool_]]:
-    """End points (S, 5), with a start still crawling while E shrinks moved to the optimum
-    of the face E = 0 where that is a minimum of the whole problem and lower than where
+def polish_crawled(
+    theta0: npt.ArrayLike,
+    data: Data,
+    weights: npt.ArrayLike,
+    *,
+    max_iter: int,
+    delta: float = HUBER_DELTA,
+    constraints: Constraints | None = None,
+    converged_rtol: float = CONVERGED_RTOL,
+) -> Polished:
+    """Where starts that crawled through an earlier polish without converging (S, 5) got
+    to, given the look at the face E = 0 (:func:`_onto_e_face`): a start whose E still
+    shrinks moves to the face's optimum where that is a minimum of the whole problem below
+    it, and is polished there for up to ``max_iter`` iterations (which verify it); the
+    others are returned where they are, unconverged (for the profile search).
+
+    The bootstrap's replicates polish ``FACE_PROBE_MIN_ITER`` iterations too few to look on
+    their way; their crawling rows look here, once, instead of each row at iteration 30."""
+    space = Space(constraints or Constraints())
+    start = np.array(theta0, dtype=float, ndmin=2)
+    w = np.broadcast_to(np.asarray(weights, dtype=float), (start.shape[0], len(data)))
+    found = _newton(space, start, data, w, 0, delta, converged_rtol)
+    theta, moved = _onto_e_face(space, found, ~found.converged, data, w, delta,
+                                converged_rtol)
+    going = np.flatnonzero(moved)
+    if going.size == 0:
+        return replace(found, converged=np.zeros(len(start), dtype=bool))
+    settled = _newton(space, theta[going], data, w[going], max_iter, delta, converged_rtol)
+    fields = {name: getattr(found, name).copy() for name in Polished.__dataclass_fields__}
+    fields["converged"][:] = False
+    for name, values in fields.items():
+        values[going] = getattr(settled, name)
+    return Polished(**fields)
+
+
+def _onto_e_face(space: Space, found: Polished, looking: npt.NDArray[np.bool_], data: Data,
+                 w: Array, delta: float, converged_rtol: float
+                 ) -> tuple[Array, npt.NDArray[np.bool_]]:
+    """End points (S, 5), with a ``looking`` start still crawling while E shrinks moved to
+    the optimum of the face E = 0 where that is a minimum of the whole problem and lower than where
     the start has got to; and which starts moved.
 
     A degenerate replicate's optimum often has E = 0 (the law without its constant), and
@@ -168,8 +206,7 @@ def _onto_e_face(space: Space, found: Polished, data: Data, w: Array, delta: flo
     column = space.column_of.get(0)
     if column is None:  # E fixed
         return theta, moved
-    crawling = np.flatnonzero((found.iterations == FACE_PROBE_AT) & ~found.converged
-                              & (theta[:, 0] > BOUNDS[0, 0] + 1e-9)
+    crawling = np.flatnonzero(looking & (theta[:, 0] > BOUNDS[0, 0] + 1e-9)
                               & (found.gradient[:, column] > 0))  # E still shrinking
     if crawling.size == 0:
         return theta, moved

@@ -7,11 +7,15 @@ per row:
 
 1. *Screen.* Row r's objective at every screened candidate c (the fitted law's basins and
    its best grid cells) is one matrix product, F = W @ huber(R_c)^T.
-2. *Polish.* Newton starts from the row's own first start (the full-data optimum, or a
-   fold's fit) and the row's best screened candidates (``starts`` in all); the lowest
-   converged end point wins.
+2. *Polish.* Newton starts from the row's own starts (the full-data optimum, or a fold's
+   fit and its cells) and the row's best screened candidates that are not one of them
+   (``starts`` in all: the replicates' own start and one candidate); the lowest converged
+   end point wins.
 3. *Escalate.* Where those starts disagree (more than one basin in play) the next
-   ``escalate`` screened candidates are polished too; a row crawling along a flat valley
+   ``escalate`` screened candidates are polished too; a row still crawling while its E
+   shrinks gets the look at the face E = 0 (:func:`scaling_cli.fit.newton.polish_crawled`:
+   degenerate replicates, whose optimum has no constant, reach it in a few dozen steps
+   instead of hundreds); a row crawling along another flat valley
    gets the search on the exponents' profile (:mod:`scaling_cli.fit.profile`); a row where
    still no start converged gets the complete global search of its own
    (:func:`scaling_cli.fit.search.fit_law_many`: every such row at once), unless the caller
@@ -32,21 +36,22 @@ import numpy as np
 import numpy.typing as npt
 
 from scaling_cli.fit.constraints import Constraints
-from scaling_cli.fit.newton import polish
+from scaling_cli.fit.newton import FACE_PROBE_MIN_ITER, polish, polish_crawled
 from scaling_cli.fit.objective import RUN_BLOCK, Data, huber, residuals
 from scaling_cli.fit.profile import profile_polish
 from scaling_cli.fit.search import FitResult, SearchSettings, fit_law_many
 
-__all__ = ["LARGE_DATA_RUNS", "REPLICATE_RTOL", "Refit"]
+__all__ = ["LARGE_DATA_RUNS", "REPLICATE_RTOL", "REPLICATE_STARTS", "Refit"]
 
 Array = npt.NDArray[np.float64]
 Flags = npt.NDArray[np.bool_]
 
-POLISH_MAX_ITER = 60  # a start still crawling after this gets the profile search
+POLISH_MAX_ITER = 60  # a start still crawling after this: the face look, the profile search
 # A row's optimum is accepted when a Newton step would still lower its objective by at most
 # this fraction: 1e-7 of an objective near 1e-3 moves no forecast by a printed digit, while
 # the point fit's 1e-12 would send flat (nearly degenerate) replicates crawling.
 REPLICATE_RTOL = 1e-7
+REPLICATE_STARTS = 2  # a row's own start and its best screened candidate
 LARGE_DATA_RUNS = 5000  # above this, rows start from their first start alone
 MAX_SCREEN_CANDIDATES = 256
 # The runs x candidates screen matrix is kept near this many numbers (80 MB): 256 candidates
@@ -65,14 +70,14 @@ class Refit:
     settings: SearchSettings  # accepted at ``REPLICATE_RTOL``
     candidates: Array  # screened start points (C, 5)
     screen: Array  # huber of their residuals, (n, C): one matrix product per batch
-    starts: int = 3
+    starts: int = REPLICATE_STARTS
     escalate: int = 6
     polish_iter: int = POLISH_MAX_ITER
     last_resort: bool = True  # False: a row nothing converged for stays unconverged
 
     @classmethod
     def around(cls, fit: FitResult, data: Data, *, settings: SearchSettings | None = None,
-               starts: int = 3, escalate: int = 6, rtol: float = REPLICATE_RTOL,
+               starts: int = REPLICATE_STARTS, escalate: int = 6, rtol: float = REPLICATE_RTOL,
                polish_iter: int = POLISH_MAX_ITER, last_resort: bool = True) -> Refit:
         """Screen ``data`` (any runs, e.g. a sample of the fitted ones) at ``fit``'s basins
         and best grid cells, under ``fit``'s constraints; optima accepted at ``rtol``, a
@@ -101,10 +106,14 @@ class Refit:
         escalate = self.escalate
         reps = weights.shape[0]
         screen = weights @ self.screen  # (reps, C): each row's objective at each candidate
-        ranked = np.argsort(screen, axis=1, kind="stable")
-        k = 0 if len(data) > LARGE_DATA_RUNS else self.starts - 1
         own = np.asarray(first, dtype=float)
         own = own.reshape(reps if own.ndim > 1 else 1, -1, 5)
+        # a candidate that is one of the row's own starts (the fitted optimum is both) would
+        # be polished twice: it ranks last
+        same = (np.abs(cands[None, :, None, :] - own[:, None, :, :]).max(axis=3)
+                <= settings.agree_atol_theta).any(axis=2)
+        ranked = np.argsort(np.where(same, np.inf, screen), axis=1, kind="stable")
+        k = 0 if len(data) > LARGE_DATA_RUNS else self.starts - 1
         own = np.broadcast_to(own, (reps, own.shape[1], 5))
         first_starts = np.concatenate([own, cands[ranked[:, :k]]], 1)
         per_row = first_starts.shape[1]
@@ -121,6 +130,14 @@ class Refit:
             better = ok2 & (f2 < best_f[split])
             best_t[split[better]], best_f[split[better]] = t2[better], f2[better]
         stuck = np.flatnonzero(~ok)
+        if stuck.size and self.polish_iter < FACE_PROBE_MIN_ITER:  # crawling towards E = 0?
+            face = polish_crawled(ends[stuck], data, weights[stuck], max_iter=self.polish_iter,
+                                  delta=settings.delta, constraints=constraints,
+                                  converged_rtol=settings.converged_rtol)
+            on = face.converged
+            best_t[stuck[on]], best_f[stuck[on]], ok[stuck[on]] = face.theta[on], \
+                face.objective[on], True
+            stuck = stuck[~on]
         if stuck.size:  # crawling along a flat valley: search the exponents' profile instead
             starts_ = np.stack([ends[stuck], cands[ranked[stuck, 0]]], 1).reshape(-1, 5)
             t3, f3, ok3 = _profile_best(starts_, data, weights[stuck], 2, settings,
