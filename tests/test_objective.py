@@ -93,3 +93,22 @@ def test_small_batches_stacked_sums_give_the_per_entry_bits(rows: int, data: Dat
     assert rows * len(data) <= saved or rows == 300  # the small ones take the stacked path
     for a, b in zip(stacked, per_entry, strict=True):
         assert a is not None and b is not None and np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("rows", [1, 40])
+def test_the_objective_alone_has_the_bits_it_has_beside_its_derivatives(
+    rows: int, data: Data
+) -> None:
+    """Line searches and screens ask for the objective alone, which skips the softmax
+    weights the derivatives need; Newton compares it with objectives evaluated beside
+    derivatives, so the two must agree to the bit (residuals too)."""
+    from scaling_cli.fit.objective import residuals
+
+    rng = np.random.default_rng(rows)
+    theta = np.vstack(THETAS)[rng.integers(0, 3, rows)] + rng.normal(0, 0.05, (rows, 5))
+    w = rng.poisson(1.0, (rows, len(data))).astype(float)
+    alone, _, _ = evaluate(theta, data, w, order=0)
+    for order in (1, 2):
+        assert np.array_equal(alone, evaluate(theta, data, w, order=order)[0])
+    f = (w * huber(residuals(theta, data))).sum(axis=1)
+    assert np.array_equal(f, alone)

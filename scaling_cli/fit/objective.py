@@ -72,19 +72,29 @@ def _softmax3(theta: Array, data: Data) -> tuple[Array, Array, Array, Array]:
     can overflow and E >= e^-25 keeps the sum positive, so the sum is formed directly:
     two exponentials and one logarithm per run instead of a max-shifted logsumexp.
     """
-    term_e = np.exp(theta[:, 0:1])
-    term_a = np.exp(theta[:, 1:2] - theta[:, 3:4] * data.log_n)
-    term_b = np.exp(theta[:, 2:3] - theta[:, 4:5] * data.log_d)
+    term_e, term_a, term_b = _terms(theta, data)
     total = term_e + term_a + term_b
     inverse = 1.0 / total
     return np.log(total), term_e * inverse, term_a * inverse, term_b * inverse
 
 
+def _terms(theta: Array, data: Data) -> tuple[Array, Array, Array]:
+    """E (S, 1), A / N^alpha and B / D^beta (S, n)."""
+    return (np.exp(theta[:, 0:1]), np.exp(theta[:, 1:2] - theta[:, 3:4] * data.log_n),
+            np.exp(theta[:, 2:3] - theta[:, 4:5] * data.log_d))
+
+
+def _log_sum(theta: Array, data: Data) -> Array:
+    """The first output of :func:`_softmax3` alone (the same bits): an objective without
+    derivatives (line searches, screens) needs no softmax weights."""
+    term_e, term_a, term_b = _terms(theta, data)
+    return np.asarray(np.log(term_e + term_a + term_b))
+
+
 def residuals(theta: npt.ArrayLike, data: Data) -> Array:
     """r = log L_pred - log L_obs for each of S parameter vectors: shape (S, n)."""
     t = np.atleast_2d(np.asarray(theta, dtype=float))
-    lse, _, _, _ = _softmax3(t, data)
-    return np.asarray(lse - data.log_l)
+    return np.asarray(_log_sum(t, data) - data.log_l)
 
 
 def evaluate(
@@ -124,13 +134,16 @@ def evaluate(
 
 def _evaluate_block(t: Array, data: Data, w: Array, order: int,
                     delta: float) -> tuple[Array, Array | None, Array | None]:
+    if order < 1:
+        r = _log_sum(t, data) - data.log_l
+        ar = np.abs(r)
+        return (w * np.where(ar <= delta, 0.5 * r * r, delta * (ar - 0.5 * delta))).sum(
+            axis=-1), None, None
     lse, p_e, p_a, p_b = _softmax3(t, data)
     r = lse - data.log_l
     ar = np.abs(r)
     inside = ar <= delta
     f = (w * np.where(inside, 0.5 * r * r, delta * (ar - 0.5 * delta))).sum(axis=-1)
-    if order < 1:
-        return f, None, None
     w1 = w * np.where(inside, r, delta * np.sign(r))  # w h'(r)
     a_n = p_a * data.log_n
     b_d = p_b * data.log_d
