@@ -241,18 +241,23 @@ def _newton(space: Space, theta0: npt.ArrayLike, data: Data, w: Array, max_iter:
         step = newton_step(g_a, h_a, sizes)
         slope = np.einsum("sk,sk->s", g_a, step)
         done = -slope <= DECREMENT_RTOL * _floor(f[idx], total_w[idx])
-        # The full step first, evaluated with derivatives: near a minimum it is accepted and
-        # its gradient and Hessian are the next iteration's (one evaluation per iteration).
+        # The full step first, its objective alone; derivatives only where it is taken (the
+        # next iteration's gradient and Hessian). Far from a minimum half the full steps of
+        # a replicate's polish fail (the Huber objective is nearly piecewise linear), and
+        # their derivatives were wasted: datablations' 294-run replicates 1.15 -> 0.76 s.
         full = idx[~done]
         trial = space.clip(phi[full] + step[~done])
-        f_t, g_t, h_t = space.evaluate(trial, data, w[full], delta)
+        f_t = space.evaluate(trial, data, w[full], delta, order=0)[0]
         ok = (f_t <= f[full] + _ARMIJO * slope[~done]) & (f_t < f[full])
         took_here = np.zeros(idx.size, dtype=bool)  # positions in idx that took the full step
         took_here[np.flatnonzero(~done)[ok]] = True
         took = full[ok]
-        snapped = space.snap_vanished(trial[ok], data)
-        phi[took], f[took], g[took], h[took] = snapped, f_t[ok], g_t[ok], h_t[ok]
-        resnap = took[(snapped != trial[ok]).any(axis=1)]
+        trial = trial[ok]
+        snapped = space.snap_vanished(trial, data)
+        phi[took] = snapped
+        if took.size:  # derivatives where the step was taken (the same f, bit for bit)
+            f[took], g[took], h[took] = space.evaluate(trial, data, w[took], delta)
+        resnap = took[(snapped != trial).any(axis=1)]
         # ... else backtrack from half the step, then take derivatives where it landed.
         new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data, w[idx],
                                       delta, skip=done | took_here, first=0.5)
