@@ -186,8 +186,8 @@ def _onto_e_face(space: Space, found: Polished, looking: npt.NDArray[np.bool_], 
                  w: Array, delta: float, converged_rtol: float
                  ) -> tuple[Array, npt.NDArray[np.bool_]]:
     """End points (S, 5), with a ``looking`` start still crawling while E shrinks moved to
-    the optimum of the face E = 0 where that is a minimum of the whole problem and lower than where
-    the start has got to; and which starts moved.
+    the optimum of the face E = 0 where that is a minimum of the whole problem and lower
+    than where the start has got to; and which starts moved.
 
     A degenerate replicate's optimum often has E = 0 (the law without its constant), and
     Newton reaches it down an exponentially flat valley in log E, trading E against the
@@ -244,8 +244,8 @@ def _newton(space: Space, theta0: npt.ArrayLike, data: Data, w: Array, max_iter:
         # The full step first, its objective alone; derivatives only where it is taken (the
         # next iteration's gradient and Hessian). Far from a minimum half the full steps of
         # a replicate's polish fail (the Huber objective is nearly piecewise linear), and
-        # their derivatives were wasted (datablations' 294-run replicates, 300 in one batch:
-        # 1.15 -> 0.76 s in-process; its `scaling fit` as typed 5% faster).
+        # their derivatives were wasted (datablations' 294-run ladder: `scaling fit` as typed
+        # 5% faster).
         full = idx[~done]
         trial = space.clip(phi[full] + step[~done])
         f_t = space.evaluate(trial, data, w[full], delta, order=0)[0]
