@@ -101,6 +101,13 @@ class Polished:
     iterations: npt.NDArray[np.int64]  # (S,)
     converged: npt.NDArray[np.bool_]  # (S,)
 
+    def with_rows(self, rows: npt.NDArray[np.intp], other: Polished) -> Polished:
+        """These end points, copied, with ``rows`` replaced by ``other``'s (one each)."""
+        fields = {name: getattr(self, name).copy() for name in Polished.__dataclass_fields__}
+        for name, values in fields.items():
+            values[rows] = getattr(other, name)
+        return Polished(**fields)
+
 
 def _floor(f: Array, total_weight: Array) -> Array:
     # Relative tolerances need a floor for noise-free data, where f -> 0 at the truth:
@@ -140,11 +147,9 @@ def polish(
         return first
     rest = _newton(space, theta[going], data, w[going], max_iter - FACE_PROBE_AT, delta,
                    converged_rtol)
-    fields = {name: getattr(first, name).copy() for name in Polished.__dataclass_fields__}
-    for name, values in fields.items():
-        values[going] = getattr(rest, name)
-    fields["iterations"][going] += first.iterations[going]
-    return Polished(**fields)
+    merged = first.with_rows(going, rest)
+    merged.iterations[going] += first.iterations[going]  # (its own fresh copy)
+    return merged
 
 
 def polish_crawled(
@@ -172,14 +177,11 @@ def polish_crawled(
     theta, moved = _onto_e_face(space, found, ~found.converged, data, w, delta,
                                 converged_rtol)
     going = np.flatnonzero(moved)
+    unsettled = replace(found, converged=np.zeros(len(start), dtype=bool))
     if going.size == 0:
-        return replace(found, converged=np.zeros(len(start), dtype=bool))
+        return unsettled
     settled = _newton(space, theta[going], data, w[going], max_iter, delta, converged_rtol)
-    fields = {name: getattr(found, name).copy() for name in Polished.__dataclass_fields__}
-    fields["converged"][:] = False
-    for name, values in fields.items():
-        values[going] = getattr(settled, name)
-    return Polished(**fields)
+    return unsettled.with_rows(going, settled)
 
 
 def _onto_e_face(space: Space, found: Polished, looking: npt.NDArray[np.bool_], data: Data,
