@@ -327,3 +327,70 @@ def test_replicates_still_crawling_after_their_polish_look_at_the_face_once() ->
     above = [looked.objective[i] > fit_law(data, weights=weights[row]).objective * (1 + 1e-6)
              for i, row in enumerate(crawling) if on[i]]
     assert sum(above) <= 0.1 * on.sum()
+
+
+def test_a_replicate_never_polishes_its_own_start_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fitted optimum is both every replicate's own start and the first screened
+    candidate (the fit's basins lead the screen); a candidate within the agreement
+    tolerance of a row's own start ranks last, so its second start is another point."""
+    import scaling_cli.fit.refit as refit
+
+    data = _hard_ladder()
+    fit = fit_law(data)
+    weights = resample_weights(len(data), None, 40, seed=2)
+    seen: list[np.ndarray] = []
+    polish_best = refit._polish_best
+
+    def spy(theta0: np.ndarray, *args: Any) -> Any:
+        seen.append(theta0.copy())
+        return polish_best(theta0, *args)
+
+    monkeypatch.setattr(refit, "_polish_best", spy)
+    with np.errstate(all="ignore"):
+        Refit.around(fit, data).search(weights, fit.theta)
+    first = seen[0].reshape(len(weights), refit.REPLICATE_STARTS, 5)
+    assert np.abs(fit.basins[0] - fit.theta).max() <= 1e-3  # the duplicate exists
+    assert (first[:, 0] == fit.theta).all()
+    assert (np.abs(first[:, 1:] - fit.theta).max(axis=2) > 1e-3).all()
+
+
+def test_crawling_replicates_settle_on_the_face_instead_of_the_profile_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The refit hands rows still crawling after their polish to polish_crawled before the
+    profile search: fewer rows reach the profile search (46 against 55 here), and nearly
+    none ends higher (none here; a face optimum can be a local one)."""
+    import scaling_cli.fit.refit as refit
+
+    data = _hard_ladder()
+    fit = fit_law(data)
+    weights = resample_weights(len(data), None, 120, seed=7)
+    profiled: list[int] = []
+    profile_best = refit._profile_best
+
+    def spy(theta0: np.ndarray, data_: Data, w: np.ndarray, *args: Any) -> Any:
+        profiled.append(w.shape[0])
+        return profile_best(theta0, data_, w, *args)
+
+    monkeypatch.setattr(refit, "_profile_best", spy)
+    with np.errstate(all="ignore"):
+        theta, ok = Refit.around(fit, data).search(weights, fit.theta)
+        with_look = sum(profiled)
+        profiled.clear()
+        monkeypatch.setattr(refit, "polish_crawled", _nothing_settles)
+        theta_without, ok_without = Refit.around(fit, data).search(weights, fit.theta)
+    without = sum(profiled)
+    assert with_look < without
+    f = evaluate(theta, data, weights)[0]
+    f_without = evaluate(theta_without, data, weights)[0]
+    assert ok.all() and ok_without.all()
+    assert (f <= f_without * (1 + 1e-6)).mean() >= 0.97
+
+
+def _nothing_settles(theta0: np.ndarray, data: Data, w: np.ndarray, **kw: Any) -> Any:
+    """polish_crawled as if no face optimum were a minimum: every row back unconverged."""
+    from dataclasses import replace
+
+    kw.pop("max_iter")
+    where = newton.polish(theta0, data, w, max_iter=0, **kw)
+    return replace(where, converged=np.zeros(len(theta0), dtype=bool))
