@@ -9,6 +9,7 @@ that fills them lives in the stages.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -186,6 +187,15 @@ class FormError:
     tail_factor: float = 1.0
     per_decade_epochs: float = PRIOR_PER_DECADE_EPOCHS
     folds: int = 0  # held-out folds the scales above were estimated from (0: none, the prior)
+    # held-out log error per decade of tokens per parameter above the fitted runs (> 0: the
+    # law forecast over-trained runs too low); loss forecasts up there are raised by it
+    over_bias_per_decade: float = 0.0
+
+    def over_correction(self, ratio_decades_above: float) -> float:
+        """The factor a loss forecast ``ratio_decades_above`` decades of tokens per
+        parameter above the fitted runs is multiplied by: exp(b u), b =
+        ``over_bias_per_decade`` (1 inside the runs' range or below it)."""
+        return math.exp(self.over_bias_per_decade * max(0.0, ratio_decades_above))
 
     @property
     def fold_factor(self) -> float:

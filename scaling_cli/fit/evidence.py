@@ -82,6 +82,7 @@ class HeldOut:
     params_decades: float = 0.0  # log10 of how far outside their model sizes (0 inside)
     stat_log_sd: float = 0.0  # the fold fit's own bootstrap sd of log L there (0: not run)
     epochs_decades: float = 0.0  # log10 of how far beyond their most epochs (0 inside)
+    over_decades: float = 0.0  # log10 of how far above their most tokens/param (fresh data)
 
 
 @dataclass(frozen=True)
@@ -180,11 +181,15 @@ def _errors(name: str, law: Law, runs: RunData, train: Mask, held: Mask) -> list
                           float(runs.params[train].max()))
     epochs = _epochs(runs)
     more = np.maximum(np.log10(epochs[held] / epochs[train].max()), 0.0)  # upwards only
+    # above the fold's tokens per parameter, for runs on fresh data only (a repeated-data
+    # run's error is mostly the valuation of its repeats, D')
+    over = np.where(epochs[held] > 1.0, 0.0,
+                    np.maximum(np.log10(ratio[held] / ratio[train].max()), 0.0))
     ids = [runs.ids[i] for i in np.flatnonzero(held)]
     return [HeldOut(name, rid, float(np.log(obs / pred)), float(c), float(r), float(s),
-                    epochs_decades=float(e))
-            for rid, obs, pred, c, r, s, e in zip(ids, runs.loss[held], predicted, compute,
-                                                  ratios, sizes, more, strict=True)]
+                    epochs_decades=float(e), over_decades=float(o))
+            for rid, obs, pred, c, r, s, e, o in zip(ids, runs.loss[held], predicted, compute,
+                                                     ratios, sizes, more, over, strict=True)]
 
 
 def _epochs(runs: RunData) -> Array:

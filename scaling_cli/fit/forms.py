@@ -33,6 +33,14 @@ Measured on the real ladders of ``benchmarks/honesty`` (163 splits): ladders bel
 coverage 6 -> 3, pooled 93% -> 95%, the multi-epoch split 85% -> 90%; on ladders of the
 fitted form the total interval stays within 1.44x the bootstrap-plus-scatter width
 (benchmarks/README.md, "Honesty on real ladders").
+
+*Over-training bias.* Above the runs' tokens per parameter the form errs one way on real
+ladders (over-trained runs come out worse than forecast). :func:`over_bias` measures the
+slope per decade from the held-out runs that reached above their fold's ratios, shrunk
+toward none; loss forecasts above the fitted ratios are multiplied by exp(b u)
+(:meth:`~scaling_cli.model.FormError.over_correction`). The scales above are fitted to the
+uncorrected errors (the slope is an estimate; its error stays in the interval); the tail
+factor judges the runs as the corrected forecasts met them.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ TAIL_Z = 1.959963984540054  # its normal quantile
 MAX_TAIL_FACTOR = 3.0  # a ladder whose held-out runs need more says so by its wide intervals
 SWITCH_MARGIN = 0.10  # the tied form must beat the full one out of sample by this share
 MIN_POINTS_PER_AXIS = 8  # held-out runs that reach along an axis before it is estimated
+BIAS_PRIOR_DECADES2 = 1.0  # no over-training bias counts as much as runs summing to 1 decade^2
 Array = npt.NDArray[np.float64]
 FORM_CONSTRAINTS = {"full": Constraints(), "tied": Constraints(tie_exponents=True)}
 
@@ -209,6 +218,7 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
         return FormError.prior(noise_log_sd)
     e = np.array([h.log_error for h in held_out])
     s = np.array([h.stat_log_sd for h in held_out])
+    bias = over_bias(held_out)
     axes = {"compute": np.array([h.compute_decades for h in held_out]),
             "ratio": np.array([h.ratio_decades for h in held_out]),
             "params": np.array([h.params_decades for h in held_out]),
@@ -233,10 +243,27 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
     unexplained = float(np.sqrt(max(0.0, float(np.mean(excess - grown)) - noise**2)))
     error = FormError(estimate["compute"], estimate["ratio"], estimate["params"], noise,
                       "ladder" if tested else "prior", len(held_out), unexplained,
-                      per_decade_epochs=estimate["epochs"])
+                      per_decade_epochs=estimate["epochs"], over_bias_per_decade=bias)
     # the tail factor calibrates the shape the folds showed; the fold factor (set after it,
     # so not absorbed by it) the uncertainty of scales estimated from that few folds
-    return replace(error, tail_factor=tail_factor(error, e, s, axes), folds=fold_count)
+    left = e - bias * np.array([h.over_decades for h in held_out])
+    return replace(error, tail_factor=tail_factor(error, left, s, axes), folds=fold_count)
+
+
+def over_bias(held_out: tuple[HeldOut, ...]) -> float:
+    """The held-out log error per decade of tokens per parameter above the fold's training
+    runs (> 0: the form forecast over-trained runs too low), by least squares through the
+    origin shrunk toward no bias by ``BIAS_PRIOR_DECADES2``:
+
+        b = sum(e_i u_i) / (sum(u_i^2) + W),
+
+    u_i the decades held-out run i lay above its fold's most tokens per parameter; 0 unless
+    MIN_POINTS_PER_AXIS held-out runs reach 0.05 decades or more above."""
+    u = np.array([h.over_decades for h in held_out])
+    if (u > 0.05).sum() < MIN_POINTS_PER_AXIS:
+        return 0.0
+    e = np.array([h.log_error for h in held_out])
+    return float(np.sum(e * u) / (np.sum(u * u) + BIAS_PRIOR_DECADES2))
 
 
 def tail_factor(error: FormError, log_errors: Array, stat_sd: Array,

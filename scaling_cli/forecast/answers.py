@@ -59,6 +59,7 @@ __all__ = [
     "fixed_size",
     "law_estimates",
     "optimal",
+    "over_training_notes",
     "predict",
     "predict_runs",
     "target",
@@ -215,6 +216,8 @@ class PredictionForecast:
 
 # --------------------------------------------------------------------------- helpers
 
+OVER_NOTE = 0.005  # an over-training correction of 0.5% of the loss or more is said
+
 
 def _as_budgets(budgets: Sequence[float | Budget]) -> list[Budget]:
     out = []
@@ -251,8 +254,30 @@ def _total(est: Estimate, model: Model, reach: Reach | None, confidence: float,
     """The estimate with its total interval: widened by the form's error and the run's
     scatter, and stretched to include the other plausible form's answer."""
     sd = _total_sd(model, reach)
-    out = est if sd is None else est.widened(sd, confidence)
+    out = est if sd is None else est.scaled(_over_factor(model, reach)).widened(sd, confidence)
     return out if alternative is None else out.including(alternative)
+
+
+def _over_factor(model: Model, reach: Reach | None) -> float:
+    """What a loss forecast at ``reach`` is multiplied by for the form's measured bias
+    above the fitted tokens per parameter (1 inside or below them, or without evidence)."""
+    error = model.form_error
+    if error is None or reach is None or not reach.tokens_per_param > 1:
+        return 1.0
+    return error.over_correction(math.log10(reach.tokens_per_param))
+
+
+def over_training_notes(model: Model, reach: Reach | None, what: str) -> list[str]:
+    """The forecast's note that its loss was corrected for over-training, when by at least
+    ``OVER_NOTE`` of it."""
+    factor = _over_factor(model, reach)
+    if reach is None or model.form_error is None or abs(factor - 1.0) < OVER_NOTE:
+        return []
+    bias = model.form_error.over_bias_per_decade
+    return [f"{what}: loss {'raised' if factor > 1 else 'lowered'} {abs(factor - 1):.1%} for "
+            f"{format_factor(reach.tokens_per_param)} the most tokens/param of any fitted run:"
+            f" the ladder's held-out over-trained runs came out {abs(bias):.1%} per decade "
+            f"{'worse' if bias > 0 else 'better'} than the law"]
 
 
 def _alternative(model: Model) -> Law | None:
@@ -331,8 +356,10 @@ def optimal(
                 pick("epochs", j), pick("effective_tokens", j), pick("loss_unlimited", j),
                 pick("loss_chinchilla_repeated", j)),
             cost=cost_of(budget.compute_flops, hardware)))
+    notes = [over_training_notes(model, r.reach, f"budget {format_flops(r.compute_flops)} "
+                                 "FLOPs (N*, D*)") for r in rows]
     return OptimalForecast(model, confidence, tuple(rows), hardware,
-                           _collect(model, *(_optimal_warnings(r) for r in rows)))
+                           _collect(model, *(_optimal_warnings(r) for r in rows), *notes))
 
 
 def _optimal_warnings(row: BudgetForecast) -> list[str]:
@@ -375,8 +402,10 @@ def fixed_size(
             best, pick("loss_optimal", j), pick("loss_penalty", j),
             pick("compute_equivalent_flops", j), pick("compute_penalty", j), where,
             cost_of(budget.compute_flops, hardware)))
-    return FixedSizeForecast(model, confidence, tuple(rows), hardware,
-                             _collect(model, *(r.reach.warnings for r in rows if r.reach)))
+    return FixedSizeForecast(model, confidence, tuple(rows), hardware, _collect(
+        model, *(r.reach.warnings for r in rows if r.reach),
+        *(over_training_notes(model, r.reach, f"budget {format_flops(r.budget.compute_flops)} "
+                         "FLOPs at the fixed size") for r in rows)))
 
 
 def target(
@@ -459,7 +488,11 @@ def predict(
 ) -> PredictionForecast:
     """Expected loss L(N, D) of the fitted surface at each (N, D) pair, with intervals.
 
-    The interval is for the expected loss (the surface), not for one run's noise around it.
+    The statistical interval is for the expected loss (the surface), not for one run's noise
+    around it; the total interval adds the form's error and a run's scatter. Above the
+    fitted runs' tokens per parameter the value and both intervals are multiplied by the
+    over-training correction the ladder measured (:meth:`FormError.over_correction`), and a
+    warning says so.
     ``unique_tokens`` (one per pair; None for fresh data): D tokens drawn from only U
     distinct ones are worth D' fresh ones (:func:`scaling_cli.law.effective_tokens`), the
     loss is L(N, D'): repeated data valued as the fit values its runs, and its reach counts
@@ -507,6 +540,7 @@ def _predictions(model: Model, n: Array, d: Array, worth: Array, epochs: Array,
                       tokens=float(worth[j]), epochs=float(epochs[j]),
                       what=f"prediction at N = {nj:.3g}, D = {dj:.3g}")
         excess += _excess_params(model.law, nj, dj, unique[j])
+        excess += over_training_notes(model, where, f"prediction at N = {nj:.3g}, D = {dj:.3g}")
         other = None if alt is None else float(predict_loss(alt, nj, worth[j]))
         rows.append(LossPrediction(nj, dj, float(compute[j]),
                                    _total(pick("loss", j), model, where, confidence, other),

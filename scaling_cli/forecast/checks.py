@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scaling_cli.errors import UsageError
-from scaling_cli.forecast.answers import predict
+from scaling_cli.forecast.answers import over_training_notes, predict
 from scaling_cli.forecast.costs import cost_of
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate, Paired
@@ -146,6 +146,8 @@ def check_plan(model: Model, plan: Plan, *, confidence: float = 0.95, fail_on: s
         compute = k * n * tokens
     mfu_note = "" if hardware is None else f"at MFU {hardware.mfu:g}"
     cost = cost_of(compute, hardware)
+    where = reach(FittedRange.of(model.inputs, model.runs), compute_flops=compute, params=n,
+                  tokens=tokens, what=f"plan {plan.name or plan.source!r}")
     checks = []
     extra: list[str] = []  # the joint fit's and the hyperparameter law's own warnings
     for name, limit in plan.limits.items():
@@ -165,6 +167,7 @@ def check_plan(model: Model, plan: Plan, *, confidence: float = 0.95, fail_on: s
             if est.total_low is not None and est.total_high is not None:
                 est = Estimate(est.value, est.total_low, est.total_high)
             checks.append(_judged(name, est, limit))
+            extra += over_training_notes(model, where, f"plan {plan.name or plan.source!r}")
         elif name == "max_params_ratio":
             pick = Paired(model.law, model.sample_law, lambda law, _: SimpleNamespace(
                 ratio=_size_ratio(law, n, compute, k)), [0.0], confidence)
@@ -177,8 +180,6 @@ def check_plan(model: Model, plan: Plan, *, confidence: float = 0.95, fail_on: s
             more, notes = _hparam_checks(plan, hparams, n, tokens, limit, confidence)
             checks += more
             extra += notes
-    where = reach(FittedRange.of(model.inputs, model.runs), compute_flops=compute, params=n,
-                  tokens=tokens, what=f"plan {plan.name or plan.source!r}")
     warnings = tuple(dict.fromkeys([*model.warnings, *(where.warnings if where else ()),
                                     *extra]))
     return CheckReport(model, plan, n, tokens, compute, hardware, confidence, fail_on,

@@ -81,6 +81,17 @@ class Estimate:
             high = max(high, self.high)
         return replace(self, total_low=low, total_high=high)
 
+    def scaled(self, factor: float) -> Estimate:
+        """Every number times ``factor`` (itself when ``factor`` is 1)."""
+        if factor == 1.0:
+            return self
+
+        def times(v: float | None) -> float | None:
+            return None if v is None else v * factor
+
+        return Estimate(self.value * factor, times(self.low), times(self.high),
+                        times(self.total_low), times(self.total_high))
+
     def including(self, *others: float) -> Estimate:
         """The total interval stretched to include other forms' answers (model uncertainty:
         an answer the data fit about as well as this one)."""

@@ -451,7 +451,12 @@ def _form(d: _Doc, value: Any, fit: FitSummary | None
                           or e.get("per_decade_epochs") is None else num("per_decade_epochs"),
                           # ... and before the fold factor: none (the estimate as it was)
                           0 if not isinstance(e, dict) or e.get("folds") is None
-                          else d.integer(e["folds"], f"{q}.folds", 0, MAX_FOLDS))
+                          else d.integer(e["folds"], f"{q}.folds", 0, MAX_FOLDS),
+                          # ... and before the over-training correction: none
+                          0.0 if not isinstance(e, dict)
+                          or e.get("over_bias_per_decade") is None
+                          else d.number(e["over_bias_per_decade"],
+                                        f"{q}.over_bias_per_decade", -1.0, 1.0))
     return summary, error
 
 

@@ -130,6 +130,7 @@ def _form_section(model: Model) -> dict[str, Any] | None:
             "tail_factor": error.tail_factor,
             "folds": error.folds,
             "fold_factor": error.fold_factor,
+            "over_bias_per_decade": error.over_bias_per_decade,
             "source": error.source, "held_out_runs": error.points},
     }
 

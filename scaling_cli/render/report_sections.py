@@ -217,6 +217,13 @@ def _interval_notes(doc: Mapping[str, Any]) -> tuple[Line, ...]:
         parts += [f" and by the answer of the {form['alternative']} form"]
     notes.append((*parts, ". Plan with the total interval: the statistical one alone assumes "
                   "the law's form is exact."))
+    bias = error.get("over_bias_per_decade") or 0.0
+    if is_number(bias) and abs(bias) >= 0.0005:
+        notes.append(("Losses forecast above the fitted tokens per parameter are corrected by ",
+                      num("percent", bias), " per decade beyond them (",
+                      "raised" if bias > 0 else "lowered", ", values and intervals): the bias "
+                      "the ladder's held-out runs above their folds' tokens per parameter "
+                      "showed, shrunk toward none."))
     return tuple(notes)
 
 

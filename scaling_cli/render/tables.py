@@ -287,7 +287,7 @@ def _check_table(doc: Doc, style: Style) -> list[TextTable | str]:
 
 
 def _predict_table(doc: Doc) -> TextTable:
-    table = TextTable(f"Predicted loss of the fitted surface ({intervals_label(doc)})",
+    table = TextTable(f"Predicted loss ({intervals_label(doc)})",
                       ["params N", "tokens D", "compute (FLOPs)", "loss (nats/token)",
                        "beyond\nthe runs"], frozenset({4}))
     for p in doc["predictions"]:
@@ -407,7 +407,18 @@ def _health(doc: Doc, style: Style) -> str:
                "folds (Student t)" if e.get("fold_factor", 1.0) > 1.005 else "")
             + (f" and the {form['alternative']} form's answer" if form.get("alternative_law")
                else ""), "dim"))
+        bias = e.get("over_bias_per_decade") or 0.0
+        if abs(bias) >= 0.0005:
+            lines.append(style.apply(
+                f"losses forecast above the fitted tokens/param are {_raised(bias)} "
+                f"{100 * abs(bias):.1f}% per decade beyond them: the bias the ladder's "
+                "held-out runs above their folds' tokens/param showed, shrunk toward none",
+                "dim"))
     return "".join(line + "\n" for line in lines)
+
+
+def _raised(bias: float) -> str:
+    return "raised" if bias > 0 else "lowered"
 
 
 def warning_lines(warnings: list[str], style: Style) -> str:
