@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from scaling_cli.law import Law, predict_loss
 from scaling_cli.model import FormError
 from scaling_cli.read.fitfile import read_fit_file
 from scaling_cli.read.runs import runset_from_arrays
+from tests.conftest import SHARED, shared_csv
 
 LAW = Law(E=1.8, A=500.0, B=1500.0, alpha=0.34, beta=0.30)
 
@@ -190,3 +192,49 @@ def test_a_checked_plan_judges_the_corrected_loss_and_says_so(
                                          "6.4e11", "--bootstrap", "100", "-f", "json"])
     value = json.loads(predicted.stdout)["predictions"][0]["loss"]["value"]
     assert [c["value"] for c in doc["checks"] if c["limit_name"] == "max_loss"] == [value]
+
+
+# --------------------------------------------------------------------------- real ladders
+
+
+@pytest.fixture(scope="module")
+def porian_kaplan() -> Any:
+    """Porian et al.'s rw / short / kaplan / attention-inclusive configuration (126 points):
+    a ladder whose over-trained runs the law forecasts too low."""
+    from benchmarks.honesty.ladders import porian_configs
+
+    shared_csv("porian_isoflop.csv")
+    return next(lad for lad in porian_configs(SHARED)
+                if lad.name == "porian:rw|base|short|kaplan|attention|train")
+
+
+def test_on_a_real_ladder_over_trained_forecasts_come_closer(porian_kaplan: Any) -> None:
+    """Fit on the runs up to 31 tokens per parameter, forecast the ones trained up to 32x
+    beyond (the honesty harness's split): the correction the ladder measured on its own
+    folds halves the forecasts' median error, and the total intervals still hold them."""
+    from benchmarks.honesty.evaluate import ladder_runs
+    from benchmarks.honesty.splits import tokens_per_param_splits
+
+    split = next(s for s in tokens_per_param_splits(porian_kaplan)[0]
+                 if s.name.startswith("D/N<=31"))
+    model = fit_runs(ladder_runs(split.train_ladder()), FitSettings(replicates=100, seed=0))
+    assert model.form_error is not None and model.form_error.over_bias_per_decade > 0.02
+    test = split.test_ladder()
+    rows = predict(model, test.params.tolist(), test.tokens.tolist()).rows
+    corrected = np.array([r.loss.value for r in rows])
+    law = predict_loss(model.law, test.params, test.tokens)
+    error = np.median(np.abs(corrected / test.loss - 1))
+    assert error < 0.5 * np.median(np.abs(law / test.loss - 1))
+    covered = [r.loss.total_low <= y <= r.loss.total_high  # type: ignore[operator]
+               for r, y in zip(rows, test.loss, strict=True)]
+    assert np.mean(covered) >= 0.9
+
+
+def test_a_backtest_fold_says_how_many_of_its_forecasts_were_corrected(
+        porian_kaplan: Any) -> None:
+    from benchmarks.honesty.evaluate import ladder_runs
+    from scaling_cli.forecast.backtest import backtest
+
+    result = backtest(ladder_runs(porian_kaplan), FitSettings(replicates=100, seed=0))
+    said = [w for f in result.folds for w in f.warnings if "forecasts raised" in w]
+    assert said and all("per decade above its runs' most tokens/param" in w for w in said)
