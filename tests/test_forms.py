@@ -390,3 +390,37 @@ def test_a_form_fitted_elsewhere_is_scored_last_and_changes_nothing(
     assert (given.form, given.reason, given.scores) == (plain.form, plain.reason, plain.scores)
     for a, b in zip(plain.scores, given.scores, strict=True):
         assert a.thetas.tobytes() == b.thetas.tobytes()
+
+
+# --------------------------------------------------------------------------- degenerate fits
+
+
+def test_a_degenerate_point_fit_takes_at_least_the_prior_scales() -> None:
+    """A point fit with a parameter on its bound (E -> 0 here) is one the runs cannot
+    identify: its folds' small held-out errors cannot vouch for its extrapolation, so each
+    per-decade scale is at least the prior's. The same design with E = 1.9 keeps the
+    ladder's own (smaller) scales."""
+    from scaling_cli.fit.build import FitSettings, fit_runs
+    from scaling_cli.read.runs import runset_from_arrays
+
+    n = np.repeat(2e7 * 2.0 ** np.arange(6), 5)
+    d = n * np.tile([5.0, 10.0, 20.0, 40.0, 80.0], 6)
+    noise = np.exp(np.random.default_rng(0).normal(0.0, 0.003, n.size))
+    scales = {}
+    for e in (1.9, 0.0):
+        loss = (e + 400.0 / n**0.34 + 1500.0 / d**0.3) * noise
+        model = fit_runs(runset_from_arrays(n.tolist(), d.tolist(), loss.tolist()),
+                         FitSettings(replicates=100, seed=0))
+        error = model.form_error
+        assert error is not None and error.source == "ladder"
+        scales[e] = (error.per_decade_compute, error.per_decade_ratio, error.per_decade_params)
+    assert all(s < p for s, p in zip(scales[1.9], PRIOR_PER_DECADE, strict=True))
+    assert scales[0.0] == PRIOR_PER_DECADE
+
+
+def test_form_error_can_be_held_at_least_at_the_prior() -> None:
+    rows = tuple(HeldOut("compute", "r", 0.001 * (-1) ** i, 1.0, 0.5, 0.3) for i in range(40))
+    free, held = form_error(rows, 0.001), form_error(rows, 0.001, at_least_prior=True)
+    assert free.per_decade_compute < PRIOR_PER_DECADE[0]
+    assert (held.per_decade_compute, held.per_decade_ratio,
+            held.per_decade_params) == PRIOR_PER_DECADE

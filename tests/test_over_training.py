@@ -238,3 +238,4 @@ def test_a_backtest_fold_says_how_many_of_its_forecasts_were_corrected(
     result = backtest(ladder_runs(porian_kaplan), FitSettings(replicates=100, seed=0))
     said = [w for f in result.folds for w in f.warnings if "forecasts raised" in w]
     assert said and all("per decade above its runs' most tokens/param" in w for w in said)
+

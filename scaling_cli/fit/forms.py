@@ -41,6 +41,10 @@ toward none; loss forecasts above the fitted ratios are multiplied by exp(b u)
 (:meth:`~scaling_cli.model.FormError.over_correction`). The scales above are fitted to the
 uncorrected errors (the slope is an estimate; its error stays in the interval); the tail
 factor judges the runs as the corrected forecasts met them.
+
+*Degenerate fits.* Where the point fit has a parameter on its bound or a vanished term
+(``at_least_prior``), the runs do not identify the law and its folds' small errors cannot
+vouch for its extrapolation: each per-decade scale is at least the prior's.
 """
 
 from __future__ import annotations
@@ -200,7 +204,7 @@ def nnls_small(design: npt.NDArray[np.float64],
 
 
 def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
-               fold_count: int = 0) -> FormError:
+               fold_count: int = 0, *, at_least_prior: bool = False) -> FormError:
     """The per-decade form error and the out-of-sample noise from held-out errors of
     ``fold_count`` held-out folds (their count sets :attr:`FormError.fold_factor`).
 
@@ -210,7 +214,8 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
 
     on the held-out runs (an axis enters only when MIN_POINTS_PER_AXIS of them reach along
     it). sigma_noise is at least ``noise_log_sd`` (the fit's in-sample scatter); a tested
-    axis is credited with at least FLOOR_PER_DECADE, an untested one with the prior.
+    axis is credited with at least FLOOR_PER_DECADE (at least the prior with
+    ``at_least_prior``: a degenerate point fit), an untested one with the prior.
     """
     prior = dict(zip(("compute", "ratio", "params"), PRIOR_PER_DECADE, strict=True))
     prior["epochs"] = PRIOR_PER_DECADE_EPOCHS
@@ -236,7 +241,8 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
         weight = float(np.sum(axes[name] ** 2))
         shrunk = (weight * np.sqrt(c) + PRIOR_WEIGHT_DECADES2 * prior[name]) / (
             weight + PRIOR_WEIGHT_DECADES2)
-        estimate[name] = max(FLOOR_PER_DECADE, float(shrunk))
+        estimate[name] = max(prior[name] if at_least_prior else FLOOR_PER_DECADE,
+                             float(shrunk))
     # The level the held-out runs missed by that neither the bootstrap, a run's scatter nor
     # the (shrunk) growth explains: every forecast beyond the runs carries it.
     grown = sum(estimate[name] ** 2 * axes[name] ** 2 for name in axes)
