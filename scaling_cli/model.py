@@ -195,7 +195,8 @@ class FormError:
         """The factor a loss forecast ``ratio_decades_above`` decades of tokens per
         parameter above the fitted runs is multiplied by: exp(b u), b =
         ``over_bias_per_decade`` (1 inside the runs' range or below it)."""
-        return math.exp(self.over_bias_per_decade * max(0.0, ratio_decades_above))
+        # (capped exponent: a pathological slope far out must not overflow)
+        return math.exp(min(700.0, self.over_bias_per_decade * max(0.0, ratio_decades_above)))
 
     @property
     def fold_factor(self) -> float:

@@ -807,8 +807,8 @@ EDITS = [
      "field 'form.form_error.folds' is -1, not a whole number from 0 to 1000"),
     ("form.form_error.folds", 2.5,
      "field 'form.form_error.folds' is 2.5, not a whole number from 0 to 1000"),
-    ("form.form_error.over_bias_per_decade", 3,
-     "field 'form.form_error.over_bias_per_decade' is 3, outside -1 to 1"),
+    ("form.form_error.over_bias_per_decade", 11,
+     "field 'form.form_error.over_bias_per_decade' is 11, outside -10 to 10"),
 ]
 
 

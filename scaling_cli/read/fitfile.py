@@ -456,7 +456,7 @@ def _form(d: _Doc, value: Any, fit: FitSummary | None
                           0.0 if not isinstance(e, dict)
                           or e.get("over_bias_per_decade") is None
                           else d.number(e["over_bias_per_decade"],
-                                        f"{q}.over_bias_per_decade", -1.0, 1.0))
+                                        f"{q}.over_bias_per_decade", -10.0, 10.0))
     return summary, error
 
 
