@@ -55,7 +55,7 @@ from scaling_cli.fit.newton import polish
 from scaling_cli.fit.objective import Data
 from scaling_cli.fit.processes import Work, limit_blas_threads, map_together
 from scaling_cli.fit.refit import REPLICATE_RTOL
-from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, degenerate_mask, fit_law
+from scaling_cli.fit.search import METHODS, FitResult, SearchSettings, fit_law
 from scaling_cli.fit.settings import (
     MAX_REPLICATES,
     METHOD_NAMES,
@@ -260,11 +260,10 @@ def _calibrated(chosen: _Chosen, workers: int) -> tuple[HeldOut, ...]:
 
 def _measured(chosen: _Chosen, held_out: tuple[HeldOut, ...]) -> _Measured:
     """The model with the form error its held-out errors give."""
-    degenerate = bool(degenerate_mask(chosen.fit.theta, Data.from_arrays(
-        chosen.model.runs.params, chosen.model.runs.tokens, chosen.model.runs.loss),
-        chosen.fit.constraints).any()) if chosen.model.runs is not None else False
+    # a degenerate point fit (a parameter on its bound, a vanished term): its folds cannot
+    # vouch for its extrapolation, so its scales are at least the prior's
     error = form_error(held_out, chosen.noise, chosen.folds if held_out else 0,
-                       at_least_prior=degenerate)
+                       at_least_prior=bool(chosen.fit.at_bounds))
     return _Measured(replace(chosen.model, form_error=error), chosen.fit, chosen.search)
 
 

@@ -402,10 +402,10 @@ def fixed_size(
             best, pick("loss_optimal", j), pick("loss_penalty", j),
             pick("compute_equivalent_flops", j), pick("compute_penalty", j), where,
             cost_of(budget.compute_flops, hardware)))
+    notes = [over_training_notes(model, r.reach, f"budget {format_flops(r.budget.compute_flops)}"
+                                 " FLOPs at the fixed size") for r in rows]
     return FixedSizeForecast(model, confidence, tuple(rows), hardware, _collect(
-        model, *(r.reach.warnings for r in rows if r.reach),
-        *(over_training_notes(model, r.reach, f"budget {format_flops(r.budget.compute_flops)} "
-                         "FLOPs at the fixed size") for r in rows)))
+        model, *(r.reach.warnings for r in rows if r.reach), *notes))
 
 
 def target(
