@@ -112,3 +112,36 @@ def test_the_objective_alone_has_the_bits_it_has_beside_its_derivatives(
         assert np.array_equal(alone, evaluate(theta, data, w, order=order)[0])
     f = (w * huber(residuals(theta, data))).sum(axis=1)
     assert np.array_equal(f, alone)
+
+
+def test_compacted_rows_weigh_the_same_runs(data: Data) -> None:
+    """Each weighting evaluated on the runs it counts: the same objective, gradient and
+    Hessian as on every run (to rounding), a row's runs in order, and the ladder's own
+    smallest values kept for the search's scales."""
+    rng = np.random.default_rng(5)
+    n = len(data)
+    w = rng.multinomial(n, np.ones(n) / n, size=6).astype(float)
+    w[0] = 1.0  # one row weighs every run: nothing to leave out
+    w[1, : n // 2] = 0.0
+    assert data.compact(w)[0] is data
+    w = w[1:]  # without it, each row keeps as many runs as the busiest row counts
+    counted, kept = data.compact(w)
+    k = int((w != 0).sum(axis=1).max())
+    assert counted.log_n.shape == kept.shape == (5, k)
+    assert k < n
+    assert (counted.min_log_n, counted.min_log_d, counted.min_log_l) == (
+        data.log_n.min(), data.log_d.min(), data.log_l.min())
+    runs = np.flatnonzero(w[0])  # row 0's runs, in their order, then padding at weight 0
+    assert np.array_equal(kept[0][: runs.size], w[0][runs])
+    assert np.array_equal(counted.log_l[0][: runs.size], data.log_l[runs])
+    assert not kept[0][runs.size:].any()
+    theta = np.tile(THETAS[0], (5, 1))
+    full = evaluate(theta, data, w, order=2)
+    compact = evaluate(theta, counted, kept, order=2)
+    for a, b in zip(full, compact, strict=True):
+        assert a is not None and b is not None
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12 * np.abs(a).max())
+    # the rows of a compacted set are its weightings' own runs; a 1-D set is every run
+    assert np.array_equal(counted.rows(np.array([3, 1])).log_l, counted.log_l[[3, 1]])
+    assert counted.rows(np.arange(5)) is counted
+    assert data.rows(np.array([0])) is data

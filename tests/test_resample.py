@@ -41,6 +41,26 @@ def test_identical_for_any_worker_count(noisy: tuple[Data, object]) -> None:
     assert np.array_equal(one.theta, two.theta, equal_nan=True)
 
 
+def test_rows_searched_on_the_runs_they_weigh_match_per_replicate_global_search(
+        noisy: tuple[Data, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    # From COMPACT_MIN_RUNS runs a replicate is searched on the runs it drew alone; force
+    # that on this 30-run ladder and hold it to the complete search on every replicate,
+    # for any worker count (the batches are the problem's, not the workers')
+    import scaling_cli.fit.refit as refit
+
+    monkeypatch.setattr(refit, "COMPACT_MIN_RUNS", 10)
+    data, fit = noisy
+    compacted = bootstrap(data, fit, replicates=48, seed=5)
+    slow = bootstrap(data, fit, replicates=48, seed=5, reference=True)
+    assert compacted.failed == slow.failed == 0
+    assert np.allclose(compacted.theta, slow.theta, rtol=1e-6, atol=1e-6)
+    two = bootstrap(data, fit, replicates=48, seed=5, workers=2)
+    assert np.array_equal(compacted.theta, two.theta, equal_nan=True)
+    monkeypatch.setattr(refit, "COMPACT_MIN_RUNS", 10_000)  # every run, as below 64
+    plain = bootstrap(data, fit, replicates=48, seed=5)
+    assert np.allclose(compacted.theta, plain.theta, rtol=1e-6, atol=1e-6)
+
+
 def test_same_seed_same_draws_other_seed_other_draws() -> None:
     a = resample_weights(30, None, 20, seed=1)
     assert np.array_equal(a, resample_weights(30, None, 20, seed=1))

@@ -223,6 +223,7 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
         return FormError.prior(noise_log_sd)
     e = np.array([h.log_error for h in held_out])
     s = np.array([h.stat_log_sd for h in held_out])
+    over = np.array([h.over_decades for h in held_out])
     bias = over_bias(held_out)
     axes = {"compute": np.array([h.compute_decades for h in held_out]),
             "ratio": np.array([h.ratio_decades for h in held_out]),
@@ -252,7 +253,7 @@ def form_error(held_out: tuple[HeldOut, ...], noise_log_sd: float,
                       per_decade_epochs=estimate["epochs"], over_bias_per_decade=bias)
     # the tail factor calibrates the shape the folds showed; the fold factor (set after it,
     # so not absorbed by it) the uncertainty of scales estimated from that few folds
-    left = e - bias * np.array([h.over_decades for h in held_out])
+    left = e - bias * over
     return replace(error, tail_factor=tail_factor(error, left, s, axes), folds=fold_count)
 
 

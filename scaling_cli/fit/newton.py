@@ -145,7 +145,8 @@ def polish(
     going = np.flatnonzero((first.iterations == FACE_PROBE_AT) | moved)
     if going.size == 0:
         return first
-    rest = _newton(space, theta[going], data, w[going], max_iter - FACE_PROBE_AT, delta,
+    rest = _newton(space, theta[going], data.rows(going), w[going], max_iter - FACE_PROBE_AT,
+                   delta,
                    converged_rtol)
     merged = first.with_rows(going, rest)
     merged.iterations[going] += first.iterations[going]  # (its own fresh copy)
@@ -180,7 +181,8 @@ def polish_crawled(
     unsettled = replace(found, converged=np.zeros(len(start), dtype=bool))
     if going.size == 0:
         return unsettled
-    settled = _newton(space, theta[going], data, w[going], max_iter, delta, converged_rtol)
+    settled = _newton(space, theta[going], data.rows(going), w[going], max_iter, delta,
+                      converged_rtol)
     return unsettled.with_rows(going, settled)
 
 
@@ -214,11 +216,12 @@ def _onto_e_face(space: Space, found: Polished, looking: npt.NDArray[np.bool_], 
         return theta, moved
     start = theta[crawling].copy()
     start[:, 0] = BOUNDS[0, 0]
-    face = _newton(space, start, data, w[crawling], FACE_MAX_ITER, delta, converged_rtol)
-    _, g, _ = evaluate(face.theta, data, w[crawling], order=1, delta=delta)
+    rows = data.rows(crawling)
+    face = _newton(space, start, rows, w[crawling], FACE_MAX_ITER, delta, converged_rtol)
+    _, g, _ = evaluate(face.theta, rows, w[crawling], order=1, delta=delta)
     assert g is not None
     slope_e = g[:, 0] / np.exp(face.theta[:, 0])  # df/dE (g is df/dlog E = E df/dE)
-    optimal = slope_e * np.exp(float(data.log_l.min())) >= -converged_rtol * face.objective
+    optimal = slope_e * np.exp(data.min_log_l) >= -converged_rtol * face.objective
     take = face.converged & optimal & (face.objective < found.objective[crawling])
     theta[crawling[take]] = face.theta[take]
     moved[crawling[take]] = True
@@ -250,7 +253,7 @@ def _newton(space: Space, theta0: npt.ArrayLike, data: Data, w: Array, max_iter:
         # 5% faster).
         full = idx[~done]
         trial = space.clip(phi[full] + step[~done])
-        f_t = space.evaluate(trial, data, w[full], delta, order=0)[0]
+        f_t = space.evaluate(trial, data.rows(full), w[full], delta, order=0)[0]
         ok = (f_t <= f[full] + _ARMIJO * slope[~done]) & (f_t < f[full])
         took_here = np.zeros(idx.size, dtype=bool)  # positions in idx that took the full step
         took_here[np.flatnonzero(~done)[ok]] = True
@@ -259,16 +262,17 @@ def _newton(space: Space, theta0: npt.ArrayLike, data: Data, w: Array, max_iter:
         snapped = space.snap_vanished(trial, data)
         phi[took] = snapped
         if took.size:  # derivatives where the step was taken (the same f, bit for bit)
-            f[took], g[took], h[took] = space.evaluate(trial, data, w[took], delta)
+            f[took], g[took], h[took] = space.evaluate(trial, data.rows(took), w[took], delta)
         resnap = took[(snapped != trial).any(axis=1)]
         # ... else backtrack from half the step, then take derivatives where it landed.
-        new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data, w[idx],
-                                      delta, skip=done | took_here, first=0.5)
+        new_phi, moved = _line_search(space, phi[idx], f[idx], step, slope, data.rows(idx),
+                                      w[idx], delta, skip=done | took_here, first=0.5)
         moved_idx = idx[moved]
         phi[moved_idx] = space.snap_vanished(new_phi[moved], data)
         again = np.concatenate([moved_idx, resnap])
         if again.size:
-            f[again], g[again], h[again] = space.evaluate(phi[again], data, w[again], delta)
+            f[again], g[again], h[again] = space.evaluate(phi[again], data.rows(again),
+                                                          w[again], delta)
         iterations[took] += 1
         iterations[moved_idx] += 1
         active[idx[~(took_here | moved)]] = False
@@ -304,7 +308,7 @@ def _e_bound_optimal(space: Space, theta: Array, g: Array, f: Array, data: Data,
     on_bound = np.flatnonzero(theta[:, 0] <= BOUNDS[0, 0] + 1e-9)
     if on_bound.size:
         slope_e = g[on_bound, 0] / np.exp(theta[on_bound, 0])  # df/dE (g: df/dlog E)
-        ok[on_bound] = (slope_e * np.exp(float(data.log_l.min()))
+        ok[on_bound] = (slope_e * np.exp(data.min_log_l)
                         >= -converged_rtol * f[on_bound])
     return ok
 
@@ -326,11 +330,13 @@ def _try_vanish(space: Space, phi: Array, f: Array, g: Array, h: Array,
             continue
         trial = phi[rows].copy()
         trial[:, column] = space.low[column]
-        better = space.evaluate(trial, data, w[rows], delta, order=0)[0] <= f[rows]
+        better = space.evaluate(trial, data.rows(rows), w[rows], delta,
+                                order=0)[0] <= f[rows]
         keep = rows[better]
         if keep.size:  # derivatives only where the jump is kept (the same f, bit for bit)
             phi[keep] = trial[better]
-            f[keep], g[keep], h[keep] = space.evaluate(phi[keep], data, w[keep], delta)
+            f[keep], g[keep], h[keep] = space.evaluate(phi[keep], data.rows(keep), w[keep],
+                                                       delta)
 
 
 def free_hessian(theta: npt.ArrayLike, data: Data, weights: npt.ArrayLike, *,
@@ -362,8 +368,8 @@ class Space:
         power-law terms' logs at the smallest run (log A - alpha log N_min, log B - beta
         log D_min) and in the exponents (the trust region's units, module doc)."""
         rows = np.eye(5)
-        rows[1, 3] = -float(data.log_n.min())
-        rows[2, 4] = -float(data.log_d.min())
+        rows[1, 3] = -data.min_log_n
+        rows[2, 4] = -data.min_log_d
         return np.asarray((rows @ self.p).T, dtype=float)
 
     def to_theta(self, phi: Array) -> Array:
@@ -379,7 +385,7 @@ class Space:
         heads to -inf along an exponentially flat valley where Newton steps are O(1). At
         the bound the active set holds it and the other parameters converge.
         """
-        floor = float(data.log_l.min()) + VANISHED_LOG
+        floor = data.min_log_l + VANISHED_LOG
         size = self._term_sizes(phi, data)
         out = phi.copy()
         for i in range(3):
@@ -393,13 +399,13 @@ class Space:
         """log of each term (E, A N^-alpha, B D^-beta) at its largest over the runs."""
         theta = self.to_theta(phi)
         return np.column_stack([theta[:, 0],
-                                theta[:, 1] - theta[:, 3] * data.log_n.min(),
-                                theta[:, 2] - theta[:, 4] * data.log_d.min()])
+                                theta[:, 1] - theta[:, 3] * data.min_log_n,
+                                theta[:, 2] - theta[:, 4] * data.min_log_d])
 
     def shrinking_terms(self, phi: Array, g: Array, data: Data) -> npt.NDArray[np.bool_]:
         """(S, k) flags: a free log coefficient whose term is small and still shrinking."""
         size = self._term_sizes(phi, data)
-        floor = float(data.log_l.min()) + TRY_VANISH_LOG
+        floor = data.min_log_l + TRY_VANISH_LOG
         out = np.zeros(phi.shape, dtype=bool)
         for i in range(3):
             column = self.column_of.get(i)
@@ -516,8 +522,9 @@ def _line_search(
         k = _block_length(block, _MAX_HALVINGS - tried, pending.size * len(data))
         t = first * 0.5 ** np.arange(tried, tried + k, dtype=float)  # exact: powers of two
         trial = space.clip(phi[pending, None, :] + t[None, :, None] * step[pending, None, :])
-        f_trial, _, _ = space.evaluate(trial.reshape(-1, phi.shape[1]), data,
-                                       np.repeat(w[pending], k, axis=0), delta, order=0)
+        each = np.repeat(pending, k)  # row s's k lengths side by side
+        f_trial, _, _ = space.evaluate(trial.reshape(-1, phi.shape[1]), data.rows(each),
+                                       w[each], delta, order=0)
         f_trial = f_trial.reshape(pending.size, k)
         f_now = f[pending, None]
         ok = (f_trial <= f_now + _ARMIJO * t[None, :] * slope[pending, None]) & (f_trial < f_now)

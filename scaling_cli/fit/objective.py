@@ -23,7 +23,7 @@ Everything is vectorised over S parameter vectors at once (starts x bootstrap re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -40,11 +40,17 @@ Array = npt.NDArray[np.float64]
 
 @dataclass(frozen=True)
 class Data:
-    """Log-transformed runs: log N, log D, log L (1-D arrays of equal length)."""
+    """Log-transformed runs: log N, log D, log L (1-D arrays of equal length), or, made by
+    :meth:`compact`, one row of runs per weighting (2-D arrays (S, K)).
+
+    ``lowest`` keeps the smallest log N, log D and log L of all the runs: the search's
+    scales (its trust region, when a term has vanished) are the ladder's, whichever runs a
+    compacted row holds."""
 
     log_n: Array
     log_d: Array
     log_l: Array
+    lowest: tuple[float, float, float] | None = field(default=None, compare=False)
 
     @classmethod
     def from_arrays(cls, params: npt.ArrayLike, tokens: npt.ArrayLike,
@@ -53,10 +59,49 @@ class Data:
                    np.log(np.asarray(loss, float)))
 
     def __len__(self) -> int:
-        return int(self.log_n.shape[0])
+        return int(self.log_n.shape[-1])
+
+    @property
+    def min_log_n(self) -> float:
+        return self.lowest[0] if self.lowest is not None else float(self.log_n.min())
+
+    @property
+    def min_log_d(self) -> float:
+        return self.lowest[1] if self.lowest is not None else float(self.log_d.min())
+
+    @property
+    def min_log_l(self) -> float:
+        return self.lowest[2] if self.lowest is not None else float(self.log_l.min())
 
     def subset(self, index: npt.NDArray[np.intp]) -> Data:
         return Data(self.log_n[index], self.log_d[index], self.log_l[index])
+
+    def rows(self, index: npt.NDArray[np.intp]) -> Data:
+        """The runs of weightings ``index``: the same runs for every weighting (1-D), or
+        those rows of a compacted set."""
+        if self.log_n.ndim == 1 or (len(index) == self.log_n.shape[0]
+                                    and bool(np.all(np.diff(index) > 0))):
+            return self  # (every row, in order)
+        return Data(self.log_n[index], self.log_d[index], self.log_l[index], self.lowest)
+
+    def compact(self, weights: Array) -> tuple[Data, Array]:
+        """The runs each weighting (row of ``weights``, (S, n)) counts, and their weights:
+        (S, K) each, K the most runs any row weighs (a row with fewer is padded with runs
+        it weighs 0, which add exact zeros; itself where every row weighs every run). (A
+        stable argsort of the zero flags orders them: a counting sort, faster than
+        placing np.nonzero's indices.) A bootstrap replicate leaves out ~37% of the
+        runs (e^-1) and a fold its held-out ones: evaluating only the runs a row counts
+        does that much less of every exponential, logarithm and sum (datablations'
+        294-run ladder: an evaluation of 500 replicates 14 -> 8 ms). Each row's runs
+        stay in their order."""
+        w = np.asarray(weights, dtype=float)
+        k = max(1, int((w != 0).sum(axis=1).max(initial=0)))
+        if self.log_n.ndim != 1 or k == w.shape[1]:  # (nothing to leave out)
+            return self, w
+        order = np.argsort(w == 0, axis=1, kind="stable")[:, :k]
+        lowest = (self.min_log_n, self.min_log_d, self.min_log_l)
+        return (Data(self.log_n[order], self.log_d[order], self.log_l[order], lowest),
+                np.take_along_axis(w, order, axis=1))
 
 
 def huber(r: Array, delta: float = HUBER_DELTA) -> Array:
@@ -122,7 +167,7 @@ def evaluate(
     h = np.zeros((t.shape[0], 5, 5)) if order >= 2 else None
     for start in range(0, n, RUN_BLOCK):
         block = slice(start, min(start + RUN_BLOCK, n))
-        part = Data(data.log_n[block], data.log_d[block], data.log_l[block])
+        part = Data(data.log_n[..., block], data.log_d[..., block], data.log_l[..., block])
         f_b, g_b, h_b = _evaluate_block(t, part, w[..., block], order, delta)
         f += f_b
         if g is not None and g_b is not None:

@@ -150,25 +150,25 @@ def profile_coefficients(
     loss = np.exp(data.log_l)
     w = np.asarray(weights, dtype=float)
     # Features scaled to max 1 per row so the 3x3 systems stay well conditioned.
-    x = np.exp(-alpha[:, None] * (data.log_n - data.log_n.min()))
-    y = np.exp(-beta[:, None] * (data.log_d - data.log_d.min()))
+    x = np.exp(-alpha[:, None] * (data.log_n - data.min_log_n))
+    y = np.exp(-beta[:, None] * (data.log_d - data.min_log_d))
     fixed = constraints.fixed_theta()
     # Fixed coefficients in the scaled features (A N^-alpha = A N_min^-alpha * x).
     known = np.zeros((alpha.size, 3))
     if 0 in fixed:
         known[:, 0] = np.exp(fixed[0])
     if 1 in fixed:
-        known[:, 1] = np.exp(fixed[1] - alpha * data.log_n.min())
+        known[:, 1] = np.exp(fixed[1] - alpha * data.min_log_n)
     if 2 in fixed:
-        known[:, 2] = np.exp(fixed[2] - beta * data.log_d.min())
+        known[:, 2] = np.exp(fixed[2] - beta * data.min_log_d)
     free = tuple(i for i in range(3) if i not in fixed)
     offset = known[:, :1] + known[:, 1:2] * x + known[:, 2:3] * y
     fitted = np.broadcast_to(loss, x.shape).copy()
     r = np.zeros_like(x)
     coef = known.copy()
     if start is not None and free:
-        scaled = np.column_stack([start[:, 0], start[:, 1] * np.exp(-alpha * data.log_n.min()),
-                                  start[:, 2] * np.exp(-beta * data.log_d.min())])
+        scaled = np.column_stack([start[:, 0], start[:, 1] * np.exp(-alpha * data.min_log_n),
+                                  start[:, 2] * np.exp(-beta * data.min_log_d)])
         coef = np.where(known > 0, known, scaled)
         fitted = np.maximum(coef[:, :1] + coef[:, 1:2] * x + coef[:, 2:3] * y, 1e-150)
         r = np.log(fitted) - data.log_l
@@ -197,7 +197,8 @@ def profile_coefficients(
                    <= 1e-12 * np.abs(new).max(axis=1, keepdims=True)).all(axis=1)
         coef[sel] = new
         fitted[sel] = np.maximum(new[:, :1] + new[:, 1:2] * xl + new[:, 2:3] * yl, 1e-150)
-        r[sel] = np.log(fitted[sel]) - data.log_l
+        r[sel] = np.log(fitted[sel]) - (data.log_l if data.log_l.ndim == 1 else
+                                        data.log_l[sel])
         live = live[~settled]
         if live.size == 0:
             break
@@ -214,8 +215,8 @@ def coefficients_to_theta(coef: Array, alpha: Array, beta: Array, data: Data,
     log_c = np.log(np.maximum(coef, floor))
     return np.column_stack([
         log_c[:, 0],
-        log_c[:, 1] + alpha * data.log_n.min(),
-        log_c[:, 2] + beta * data.log_d.min(),
+        log_c[:, 1] + alpha * data.min_log_n,
+        log_c[:, 2] + beta * data.min_log_d,
         alpha,
         beta,
     ])
@@ -311,7 +312,7 @@ def _descend(space: Space, exps: list[int], alpha: Array, beta: Array, data: Dat
         if idx.size == 0:
             break
         phi = space.to_phi(theta[idx])
-        _, g, h = space.evaluate(phi, data, w[idx], delta)
+        _, g, h = space.evaluate(phi, data.rows(idx), w[idx], delta)
         g, h = space.project(phi, g, h)
         move = np.zeros_like(g)
         move[:, exps], reduced = _exponent_step(g, h, exps)
@@ -319,7 +320,8 @@ def _descend(space: Space, exps: list[int], alpha: Array, beta: Array, data: Dat
         size = np.abs(move).max(axis=1)
         go = np.flatnonzero(~((size < 1e-9) | (slope >= 0)))
         rows, ta, tb, tt, tv = _backtrack(space, phi[go], move[go], slope[go], theta[idx[go]],
-                                          value[idx[go]], data, w[idx[go]], delta,
+                                          value[idx[go]], data.rows(idx[go]), w[idx[go]],
+                                          delta,
                                           constraints)
         moved = idx[go[rows]]
         alpha[moved], beta[moved], theta[moved], value[moved] = ta, tb, tt, tv
@@ -357,8 +359,8 @@ def _backtrack(space: Space, phi: Array, move: Array, slope: Array, theta: Array
                                .reshape(pending.size * k, -1))
         ta, tb = trial[:, 3], trial[:, 4] if not tied else trial[:, 3]
         warm = np.repeat(np.exp(theta[pending, :3]), k, axis=0)
-        tt, tv = _profile(ta, tb, data, np.repeat(w[pending], k, axis=0), delta, constraints,
-                          warm)
+        each = np.repeat(pending, k)  # row s's k lengths side by side
+        tt, tv = _profile(ta, tb, data.rows(each), w[each], delta, constraints, warm)
         ok = (tv.reshape(-1, k)
               < value[pending, None] + 1e-4 * t[None, :] * slope[pending, None])
         hit = np.flatnonzero(ok.any(axis=1))

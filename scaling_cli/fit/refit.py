@@ -22,10 +22,12 @@ per row:
    wants only a robust spread of the rows (``last_resort=False``: the calibration's
    replicates), where such a row is returned unconverged.
 
-Rows are searched side by side and almost entirely independently; in rare flat-valley
-profile searches a row's last bits can still depend on the rows beside it, so callers fix
-their batches by the problem's size alone (never by workers or timings) to keep results
-reproducible. The bootstrap tests hold this path to a complete global search per replicate.
+Rows are searched side by side and almost entirely independently, each (from
+``COMPACT_MIN_RUNS`` runs) on the runs it weighs, padded to as many as the busiest row of
+its batch weighs. A row's last bits can therefore depend on the rows beside it (through
+that length, and in rare flat-valley profile searches), so callers fix their batches by the
+problem's size alone (never by workers or timings) to keep results reproducible. The
+bootstrap tests hold this path to a complete global search per replicate.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ POLISH_MAX_ITER = 60  # a start still crawling after this: the face look, the pr
 REPLICATE_RTOL = 1e-7
 REPLICATE_STARTS = 2  # a row's own start and its best screened candidate
 LARGE_DATA_RUNS = 5000  # above this, rows start from their first start alone
+# Rows are searched on the runs they weigh (:meth:`Data.compact`) from this many runs up to
+# LARGE_DATA_RUNS. A bootstrap replicate weighs ~63% of them: `scaling fit --bootstrap 1000`
+# on datablations' 294-run ladder 2.18 -> 1.97 s, Li et al.'s 74-run ladder 1.69 -> 1.65 s
+# (paired, 2 cores); on a 16-run ladder the rows' copies cost more than the runs they skip
+# (1.65 -> 1.74 s), and on 1e5 runs the copies of a batch's runs took the fit from 373 to
+# 458 MB (5.5 -> 5.1 s): neither is compacted.
+COMPACT_MIN_RUNS = 64
 MAX_SCREEN_CANDIDATES = 256
 # The runs x candidates screen matrix is kept near this many numbers (80 MB): 256 candidates
 # up to 39,000 runs, 100 at 100,000 (where replicates start from the full-data optimum alone
@@ -117,21 +126,27 @@ class Refit:
         own = np.broadcast_to(own, (reps, own.shape[1], 5))
         first_starts = np.concatenate([own, cands[ranked[:, :k]]], 1)
         per_row = first_starts.shape[1]
-        best_t, best_f, ok, spread, ends = _polish_best(first_starts.reshape(-1, 5), data,
-                                                        weights, per_row, settings,
+        # each row is searched on the runs it weighs (the complete search, rare, on all)
+        counted, counts = (data.compact(weights)
+                           if COMPACT_MIN_RUNS <= len(data) <= LARGE_DATA_RUNS
+                           else (data, weights))
+        best_t, best_f, ok, spread, ends = _polish_best(first_starts.reshape(-1, 5), counted,
+                                                        counts, per_row, settings,
                                                         constraints, self.polish_iter)
         if k == 0:  # the screen alone says whether another basin is better
             spread |= screen[np.arange(reps), ranked[:, 0]] < np.where(ok, best_f, np.inf)
         split = np.flatnonzero(spread & ok)
         if split.size and escalate:  # another basin is in play: polish more candidates
             more = cands[ranked[split, k:k + escalate]].reshape(-1, 5)
-            t2, f2, ok2, _, _ = _polish_best(more, data, weights[split], escalate, settings,
-                                             constraints, self.polish_iter)
+            t2, f2, ok2, _, _ = _polish_best(more, counted.rows(split), counts[split],
+                                             escalate, settings, constraints,
+                                             self.polish_iter)
             better = ok2 & (f2 < best_f[split])
             best_t[split[better]], best_f[split[better]] = t2[better], f2[better]
         stuck = np.flatnonzero(~ok)
         if stuck.size and self.polish_iter < FACE_PROBE_MIN_ITER:  # crawling towards E = 0?
-            face = polish_crawled(ends[stuck], data, weights[stuck], max_iter=self.polish_iter,
+            face = polish_crawled(ends[stuck], counted.rows(stuck), counts[stuck],
+                                  max_iter=self.polish_iter,
                                   delta=settings.delta, constraints=constraints,
                                   converged_rtol=settings.converged_rtol)
             on = face.converged
@@ -140,13 +155,14 @@ class Refit:
             stuck = stuck[~on]
         if stuck.size:  # crawling along a flat valley: search the exponents' profile instead
             starts_ = np.stack([ends[stuck], cands[ranked[stuck, 0]]], 1).reshape(-1, 5)
-            t3, f3, ok3 = _profile_best(starts_, data, weights[stuck], 2, settings,
-                                        constraints)
+            t3, f3, ok3 = _profile_best(starts_, counted.rows(stuck), counts[stuck], 2,
+                                        settings, constraints)
             if escalate and not ok3.all():
                 again = np.flatnonzero(~ok3)
                 more = cands[ranked[stuck[again], 1:1 + escalate]].reshape(-1, 5)
-                t4, f4, ok4 = _profile_best(more, data, weights[stuck[again]], escalate,
-                                            settings, constraints)
+                t4, f4, ok4 = _profile_best(more, counted.rows(stuck[again]),
+                                            counts[stuck[again]], escalate, settings,
+                                            constraints)
                 t3[again], f3[again], ok3[again] = t4, f4, ok4
             best_t[stuck[ok3]], best_f[stuck[ok3]], ok[stuck[ok3]] = t3[ok3], f3[ok3], True
         lost = np.flatnonzero(~ok)
@@ -180,7 +196,8 @@ def _profile_best(
 ) -> tuple[Array, Array, Flags]:
     """Variable-projection polish of ``per_rep`` starts per row; the best converged."""
     reps = weights.shape[0]
-    res = profile_polish(theta0, data, np.repeat(weights, per_rep, axis=0),
+    each = np.repeat(np.arange(reps), per_rep)  # row r's starts side by side
+    res = profile_polish(theta0, data.rows(each), weights[each],
                          delta=settings.delta, constraints=constraints,
                          converged_rtol=settings.converged_rtol)
     f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)
@@ -198,7 +215,8 @@ def _polish_best(
     whether one converged, whether converged starts split, and the lowest end point of all
     (converged or not: where a crawling row got to)."""
     reps = weights.shape[0]
-    res = polish(theta0, data, np.repeat(weights, per_rep, axis=0), delta=settings.delta,
+    each = np.repeat(np.arange(reps), per_rep)  # row r's starts side by side
+    res = polish(theta0, data.rows(each), weights[each], delta=settings.delta,
                  converged_rtol=settings.converged_rtol,
                  constraints=constraints, max_iter=max_iter)
     f = np.where(res.converged, res.objective, np.inf).reshape(reps, per_rep)

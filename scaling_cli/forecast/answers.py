@@ -59,6 +59,7 @@ __all__ = [
     "fixed_size",
     "law_estimates",
     "optimal",
+    "over_corrected",
     "over_training_notes",
     "predict",
     "predict_runs",
@@ -267,12 +268,18 @@ def _over_factor(model: Model, reach: Reach | None) -> float:
     return error.over_correction(math.log10(reach.tokens_per_param))
 
 
+def over_corrected(model: Model, reach: Reach | None) -> bool:
+    """Whether a loss forecast at ``reach`` was corrected for over-training by at least
+    ``OVER_NOTE`` of it (the size a forecast's note is said from)."""
+    return abs(_over_factor(model, reach) - 1.0) >= OVER_NOTE
+
+
 def over_training_notes(model: Model, reach: Reach | None, what: str) -> list[str]:
     """The forecast's note that its loss was corrected for over-training, when by at least
-    ``OVER_NOTE`` of it."""
-    factor = _over_factor(model, reach)
-    if reach is None or model.form_error is None or abs(factor - 1.0) < OVER_NOTE:
+    ``OVER_NOTE`` of it (:func:`over_corrected`)."""
+    if reach is None or model.form_error is None or not over_corrected(model, reach):
         return []
+    factor = _over_factor(model, reach)
     bias = model.form_error.over_bias_per_decade
     return [f"{what}: loss {'raised' if factor > 1 else 'lowered'} {abs(factor - 1):.1%} for "
             f"{format_factor(reach.tokens_per_param)} the most tokens/param of any fitted run:"

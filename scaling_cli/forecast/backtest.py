@@ -30,7 +30,7 @@ from scaling_cli.fit.approach2 import budget_levels
 from scaling_cli.fit.build import FitSettings, fit_runs
 from scaling_cli.fit.constraints import Constraints
 from scaling_cli.fit.health import check_identifiable
-from scaling_cli.forecast.answers import over_training_notes, predict_runs
+from scaling_cli.forecast.answers import over_corrected, predict_runs
 from scaling_cli.forecast.extrapolation import FittedRange, Reach, reach
 from scaling_cli.forecast.intervals import Estimate
 from scaling_cli.model import Model, RunData
@@ -142,7 +142,7 @@ def _fold(runs: RunSet, columns: RunData, test: Mask, confidence: float,
                         "compute")
     if model.fit is not None and not model.fit.verified:
         warnings.append(f"{name}: its fit's optimum is NOT verified")
-    corrected = sum(bool(over_training_notes(model, h.reach, "")) for h in held)
+    corrected = sum(over_corrected(model, h.reach) for h in held)
     if corrected and model.form_error is not None:
         bias = model.form_error.over_bias_per_decade
         warnings.append(f"{name}: {corrected} of its {len(held)} forecasts "
