@@ -41,23 +41,32 @@ def test_identical_for_any_worker_count(noisy: tuple[Data, object]) -> None:
     assert np.array_equal(one.theta, two.theta, equal_nan=True)
 
 
-def test_rows_searched_on_the_runs_they_weigh_match_per_replicate_global_search(
+def test_rows_are_searched_on_the_runs_they_weigh(
         noisy: tuple[Data, object], monkeypatch: pytest.MonkeyPatch) -> None:
-    # From COMPACT_MIN_RUNS runs a replicate is searched on the runs it drew alone; force
-    # that on this 30-run ladder and hold it to the complete search on every replicate,
-    # for any worker count (the batches are the problem's, not the workers')
+    # From COMPACT_MIN_RUNS runs a replicate is searched on the runs it drew alone (forced
+    # here on 30 runs): narrower rows, byte-identical for any worker count (the batches are
+    # the problem's, not the workers'), the same optima as searching every run
     import scaling_cli.fit.refit as refit
 
+    widths: list[int] = []
+    compact = Data.compact
+
+    def counting(self: Data, weights: np.ndarray) -> tuple[Data, np.ndarray]:
+        out = compact(self, weights)
+        widths.append(out[1].shape[1])
+        return out
+
+    monkeypatch.setattr(Data, "compact", counting)
     monkeypatch.setattr(refit, "COMPACT_MIN_RUNS", 10)
     data, fit = noisy
     compacted = bootstrap(data, fit, replicates=48, seed=5)
-    slow = bootstrap(data, fit, replicates=48, seed=5, reference=True)
-    assert compacted.failed == slow.failed == 0
-    assert np.allclose(compacted.theta, slow.theta, rtol=1e-6, atol=1e-6)
+    assert widths and max(widths) < len(data)
     two = bootstrap(data, fit, replicates=48, seed=5, workers=2)
     assert np.array_equal(compacted.theta, two.theta, equal_nan=True)
     monkeypatch.setattr(refit, "COMPACT_MIN_RUNS", 10_000)  # every run, as below 64
+    widths.clear()
     plain = bootstrap(data, fit, replicates=48, seed=5)
+    assert not widths
     assert np.allclose(compacted.theta, plain.theta, rtol=1e-6, atol=1e-6)
 
 
@@ -101,14 +110,16 @@ def test_reproduces_epochs_bootstrap_intervals(epoch_rows: list[dict[str, str]])
         assert abs(ours[1] - high) <= 0.1 * width, (name, ours)
 
 
-def test_large_data_path_matches_per_replicate_global_search(
-        noisy: tuple[Data, object], monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("forced", ["LARGE_DATA_RUNS", "COMPACT_MIN_RUNS"])
+def test_forced_paths_match_per_replicate_global_search(
+        noisy: tuple[Data, object], monkeypatch: pytest.MonkeyPatch, forced: str) -> None:
     # Above LARGE_DATA_RUNS replicates start from the full-data optimum alone and escalate
-    # only when their own screen finds a better basin; force that path on small data and
-    # hold it to the complete search on every replicate.
+    # only when their own screen finds a better basin; from COMPACT_MIN_RUNS each is searched
+    # on the runs it drew. Force either path on small data and hold it to the complete
+    # search on every replicate.
     import scaling_cli.fit.refit as refit
 
-    monkeypatch.setattr(refit, "LARGE_DATA_RUNS", 10)
+    monkeypatch.setattr(refit, forced, 10)
     data, fit = noisy
     fast = bootstrap(data, fit, replicates=48, seed=9)
     slow = bootstrap(data, fit, replicates=48, seed=9, reference=True)
